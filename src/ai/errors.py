@@ -1,0 +1,200 @@
+"""One error tree for all of devora-ai, so callers catch by meaning, not by library.
+
+Lower libraries' errors (httpx, redis, asyncpg) are converted to these at one boundary
+per subsystem; nothing else in the package raises a foreign exception type on purpose.
+
+    DevoraError
+    ├── ConfigurationError          a setting is missing, misspelt or out of range
+    ├── TemplateError               a prompt template or its variables are invalid
+    ├── FilterError                 a metadata filter is malformed
+    ├── StoreError                  a database, cache or vector store failed
+    ├── BudgetExceededError         a budget refuses the call
+    └── ProviderError               an LLM provider call failed (status, provider message)
+        ├── AuthenticationError     401/403: the key is wrong or lacks access
+        ├── RateLimitError          429: slow down (retry_after when the provider said)
+        ├── TimeoutError            the deadline or a read timeout passed
+        ├── ConnectionError         no connection, or it broke before a response
+        ├── ModelNotFoundError      404 / unknown model: another model may work
+        ├── ContextLengthError      the prompt does not fit the model's context
+        ├── OverloadedError         529 / provider overloaded
+        ├── InvalidResponseError    the provider answered something we cannot parse
+        ├── StreamInterruptedError  a stream broke after it started
+        └── AllModelsFailedError    every model in the fallback chain failed
+
+Every message says what to do next. No message ever contains an API key: values that
+look like keys are masked by `redact` before they reach an error, log line or repr.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+_KEY_PATTERN = re.compile(
+    r"(sk-[A-Za-z0-9_\-]{6,}|sk-ant-[A-Za-z0-9_\-]{6,}|sk-or-[A-Za-z0-9_\-]{6,}"
+    r"|pcsk_[A-Za-z0-9_\-]{6,}|Bearer\s+[A-Za-z0-9_\-\.]{6,})"
+)
+
+
+def redact(text: str, secrets: Sequence[str] = ()) -> str:
+    """Mask API keys in `text`: the given secrets exactly, and anything shaped like a key."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, mask_secret(secret))
+    return _KEY_PATTERN.sub(lambda match: mask_secret(match.group(0)), text)
+
+
+def mask_secret(secret: str | None) -> str:
+    """Show that a secret is set without showing it: `sk-...f00` style, at most 3 chars."""
+    if not secret:
+        return "<unset>"
+    if len(secret) < 12:
+        return "***"
+    return f"{secret[:3]}...{secret[-3:]}"
+
+
+class DevoraError(Exception):
+    """Root of every error devora-ai raises on purpose."""
+
+
+class ConfigurationError(DevoraError):
+    """A setting is missing, misspelt or out of range; the message names it."""
+
+
+class TemplateError(DevoraError):
+    """A prompt template or the variables given to it are invalid."""
+
+
+class FilterError(DevoraError):
+    """A metadata filter is malformed; the message names the bad part."""
+
+
+class StoreError(DevoraError):
+    """A storage backend (database, cache, vector store) failed."""
+
+
+class BudgetExceededError(DevoraError):
+    """A budget refuses the call; raise the limit or wait for the next period."""
+
+
+class ProviderError(DevoraError):
+    """An LLM provider call failed.
+
+    `status` is the HTTP status when there was one, `provider_message` the provider's own
+    words, `retryable` whether trying again (after `retry_after` seconds when known) can help.
+    """
+
+    retryable_by_default = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str | None = None,
+        model: str | None = None,
+        status: int | None = None,
+        provider_message: str | None = None,
+        retry_after: float | None = None,
+        retryable: bool | None = None,
+    ) -> None:
+        super().__init__(redact(message))
+        self.provider = provider
+        self.model = model
+        self.status = status
+        self.provider_message = redact(provider_message) if provider_message else None
+        self.retry_after = retry_after
+        self.retryable = self.retryable_by_default if retryable is None else retryable
+
+    @property
+    def error_type(self) -> str:
+        """Stable short name for records and dashboards, e.g. `rate_limit`."""
+        return _ERROR_TYPES.get(type(self), "provider_error")
+
+    @property
+    def fallback_can_help(self) -> bool:
+        """True when another model may succeed where this one failed."""
+        return self.retryable or isinstance(
+            self, ModelNotFoundError | ContextLengthError | OverloadedError
+        )
+
+
+class AuthenticationError(ProviderError):
+    """The API key is missing, wrong or lacks access (401/403)."""
+
+
+class RateLimitError(ProviderError):
+    """The provider asks us to slow down (429)."""
+
+    retryable_by_default = True
+
+
+class TimeoutError(ProviderError):  # noqa: A001 - deliberate: ours, not the builtin
+    """A read timeout or the overall deadline passed."""
+
+    retryable_by_default = True
+
+
+class ConnectionError(ProviderError):  # noqa: A001 - deliberate: ours, not the builtin
+    """The connection was refused or broke before any response."""
+
+    retryable_by_default = True
+
+
+class ModelNotFoundError(ProviderError):
+    """The provider does not know the model (404); a fallback model may work."""
+
+
+class ContextLengthError(ProviderError):
+    """The request does not fit the model's context window; a larger model may."""
+
+
+class OverloadedError(ProviderError):
+    """The provider is overloaded (Anthropic 529, 503 with overloaded)."""
+
+    retryable_by_default = True
+
+
+class InvalidResponseError(ProviderError):
+    """The provider answered with something that is not the documented format."""
+
+
+class StreamInterruptedError(ProviderError):
+    """A stream broke after it started; `partial_text` holds what arrived."""
+
+    def __init__(self, message: str, *, partial_text: str = "", **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.partial_text = partial_text
+
+
+class AllModelsFailedError(ProviderError):
+    """Every model of the fallback chain failed; `errors` holds one error per model tried."""
+
+    def __init__(self, message: str, *, errors: Sequence[ProviderError]) -> None:
+        last = errors[-1] if errors else None
+        super().__init__(
+            message,
+            provider=last.provider if last else None,
+            model=last.model if last else None,
+            status=last.status if last else None,
+            provider_message=last.provider_message if last else None,
+        )
+        self.errors = list(errors)
+
+    @property
+    def error_type(self) -> str:
+        return self.errors[-1].error_type if self.errors else "all_models_failed"
+
+
+_ERROR_TYPES: dict[type[ProviderError], str] = {
+    ProviderError: "provider_error",
+    AuthenticationError: "authentication",
+    RateLimitError: "rate_limit",
+    TimeoutError: "timeout",
+    ConnectionError: "connection",
+    ModelNotFoundError: "model_not_found",
+    ContextLengthError: "context_length",
+    OverloadedError: "overloaded",
+    InvalidResponseError: "invalid_response",
+    StreamInterruptedError: "stream_interrupted",
+    AllModelsFailedError: "all_models_failed",
+}
