@@ -19,6 +19,7 @@ per subsystem; nothing else in the package raises a foreign exception type on pu
         ├── OverloadedError         529 / provider overloaded
         ├── InvalidResponseError    the provider answered something we cannot parse
         ├── StreamInterruptedError  a stream broke after it started
+        ├── CircuitOpenError        the model failed repeatedly and is paused for a cool-down
         └── AllModelsFailedError    every model in the fallback chain failed
 
 Every message says what to do next. No message ever contains an API key: values that
@@ -128,13 +129,13 @@ class RateLimitError(ProviderError):
     retryable_by_default = True
 
 
-class TimeoutError(ProviderError):  # noqa: A001 - deliberate: ours, not the builtin
+class TimeoutError(ProviderError):
     """A read timeout or the overall deadline passed."""
 
     retryable_by_default = True
 
 
-class ConnectionError(ProviderError):  # noqa: A001 - deliberate: ours, not the builtin
+class ConnectionError(ProviderError):
     """The connection was refused or broke before any response."""
 
     retryable_by_default = True
@@ -164,6 +165,15 @@ class StreamInterruptedError(ProviderError):
     def __init__(self, message: str, *, partial_text: str = "", **kwargs: object) -> None:
         super().__init__(message, **kwargs)  # type: ignore[arg-type]
         self.partial_text = partial_text
+
+
+class CircuitOpenError(ProviderError):
+    """The model's circuit breaker is open after repeated failures; it is skipped until
+    its cool-down ends. A fallback model may serve the call meanwhile."""
+
+    @property
+    def fallback_can_help(self) -> bool:
+        return True
 
 
 class AllModelsFailedError(ProviderError):
@@ -196,5 +206,6 @@ _ERROR_TYPES: dict[type[ProviderError], str] = {
     OverloadedError: "overloaded",
     InvalidResponseError: "invalid_response",
     StreamInterruptedError: "stream_interrupted",
+    CircuitOpenError: "circuit_open",
     AllModelsFailedError: "all_models_failed",
 }

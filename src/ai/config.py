@@ -1,0 +1,195 @@
+"""LLM configuration: the spec's `LLMConfig`, providers, and resolution of keys and URLs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from ai.errors import ConfigurationError, mask_secret
+from ai.providers.base import ProviderSpec
+from ai.providers.registry import ProviderRegistry
+
+
+class LLMProvider(StrEnum):
+    """The built-in providers. Plugins may register more; pass their name as a string."""
+
+    OPENROUTER = "openrouter"
+    ANTHROPIC = "anthropic"
+    OPENAI = "openai"
+    OPENAI_COMPATIBLE = "openai_compatible"
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRoute:
+    """A fallback on another provider: `ModelRoute(LLMProvider.ANTHROPIC, "claude-3-5-haiku")`.
+
+    Key and URL default to that provider's environment variables, like the primary's.
+    """
+
+    provider: LLMProvider | str
+    model: str
+    api_key: str | None = field(default=None, repr=False)
+    base_url: str | None = None
+
+
+@dataclass
+class LLMConfig:
+    """Everything `LLMService` needs; validated when built, so mistakes surface early.
+
+    `timeout` is a deadline across all attempts and fallbacks of one call, not per try.
+    `fallback_models` are tried in order after the primary `model` fails in a way another
+    model can fix; a plain string is a model on the same provider, a `ModelRoute` one on
+    another provider.
+    """
+
+    provider: LLMProvider | str = LLMProvider.OPENROUTER
+    api_key: str | None = field(default=None, repr=False)
+    model: str = "openai/gpt-4o-mini"
+    temperature: float = 0.7
+    max_tokens: int = 4096
+    timeout: float = 120.0
+    max_retries: int = 3
+    retry_delay: float = 1.0
+    retry_multiplier: float = 2.0
+    fallback_models: Sequence[str | ModelRoute] = field(default_factory=list)
+    enable_streaming: bool = False
+    enable_cost_tracking: bool = True
+    base_url: str | None = None
+    max_retry_delay: float = 30.0
+    retry_jitter: float = 0.25
+    retry_after_cap: float = 60.0
+    circuit_failure_threshold: int = 5
+    circuit_cooldown: float = 30.0
+    extra_headers: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.provider, str) and self.provider in LLMProvider.__members__.values():
+            self.provider = LLMProvider(self.provider)
+        if not self.model:
+            raise ConfigurationError(
+                "LLMConfig.model is empty; name a model such as 'gpt-4o-mini'."
+            )
+        _check(
+            0 <= self.temperature <= 2, f"temperature must be within [0, 2], got {self.temperature}"
+        )
+        _check(self.max_tokens >= 1, f"max_tokens must be >= 1, got {self.max_tokens}")
+        _check(self.timeout > 0, f"timeout must be > 0 seconds, got {self.timeout}")
+        _check(self.max_retries >= 0, f"max_retries must be >= 0, got {self.max_retries}")
+        _check(self.retry_delay >= 0, f"retry_delay must be >= 0, got {self.retry_delay}")
+        _check(
+            self.retry_multiplier >= 1,
+            f"retry_multiplier must be >= 1, got {self.retry_multiplier}",
+        )
+        _check(
+            0 <= self.retry_jitter <= 1,
+            f"retry_jitter must be within [0, 1], got {self.retry_jitter}",
+        )
+        _check(
+            self.circuit_failure_threshold >= 1,
+            f"circuit_failure_threshold must be >= 1, got {self.circuit_failure_threshold}",
+        )
+        if isinstance(self.fallback_models, str):
+            raise ConfigurationError(
+                "fallback_models must be a list of model names, not one string."
+            )
+        self.fallback_models = list(self.fallback_models)
+
+    def __repr__(self) -> str:
+        return (
+            f"LLMConfig(provider={str(self.provider)!r}, model={self.model!r}, "
+            f"api_key={mask_secret(self.api_key)!r}, base_url={self.base_url!r}, "
+            f"fallback_models={self.fallback_models!r})"
+        )
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise ConfigurationError(f"LLMConfig: {message}.")
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedRoute:
+    """A model on a provider with its key, URL and headers settled."""
+
+    spec: ProviderSpec
+    model: str
+    base_url: str
+    headers: Mapping[str, str] = field(repr=False)
+
+    @property
+    def provider(self) -> str:
+        return self.spec.name
+
+    @property
+    def key(self) -> str:
+        """Identity for the circuit breaker."""
+        return f"{self.spec.name}:{self.base_url}:{self.model}"
+
+    @property
+    def chat_url(self) -> str:
+        return self.base_url + self.spec.wire.chat_path
+
+    def with_model(self, model: str) -> ResolvedRoute:
+        return ResolvedRoute(self.spec, model, self.base_url, self.headers)
+
+
+def resolve_route(
+    provider: LLMProvider | str,
+    model: str,
+    api_key: str | None,
+    base_url: str | None,
+    *,
+    registry: ProviderRegistry,
+    environ: Mapping[str, str],
+    extra_headers: Mapping[str, str],
+) -> ResolvedRoute:
+    """Settle key and URL: explicit value, then the provider's environment variable."""
+    spec = registry.get(str(provider))
+    key = api_key or environ.get(spec.api_key_env)
+    if not key and spec.api_key_required:
+        raise ConfigurationError(
+            f"No API key for provider {spec.name!r}: set the environment variable "
+            f"{spec.api_key_env} or pass LLMConfig(api_key=...)."
+        )
+    url = (base_url or environ.get(spec.base_url_env) or spec.default_base_url).rstrip("/")
+    headers = {"content-type": "application/json", **spec.static_headers}
+    if key:
+        headers.update(spec.auth_headers(key))
+    headers.update(extra_headers)
+    return ResolvedRoute(spec=spec, model=model, base_url=url, headers=headers)
+
+
+def resolve_routes(
+    config: LLMConfig, *, registry: ProviderRegistry, environ: Mapping[str, str]
+) -> list[ResolvedRoute]:
+    """The primary route followed by every fallback, in order, without repeats."""
+    primary = resolve_route(
+        config.provider,
+        config.model,
+        config.api_key,
+        config.base_url,
+        registry=registry,
+        environ=environ,
+        extra_headers=config.extra_headers,
+    )
+    routes = [primary]
+    for fallback in config.fallback_models:
+        if isinstance(fallback, str):
+            routes.append(primary.with_model(fallback))
+        else:
+            routes.append(
+                resolve_route(
+                    fallback.provider,
+                    fallback.model,
+                    fallback.api_key,
+                    fallback.base_url,
+                    registry=registry,
+                    environ=environ,
+                    extra_headers=config.extra_headers,
+                )
+            )
+    unique: dict[str, ResolvedRoute] = {}
+    for route in routes:
+        unique.setdefault(route.key, route)
+    return list(unique.values())

@@ -1,0 +1,305 @@
+"""The Anthropic Messages wire format, converted from and to the OpenAI shapes we expose."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ai.providers.base import (
+    ChatRequest,
+    ChatResult,
+    ErrorDetails,
+    MalformedResponse,
+    Message,
+    StreamDecoder,
+    StreamErrorEvent,
+    ToolCall,
+    WireFormat,
+)
+from ai.usage import Usage
+
+ANTHROPIC_VERSION = "2023-06-01"
+DEFAULT_MAX_TOKENS = 4096
+
+_FINISH_REASONS = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "max_tokens": "length",
+    "tool_use": "tool_calls",
+    "pause_turn": "stop",
+    "refusal": "content_filter",
+}
+
+
+class AnthropicMessagesFormat(WireFormat):
+    """Maps requests to `/v1/messages`; system prompts and tool results move where
+    Anthropic wants them, and its usage (cache tokens beside input) is normalised."""
+
+    name = "anthropic"
+    chat_path = "/v1/messages"
+
+    def request_body(self, request: ChatRequest) -> dict[str, Any]:
+        system, messages = convert_messages(request.messages)
+        body: dict[str, Any] = {
+            "model": request.model,
+            "messages": messages,
+            "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS,
+        }
+        if system is not None:
+            body["system"] = system
+        if request.temperature is not None:
+            body["temperature"] = request.temperature
+        if request.tools:
+            body["tools"] = [convert_tool(tool) for tool in request.tools]
+        if request.tool_choice is not None:
+            body["tool_choice"] = convert_tool_choice(request.tool_choice)
+        if request.stream:
+            body["stream"] = True
+        extra = dict(request.extra)
+        if "stop" in extra:
+            stop = extra.pop("stop")
+            body["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
+        body.update(extra)
+        return body
+
+    def parse_response(self, data: Any) -> ChatResult:
+        if not isinstance(data, dict):
+            raise MalformedResponse("the body is not a JSON object")
+        if data.get("type") == "error":
+            raise MalformedResponse(f"an error object in a 200 answer: {data.get('error')!r:.200}")
+        content = data.get("content")
+        if not isinstance(content, list):
+            raise MalformedResponse("no `content` list")
+        texts: list[str] = []
+        calls: list[ToolCall] = []
+        for block in content:
+            if not isinstance(block, dict):
+                raise MalformedResponse("a content block is not an object")
+            if block.get("type") == "text":
+                texts.append(str(block.get("text", "")))
+            elif block.get("type") == "tool_use":
+                calls.append(_tool_call(block.get("id"), block.get("name"), block.get("input")))
+        return ChatResult(
+            text="".join(texts),
+            model=data.get("model") if isinstance(data.get("model"), str) else None,
+            usage=parse_usage(data.get("usage")),
+            finish_reason=_FINISH_REASONS.get(str(data.get("stop_reason"))),
+            tool_calls=calls,
+            response_id=data.get("id") if isinstance(data.get("id"), str) else None,
+        )
+
+    def stream_decoder(self) -> StreamDecoder:
+        return _AnthropicStreamDecoder()
+
+    def error_details(self, data: Any) -> ErrorDetails | None:
+        error = data.get("error") if isinstance(data, dict) else None
+        if not isinstance(error, dict):
+            return None
+        return ErrorDetails(
+            message=str(error.get("message") or error),
+            type=error.get("type") if isinstance(error.get("type"), str) else None,
+        )
+
+
+def convert_messages(
+    messages: Sequence[Message],
+) -> tuple[str | list[Any] | None, list[dict[str, Any]]]:
+    """OpenAI-style messages -> (Anthropic `system`, Anthropic `messages`)."""
+    system_parts: list[Any] = []
+    converted: list[dict[str, Any]] = []
+    for message in messages:
+        role = message.get("role")
+        content = message.get("content")
+        if role in ("system", "developer"):
+            system_parts.extend(content if isinstance(content, list) else [content])
+        elif role == "tool":
+            block = {
+                "type": "tool_result",
+                "tool_use_id": message.get("tool_call_id"),
+                "content": content if content is not None else "",
+            }
+            if converted and converted[-1]["role"] == "user" and _is_tool_results(converted[-1]):
+                converted[-1]["content"].append(block)
+            else:
+                converted.append({"role": "user", "content": [block]})
+        elif role == "assistant" and message.get("tool_calls"):
+            converted.append({"role": "assistant", "content": _assistant_blocks(message)})
+        else:
+            converted.append({"role": role, "content": _convert_content(content)})
+    return _join_system(system_parts), converted
+
+
+def _join_system(parts: list[Any]) -> str | list[Any] | None:
+    if not parts:
+        return None
+    if all(isinstance(part, str) for part in parts):
+        return "\n\n".join(parts)
+    return [{"type": "text", "text": part} if isinstance(part, str) else part for part in parts]
+
+
+def _is_tool_results(message: dict[str, Any]) -> bool:
+    content = message["content"]
+    return isinstance(content, list) and all(b.get("type") == "tool_result" for b in content)
+
+
+def _assistant_blocks(message: Message) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = []
+    if message.get("content"):
+        blocks.append({"type": "text", "text": message["content"]})
+    for call in message["tool_calls"]:
+        function = call.get("function", {})
+        try:
+            arguments = json.loads(function.get("arguments") or "{}")
+        except ValueError:
+            arguments = {"_raw": function.get("arguments")}
+        blocks.append(
+            {
+                "type": "tool_use",
+                "id": call.get("id"),
+                "name": function.get("name"),
+                "input": arguments,
+            }
+        )
+    return blocks
+
+
+def _convert_content(content: Any) -> Any:
+    """Text stays text; OpenAI `image_url` parts become Anthropic image blocks."""
+    if not isinstance(content, list):
+        return content
+    blocks: list[Any] = []
+    for part in content:
+        if isinstance(part, Mapping) and part.get("type") == "image_url":
+            url = part.get("image_url", {}).get("url", "")
+            blocks.append({"type": "image", "source": _image_source(url)})
+        else:
+            blocks.append(part)
+    return blocks
+
+
+def _image_source(url: str) -> dict[str, str]:
+    if url.startswith("data:") and ";base64," in url:
+        header, data = url[5:].split(";base64,", 1)
+        return {"type": "base64", "media_type": header, "data": data}
+    return {"type": "url", "url": url}
+
+
+def convert_tool(tool: Mapping[str, Any]) -> dict[str, Any]:
+    """OpenAI function tool -> Anthropic tool; tools already in Anthropic shape pass through."""
+    if "input_schema" in tool or tool.get("type", "function") != "function":
+        return dict(tool)
+    function = tool.get("function", {})
+    converted = {
+        "name": function.get("name"),
+        "input_schema": function.get("parameters") or {"type": "object", "properties": {}},
+    }
+    if function.get("description"):
+        converted["description"] = function["description"]
+    return converted
+
+
+def convert_tool_choice(choice: str | Mapping[str, Any]) -> dict[str, Any]:
+    """OpenAI `tool_choice` -> Anthropic `tool_choice`."""
+    if isinstance(choice, str):
+        return {"type": {"auto": "auto", "required": "any", "none": "none"}.get(choice, choice)}
+    if choice.get("type") == "function":
+        return {"type": "tool", "name": choice.get("function", {}).get("name")}
+    return dict(choice)
+
+
+def parse_usage(raw: Any) -> Usage | None:
+    """Anthropic reports cache reads and writes beside `input_tokens`; fold them in."""
+    if not isinstance(raw, dict):
+        return None
+    try:
+        uncached = int(raw.get("input_tokens") or 0)
+        created = int(raw.get("cache_creation_input_tokens") or 0)
+        read = int(raw.get("cache_read_input_tokens") or 0)
+        return Usage(
+            input_tokens=uncached + created + read,
+            output_tokens=int(raw.get("output_tokens") or 0),
+            cached_input_tokens=read,
+            cache_creation_tokens=created,
+        )
+    except (TypeError, ValueError) as exc:
+        raise MalformedResponse(f"unreadable `usage`: {raw!r:.200}") from exc
+
+
+def _tool_call(call_id: Any, name: Any, arguments: Any) -> ToolCall:
+    encoded = arguments if isinstance(arguments, str) else json.dumps(arguments or {})
+    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": encoded}}
+
+
+class _AnthropicStreamDecoder(StreamDecoder):
+    """Follows message_start / content_block_* / message_delta / message_stop."""
+
+    def __init__(self) -> None:
+        self._parts: list[str] = []
+        self._blocks: dict[int, dict[str, Any]] = {}
+        self._model: str | None = None
+        self._id: str | None = None
+        self._start_usage: dict[str, Any] = {}
+        self._output_tokens: int | None = None
+        self._stop_reason: str | None = None
+        self._done = False
+
+    def feed(self, event: str | None, data: str) -> str | None:
+        try:
+            payload = json.loads(data)
+        except ValueError as exc:
+            raise MalformedResponse(f"a stream event is not JSON: {data[:120]!r}") from exc
+        if not isinstance(payload, dict):
+            raise MalformedResponse("a stream event is not a JSON object")
+        kind = event or payload.get("type")
+        if kind == "error":
+            raise StreamErrorEvent(payload.get("error", payload))
+        if kind == "message_start":
+            message = payload.get("message") or {}
+            self._model = message.get("model")
+            self._id = message.get("id")
+            self._start_usage = dict(message.get("usage") or {})
+        elif kind == "content_block_start":
+            self._blocks[int(payload.get("index", 0))] = dict(payload.get("content_block") or {})
+        elif kind == "content_block_delta":
+            return self._apply_delta(int(payload.get("index", 0)), payload.get("delta") or {})
+        elif kind == "message_delta":
+            self._stop_reason = (payload.get("delta") or {}).get("stop_reason") or self._stop_reason
+            usage = payload.get("usage") or {}
+            if usage.get("output_tokens") is not None:
+                self._output_tokens = int(usage["output_tokens"])
+            self._start_usage.update({k: v for k, v in usage.items() if k != "output_tokens"})
+        elif kind == "message_stop":
+            self._done = True
+        return None
+
+    def _apply_delta(self, index: int, delta: dict[str, Any]) -> str | None:
+        if delta.get("type") == "text_delta":
+            text = str(delta.get("text", ""))
+            self._parts.append(text)
+            return text or None
+        if delta.get("type") == "input_json_delta":
+            block = self._blocks.setdefault(index, {"type": "tool_use"})
+            block["_json"] = block.get("_json", "") + str(delta.get("partial_json", ""))
+        return None
+
+    def finished(self) -> bool:
+        return self._done
+
+    def result(self) -> ChatResult:
+        usage_raw = dict(self._start_usage)
+        if self._output_tokens is not None:
+            usage_raw["output_tokens"] = self._output_tokens
+        calls = [
+            _tool_call(block.get("id"), block.get("name"), block.get("_json") or "{}")
+            for _, block in sorted(self._blocks.items())
+            if block.get("type") == "tool_use"
+        ]
+        return ChatResult(
+            text="".join(self._parts),
+            model=self._model,
+            usage=parse_usage(usage_raw) if usage_raw else None,
+            finish_reason=_FINISH_REASONS.get(str(self._stop_reason)),
+            tool_calls=calls,
+            response_id=self._id,
+        )

@@ -1,0 +1,211 @@
+"""What every wire format provides, and the shapes passed between it and `LLMService`.
+
+A wire format (OpenAI chat completions, Anthropic Messages) only maps our request to the
+provider's JSON and parses the provider's answers; transport, retries and accounting are
+done once, in the service. A `ProviderSpec` says who hosts a wire format: its name, base
+URL, key variable and auth headers.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ai.errors import (
+    AuthenticationError,
+    ContextLengthError,
+    ModelNotFoundError,
+    OverloadedError,
+    ProviderError,
+    RateLimitError,
+)
+from ai.usage import Usage
+
+Message = Mapping[str, Any]
+ToolCall = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    """One chat call as the service sees it, independent of any wire format.
+
+    `messages`, `tools` and `tool_choice` use the OpenAI shapes, the lingua franca that
+    every wire format converts from.
+    """
+
+    model: str
+    messages: Sequence[Message]
+    temperature: float | None
+    max_tokens: int | None
+    stream: bool = False
+    tools: Sequence[Mapping[str, Any]] | None = None
+    tool_choice: str | Mapping[str, Any] | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class ChatResult:
+    """A finished answer: text, tool calls, usage as reported, and the provider's own cost."""
+
+    text: str
+    model: str | None
+    usage: Usage | None
+    finish_reason: str | None = None
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    provider_cost: float | None = None
+    response_id: str | None = None
+
+
+class StreamDecoder(ABC):
+    """Turns one provider's SSE events into text deltas and, at the end, a `ChatResult`."""
+
+    @abstractmethod
+    def feed(self, event: str | None, data: str) -> str | None:
+        """Consume one event; return the text it adds (or None). Raise on error events."""
+
+    @abstractmethod
+    def finished(self) -> bool:
+        """True once the provider said the stream is complete."""
+
+    @abstractmethod
+    def result(self) -> ChatResult:
+        """What the stream amounted to; valid once `finished()`, partial before."""
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorDetails:
+    """The parts of a provider's error body that decide how we classify it."""
+
+    message: str
+    code: str | None = None
+    type: str | None = None
+
+
+class WireFormat(ABC):
+    """One API shape. Subclasses fill in the JSON mapping; the shared error mapping lives here."""
+
+    name: str
+    chat_path: str
+
+    @abstractmethod
+    def request_body(self, request: ChatRequest) -> dict[str, Any]:
+        """The JSON body for `request`."""
+
+    @abstractmethod
+    def parse_response(self, data: Any) -> ChatResult:
+        """Parse a non-streaming answer; raise `InvalidResponseError` if it is not the format."""
+
+    @abstractmethod
+    def stream_decoder(self) -> StreamDecoder:
+        """A fresh decoder for one streamed answer."""
+
+    @abstractmethod
+    def error_details(self, data: Any) -> ErrorDetails | None:
+        """Pull message, code and type out of the provider's error JSON, if it is one."""
+
+    def error_from_status(
+        self,
+        status: int,
+        body: bytes,
+        *,
+        provider: str,
+        model: str,
+        retry_after: float | None,
+    ) -> ProviderError:
+        """Classify an HTTP error answer into our error tree, keeping the provider's words."""
+        details = self._details_from_body(body)
+        provider_message = details.message if details else body[:500].decode("utf-8", "replace")
+        common: dict[str, Any] = {
+            "provider": provider,
+            "model": model,
+            "status": status,
+            "provider_message": provider_message,
+        }
+        what = f"{provider} returned HTTP {status} for model {model!r}: {provider_message}"
+        if status in (401, 403):
+            return AuthenticationError(
+                f"{what}. Check the API key for {provider} (its environment variable or "
+                "LLMConfig.api_key).",
+                **common,
+            )
+        if status == 429:
+            return RateLimitError(
+                f"{what}. Retried with backoff; lower the request rate or raise your limits.",
+                retry_after=retry_after,
+                **common,
+            )
+        if status == 404 or (details and details.code == "model_not_found"):
+            return ModelNotFoundError(
+                f"{what}. Check the model name, or add a fallback model.", **common
+            )
+        if _is_context_length(status, details):
+            return ContextLengthError(
+                f"{what}. Shorten the prompt or use a model with a larger context.", **common
+            )
+        if status == 529 or (status == 503 and _mentions(details, "overload")):
+            return OverloadedError(
+                f"{what}. The provider is overloaded; retried, then fell back if configured.",
+                retry_after=retry_after,
+                **common,
+            )
+        retryable = status in (408, 409) or status >= 500
+        advice = "Retried with backoff." if retryable else "Fix the request; not retried."
+        return ProviderError(
+            f"{what}. {advice}", retry_after=retry_after, retryable=retryable, **common
+        )
+
+    def _details_from_body(self, body: bytes) -> ErrorDetails | None:
+        try:
+            return self.error_details(json.loads(body))
+        except (ValueError, TypeError, AttributeError, KeyError):
+            return None
+
+
+def _mentions(details: ErrorDetails | None, word: str) -> bool:
+    if details is None:
+        return False
+    haystack = " ".join(filter(None, (details.message, details.code, details.type))).lower()
+    return word in haystack
+
+
+def _is_context_length(status: int, details: ErrorDetails | None) -> bool:
+    if status not in (400, 413) or details is None:
+        return False
+    return (
+        details.code == "context_length_exceeded"
+        or _mentions(details, "context length")
+        or _mentions(details, "context window")
+        or _mentions(details, "prompt is too long")
+        or _mentions(details, "maximum context")
+    )
+
+
+class MalformedResponse(Exception):
+    """Raised by wire formats when an answer breaks the format; the service converts it
+    to `InvalidResponseError` with the provider and model filled in."""
+
+
+class StreamErrorEvent(Exception):
+    """The provider sent an error event inside a stream that had started well."""
+
+    def __init__(self, error: Any) -> None:
+        message = error.get("message") if isinstance(error, dict) else error
+        super().__init__(str(message))
+        self.error_type: str | None = error.get("type") if isinstance(error, dict) else None
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderSpec:
+    """Who hosts a wire format: name, default URL, environment variables and auth headers."""
+
+    name: str
+    wire: WireFormat
+    default_base_url: str
+    api_key_env: str
+    base_url_env: str
+    auth_headers: Callable[[str], dict[str, str]]
+    api_key_required: bool = True
+    static_headers: Mapping[str, str] = field(default_factory=dict)

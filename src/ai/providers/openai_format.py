@@ -1,0 +1,192 @@
+"""The OpenAI chat-completions wire format: OpenAI, OpenRouter and OpenAI-compatible servers."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ai.providers.base import (
+    ChatRequest,
+    ChatResult,
+    ErrorDetails,
+    MalformedResponse,
+    StreamDecoder,
+    StreamErrorEvent,
+    ToolCall,
+    WireFormat,
+)
+from ai.usage import Usage
+
+
+class OpenAIChatFormat(WireFormat):
+    """Maps requests to `/chat/completions` and parses its JSON and SSE answers."""
+
+    name = "openai"
+    chat_path = "/chat/completions"
+
+    def request_body(self, request: ChatRequest) -> dict[str, Any]:
+        body: dict[str, Any] = {"model": request.model, "messages": list(request.messages)}
+        if request.temperature is not None:
+            body["temperature"] = request.temperature
+        if request.max_tokens is not None:
+            body["max_tokens"] = request.max_tokens
+        if request.tools:
+            body["tools"] = list(request.tools)
+        if request.tool_choice is not None:
+            body["tool_choice"] = request.tool_choice
+        if request.stream:
+            body["stream"] = True
+            body["stream_options"] = {"include_usage": True}
+        body.update(request.extra)
+        return body
+
+    def parse_response(self, data: Any) -> ChatResult:
+        if not isinstance(data, dict):
+            raise MalformedResponse("the body is not a JSON object")
+        if "error" in data and "choices" not in data:
+            raise MalformedResponse(f"an error object in a 200 answer: {data['error']!r:.200}")
+        choices = data.get("choices")
+        if not isinstance(choices, list) or not choices:
+            raise MalformedResponse("no `choices` list")
+        choice = choices[0]
+        message = choice.get("message") if isinstance(choice, dict) else None
+        if not isinstance(message, dict):
+            raise MalformedResponse("`choices[0].message` is missing")
+        content = message.get("content")
+        if content is not None and not isinstance(content, str):
+            raise MalformedResponse("`message.content` is not a string")
+        return ChatResult(
+            text=content or "",
+            model=_str_or_none(data.get("model")),
+            usage=parse_usage(data.get("usage")),
+            finish_reason=_str_or_none(choice.get("finish_reason")),
+            tool_calls=list(message.get("tool_calls") or []),
+            provider_cost=_provider_cost(data.get("usage")),
+            response_id=_str_or_none(data.get("id")),
+        )
+
+    def stream_decoder(self) -> StreamDecoder:
+        return _OpenAIStreamDecoder()
+
+    def error_details(self, data: Any) -> ErrorDetails | None:
+        error = data.get("error") if isinstance(data, dict) else None
+        if isinstance(error, str):
+            return ErrorDetails(message=error)
+        if not isinstance(error, dict):
+            return None
+        code = error.get("code")
+        return ErrorDetails(
+            message=str(error.get("message") or error),
+            code=str(code) if code is not None else None,
+            type=_str_or_none(error.get("type")),
+        )
+
+
+def parse_usage(raw: Any) -> Usage | None:
+    """OpenAI usage -> `Usage`; cached and reasoning counts are already subsets there."""
+    if not isinstance(raw, dict):
+        return None
+    try:
+        prompt = int(raw.get("prompt_tokens") or 0)
+        completion = int(raw.get("completion_tokens") or 0)
+        prompt_details = raw.get("prompt_tokens_details") or {}
+        completion_details = raw.get("completion_tokens_details") or {}
+        cached = int(prompt_details.get("cached_tokens") or 0)
+        cache_write = int(prompt_details.get("cache_write_tokens") or 0)
+        reasoning = int(completion_details.get("reasoning_tokens") or 0)
+        return Usage(
+            input_tokens=prompt,
+            output_tokens=completion,
+            cached_input_tokens=min(cached, prompt),
+            cache_creation_tokens=min(cache_write, prompt - min(cached, prompt)),
+            reasoning_tokens=min(reasoning, completion),
+        )
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise MalformedResponse(f"unreadable `usage`: {raw!r:.200}") from exc
+
+
+def _provider_cost(raw: Any) -> float | None:
+    """OpenRouter reports the billed cost in `usage.cost`; it beats our own estimate."""
+    if isinstance(raw, dict) and isinstance(raw.get("cost"), int | float):
+        return float(raw["cost"])
+    return None
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+class _OpenAIStreamDecoder(StreamDecoder):
+    """Accumulates `chat.completion.chunk` events; the usage chunk has `choices: []`."""
+
+    def __init__(self) -> None:
+        self._parts: list[str] = []
+        self._tool_calls: dict[int, ToolCall] = {}
+        self._model: str | None = None
+        self._usage: Usage | None = None
+        self._cost: float | None = None
+        self._finish: str | None = None
+        self._id: str | None = None
+        self._done = False
+
+    def feed(self, event: str | None, data: str) -> str | None:
+        if data == "[DONE]":
+            self._done = True
+            return None
+        try:
+            chunk = json.loads(data)
+        except ValueError as exc:
+            raise MalformedResponse(f"a stream event is not JSON: {data[:120]!r}") from exc
+        if not isinstance(chunk, dict):
+            raise MalformedResponse("a stream event is not a JSON object")
+        if "error" in chunk:
+            raise StreamErrorEvent(chunk["error"])
+        self._model = _str_or_none(chunk.get("model")) or self._model
+        self._id = _str_or_none(chunk.get("id")) or self._id
+        if chunk.get("usage"):
+            self._usage = parse_usage(chunk["usage"])
+            self._cost = _provider_cost(chunk["usage"])
+        return self._apply_choices(chunk.get("choices") or [])
+
+    def _apply_choices(self, choices: list[Any]) -> str | None:
+        text: str | None = None
+        for choice in choices:
+            if not isinstance(choice, dict) or choice.get("index", 0) != 0:
+                continue
+            delta = choice.get("delta") or {}
+            content = delta.get("content")
+            if isinstance(content, str) and content:
+                self._parts.append(content)
+                text = (text or "") + content
+            for call in delta.get("tool_calls") or []:
+                self._merge_tool_call(call)
+            if choice.get("finish_reason"):
+                self._finish = choice["finish_reason"]
+        return text
+
+    def _merge_tool_call(self, fragment: dict[str, Any]) -> None:
+        index = int(fragment.get("index", 0))
+        call = self._tool_calls.setdefault(
+            index, {"id": None, "type": "function", "function": {"name": "", "arguments": ""}}
+        )
+        if fragment.get("id"):
+            call["id"] = fragment["id"]
+        function = fragment.get("function") or {}
+        if function.get("name"):
+            call["function"]["name"] += function["name"]
+        if function.get("arguments"):
+            call["function"]["arguments"] += function["arguments"]
+
+    def finished(self) -> bool:
+        return self._done
+
+    def result(self) -> ChatResult:
+        return ChatResult(
+            text="".join(self._parts),
+            model=self._model,
+            usage=self._usage,
+            finish_reason=self._finish,
+            tool_calls=[self._tool_calls[i] for i in sorted(self._tool_calls)],
+            provider_cost=self._cost,
+            response_id=self._id,
+        )
