@@ -12,6 +12,26 @@ app = typer.Typer(
 )
 
 
+@app.command()
+def demo(
+    prompt: str = typer.Option("Hello!", help="What to ask the model."),
+    stream: bool = typer.Option(True, help="Also stream the answer, printing deltas as they come."),
+) -> None:
+    """Run the Quick Start: one call with tokens, cost and latency printed.
+
+    Uses a real provider when OPENROUTER_API_KEY, OPENAI_API_KEY or ANTHROPIC_API_KEY is
+    set, and otherwise the built-in loopback fake, saying which.
+    """
+    import asyncio
+    import os
+
+    from rich.console import Console
+
+    from ai.demo import run_demo
+
+    asyncio.run(run_demo(Console(), os.environ, prompt, stream=stream))
+
+
 @app.command("fake-provider")
 def fake_provider(
     host: str = typer.Option("127.0.0.1", help="Interface to bind; keep it on loopback."),
