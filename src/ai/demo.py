@@ -103,7 +103,10 @@ def stats_table(title: str, stats: CompletionStats) -> Table:
         ("provider / model", f"{stats.provider} / {stats.model}"),
         ("input tokens", f"{stats.input_tokens} ({stats.cached_input_tokens} cached)"),
         ("output tokens", str(stats.output_tokens)),
-        ("total tokens", str(stats.total_tokens) + (" (estimated)" if stats.tokens_estimated else "")),
+        (
+            "total tokens",
+            str(stats.total_tokens) + (" (estimated)" if stats.tokens_estimated else ""),
+        ),
         ("cost", cost),
         ("latency", f"{stats.latency_ms:.1f} ms"),
         ("time to first token", f"{ttft:.1f} ms" if ttft is not None else "n/a (not streamed)"),
