@@ -1,0 +1,46 @@
+"""Loopback fakes of the OpenAI, Anthropic and OpenRouter HTTP APIs, with fault injection.
+
+Shipped with the library so that applications can test their LLM code offline, through
+real sockets and the official SDKs:
+
+    from ai.testing import FakeProviderServer, Fault
+
+    with FakeProviderServer() as server:
+        client = openai.OpenAI(base_url=server.openai_base_url, api_key=server.api_key)
+        server.faults.push(Fault.rate_limit(retry_after=2))
+        ...
+
+The same server runs standalone with `devora fake-provider` and is then controlled over
+HTTP (`/_fake/faults`, `/_fake/requests`). Needs the `server` extra (Starlette, uvicorn).
+"""
+
+from __future__ import annotations
+
+try:
+    import starlette  # noqa: F401
+    import uvicorn  # noqa: F401
+except ImportError as error:  # pragma: no cover - depends on the installed extras
+    raise ImportError(
+        "ai.testing needs Starlette and uvicorn: pip install 'devora-ai[server]'"
+    ) from error
+
+from ai.testing.catalogue import DEFAULT_MODELS, OPENROUTER_PRICES, Api
+from ai.testing.faults import Fault, FaultBook, FaultKind, FaultRule
+from ai.testing.recording import RecordedRequest
+from ai.testing.replies import ReplyQueue
+from ai.testing.server import DEFAULT_API_KEY, FakeProviderServer, serve_forever
+
+__all__ = [
+    "DEFAULT_API_KEY",
+    "DEFAULT_MODELS",
+    "OPENROUTER_PRICES",
+    "Api",
+    "FakeProviderServer",
+    "Fault",
+    "FaultBook",
+    "FaultKind",
+    "FaultRule",
+    "RecordedRequest",
+    "ReplyQueue",
+    "serve_forever",
+]
