@@ -25,7 +25,7 @@ from ai.providers.base import (
     StreamDecoder,
     StreamErrorEvent,
 )
-from ai.providers.sse import ServerSentEvent, iter_sse
+from ai.providers.sse import ServerSentEvent, iter_lines, iter_sse
 from ai.retry import parse_retry_after
 
 
@@ -88,7 +88,7 @@ class ProviderCalls:
                 opened = OpenedStream(
                     route,
                     route.spec.wire.stream_decoder(),
-                    iter_sse(response.aiter_lines()),
+                    iter_sse(iter_lines(response.aiter_text())),
                     None,
                     None,
                     resources,

@@ -33,7 +33,7 @@ class CircuitBreaker:
         self.cooldown = cooldown
         self._failures = 0
         self._opened_at: float | None = None
-        self._trial_in_flight = False
+        self._trial_started_at: float | None = None
 
     @property
     def state(self) -> CircuitState:
@@ -49,23 +49,30 @@ class CircuitBreaker:
         state = self.state
         if state is CircuitState.CLOSED:
             return True
-        if state is CircuitState.HALF_OPEN and not self._trial_in_flight:
-            self._trial_in_flight = True
+        if state is CircuitState.HALF_OPEN and not self._trial_pending():
+            self._trial_started_at = self._clock.monotonic()
             return True
         return False
+
+    def _trial_pending(self) -> bool:
+        """A trial was let through and has not reported back. One silent for a whole
+        cool-down (its caller was cancelled) is given up, or the model would stay shut."""
+        if self._trial_started_at is None:
+            return False
+        return self._clock.monotonic() - self._trial_started_at < self.cooldown
 
     def record_success(self) -> None:
         """A call succeeded: close the circuit."""
         self._failures = 0
         self._opened_at = None
-        self._trial_in_flight = False
+        self._trial_started_at = None
 
     def record_failure(self) -> None:
         """A call failed in a way that says the model is unhealthy."""
         self._failures += 1
-        if self._trial_in_flight or self._failures >= self.failure_threshold:
+        if self._trial_started_at is not None or self._failures >= self.failure_threshold:
             self._opened_at = self._clock.monotonic()
-        self._trial_in_flight = False
+        self._trial_started_at = None
 
     def seconds_until_retry(self) -> float:
         """How long until a trial call will be let through (0 when closed or half-open)."""

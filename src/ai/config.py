@@ -82,12 +82,24 @@ class LLMConfig:
             f"retry_multiplier must be >= 1, got {self.retry_multiplier}",
         )
         _check(
+            self.max_retry_delay >= 0,
+            f"max_retry_delay must be >= 0, got {self.max_retry_delay}",
+        )
+        _check(
             0 <= self.retry_jitter <= 1,
             f"retry_jitter must be within [0, 1], got {self.retry_jitter}",
         )
         _check(
+            self.retry_after_cap >= 0,
+            f"retry_after_cap must be >= 0, got {self.retry_after_cap}",
+        )
+        _check(
             self.circuit_failure_threshold >= 1,
             f"circuit_failure_threshold must be >= 1, got {self.circuit_failure_threshold}",
+        )
+        _check(
+            self.circuit_cooldown >= 0,
+            f"circuit_cooldown must be >= 0 seconds, got {self.circuit_cooldown}",
         )
         if isinstance(self.fallback_models, str):
             raise ConfigurationError(

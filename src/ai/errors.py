@@ -40,7 +40,9 @@ _KEY_PATTERN = re.compile(
 def redact(text: str, secrets: Sequence[str] = ()) -> str:
     """Mask API keys in `text`: the given secrets exactly, and anything shaped like a key."""
     for secret in secrets:
-        if secret and len(secret) >= 4:
+        # Repeat: masking one occurrence can expose an overlapping one (`abcXabc` twice).
+        # Each pass shortens the text, so this ends.
+        while secret and len(secret) >= 4 and secret in text:
             text = text.replace(secret, mask_secret(secret))
     return _KEY_PATTERN.sub(lambda match: mask_secret(match.group(0)), text)
 

@@ -246,6 +246,12 @@ class _AnthropicStreamDecoder(StreamDecoder):
 
     def feed(self, event: str | None, data: str) -> str | None:
         try:
+            return self._feed(event, data)
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            raise MalformedResponse(f"an unreadable stream event: {data[:120]!r}") from exc
+
+    def _feed(self, event: str | None, data: str) -> str | None:
+        try:
             payload = json.loads(data)
         except ValueError as exc:
             raise MalformedResponse(f"a stream event is not JSON: {data[:120]!r}") from exc
@@ -259,6 +265,7 @@ class _AnthropicStreamDecoder(StreamDecoder):
             self._model = message.get("model")
             self._id = message.get("id")
             self._start_usage = dict(message.get("usage") or {})
+            parse_usage(self._usage_raw())  # unreadable usage fails here, not in result()
         elif kind == "content_block_start":
             self._blocks[int(payload.get("index", 0))] = dict(payload.get("content_block") or {})
         elif kind == "content_block_delta":
@@ -269,6 +276,7 @@ class _AnthropicStreamDecoder(StreamDecoder):
             if usage.get("output_tokens") is not None:
                 self._output_tokens = int(usage["output_tokens"])
             self._start_usage.update({k: v for k, v in usage.items() if k != "output_tokens"})
+            parse_usage(self._usage_raw())
         elif kind == "message_stop":
             self._done = True
         return None
@@ -286,10 +294,14 @@ class _AnthropicStreamDecoder(StreamDecoder):
     def finished(self) -> bool:
         return self._done
 
-    def result(self) -> ChatResult:
+    def _usage_raw(self) -> dict[str, Any]:
         usage_raw = dict(self._start_usage)
         if self._output_tokens is not None:
             usage_raw["output_tokens"] = self._output_tokens
+        return usage_raw
+
+    def result(self) -> ChatResult:
+        usage_raw = self._usage_raw()
         calls = [
             _tool_call(block.get("id"), block.get("name"), block.get("_json") or "{}")
             for _, block in sorted(self._blocks.items())

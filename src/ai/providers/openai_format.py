@@ -55,12 +55,15 @@ class OpenAIChatFormat(WireFormat):
         content = message.get("content")
         if content is not None and not isinstance(content, str):
             raise MalformedResponse("`message.content` is not a string")
+        tool_calls = message.get("tool_calls") or []
+        if not isinstance(tool_calls, list) or not all(isinstance(c, dict) for c in tool_calls):
+            raise MalformedResponse("`message.tool_calls` is not a list of objects")
         return ChatResult(
             text=content or "",
             model=_str_or_none(data.get("model")),
             usage=parse_usage(data.get("usage")),
             finish_reason=_str_or_none(choice.get("finish_reason")),
-            tool_calls=list(message.get("tool_calls") or []),
+            tool_calls=list(tool_calls),
             provider_cost=_provider_cost(data.get("usage")),
             response_id=_str_or_none(data.get("id")),
         )
@@ -130,6 +133,12 @@ class _OpenAIStreamDecoder(StreamDecoder):
         self._done = False
 
     def feed(self, event: str | None, data: str) -> str | None:
+        try:
+            return self._feed(data)
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            raise MalformedResponse(f"an unreadable stream event: {data[:120]!r}") from exc
+
+    def _feed(self, data: str) -> str | None:
         if data == "[DONE]":
             self._done = True
             return None

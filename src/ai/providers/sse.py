@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+
+_LINE_END = re.compile(r"\r\n|\r|\n")
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,3 +39,26 @@ async def iter_sse(lines: AsyncIterator[str]) -> AsyncIterator[ServerSentEvent]:
             event = value
     if data:
         yield ServerSentEvent(event, "\n".join(data))
+
+
+async def iter_lines(chunks: AsyncIterator[str]) -> AsyncIterator[str]:
+    """Split decoded text into lines at CRLF, LF or CR only, as event streams define lines.
+
+    `httpx.Response.aiter_lines` also splits at U+2028, U+2029, U+0085 and other
+    `str.splitlines` breaks, which providers may send raw inside a JSON `data:` line.
+    """
+    pending = ""
+    skip_lf = False  # the last chunk ended in CR: a LF starting the next one belongs to it
+    async for chunk in chunks:
+        if not chunk:
+            continue
+        if skip_lf and chunk[0] == "\n":
+            chunk = chunk[1:]
+        text = pending + chunk
+        skip_lf = text.endswith("\r")
+        lines = _LINE_END.split(text[:-1] if skip_lf else text)
+        pending = "" if skip_lf else lines.pop()
+        for line in lines:
+            yield line
+    if pending:
+        yield pending
