@@ -64,8 +64,10 @@ class LLMConfig:
     extra_headers: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if isinstance(self.provider, str) and self.provider in LLMProvider.__members__.values():
-            self.provider = LLMProvider(self.provider)
+        if isinstance(self.provider, str) and not isinstance(self.provider, LLMProvider):
+            name = self.provider.strip().lower()
+            if name in LLMProvider.__members__.values():
+                self.provider = LLMProvider(name)
         if not self.model:
             raise ConfigurationError(
                 "LLMConfig.model is empty; name a model such as 'gpt-4o-mini'."

@@ -32,8 +32,8 @@ import re
 from collections.abc import Sequence
 
 _KEY_PATTERN = re.compile(
-    r"(sk-[A-Za-z0-9_\-]{6,}|sk-ant-[A-Za-z0-9_\-]{6,}|sk-or-[A-Za-z0-9_\-]{6,}"
-    r"|pcsk_[A-Za-z0-9_\-]{6,}|Bearer\s+[A-Za-z0-9_\-\.]{6,})"
+    r"(?:sk-[A-Za-z0-9_\-]{6,}|pcsk_[A-Za-z0-9_\-]{6,})"
+    r"|(?i:bearer)\s+[A-Za-z0-9_\-\.]{6,}"
 )
 
 

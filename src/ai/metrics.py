@@ -56,7 +56,7 @@ class ServiceMetrics:
 
     def snapshot(self) -> dict[str, Any]:
         """A plain dict for printing or JSON."""
-        elapsed = max(self._clock.monotonic() - self._started, 1e-9)
+        elapsed = self._clock.monotonic() - self._started
         return {
             "total_requests": self.requests,
             "successful_requests": self.requests - self.failures,
@@ -75,6 +75,6 @@ class ServiceMetrics:
             "avg_time_to_first_token_ms": (
                 self._ttft_sum / self._ttft_count if self._ttft_count else None
             ),
-            "requests_per_second": self.requests / elapsed,
+            "requests_per_second": self.requests / elapsed if elapsed > 0 else 0.0,
             "requests_by_model": dict(self.by_model),
         }

@@ -97,9 +97,18 @@ class RecordBus:
                 logger.exception("record subscriber %r failed; record kept for others", subscriber)
                 continue
             if inspect.isawaitable(outcome):
-                task = asyncio.ensure_future(outcome)
-                self._pending.add(task)
-                task.add_done_callback(self._finished)
+                self._schedule(subscriber, outcome)
+
+    def _schedule(self, subscriber: Subscriber, outcome: Awaitable[None]) -> None:
+        try:
+            task = asyncio.ensure_future(outcome)
+        except RuntimeError:  # no running loop: an async subscriber needs one
+            logger.error("async record subscriber %r needs a running event loop", subscriber)
+            if inspect.iscoroutine(outcome):
+                outcome.close()
+            return
+        self._pending.add(task)
+        task.add_done_callback(self._finished)
 
     def _finished(self, task: asyncio.Task[Any]) -> None:
         self._pending.discard(task)

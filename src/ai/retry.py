@@ -38,7 +38,10 @@ class ExponentialBackoff:
 
     def delay(self, retry_number: int, rng: random.Random) -> float:
         """Seconds to wait before retry `retry_number` (1-based)."""
-        nominal = min(self.maximum, self.initial * self.multiplier ** (retry_number - 1))
+        try:
+            nominal = min(self.maximum, self.initial * self.multiplier ** (retry_number - 1))
+        except OverflowError:
+            nominal = self.maximum
         if self.jitter == 0:
             return nominal
         return nominal * (1 - self.jitter * rng.random())

@@ -131,6 +131,12 @@ class WireFormat(ABC):
                 "LLMConfig.api_key).",
                 **common,
             )
+        if status == 429 and _mentions(details, "insufficient_quota"):
+            return RateLimitError(
+                f"{what}. The account is out of quota; add credits. Not retried.",
+                retryable=False,
+                **common,
+            )
         if status == 429:
             return RateLimitError(
                 f"{what}. Retried with backoff; lower the request rate or raise your limits.",

@@ -709,3 +709,25 @@ def test_stream_events_of_any_shape_only_raise_our_exceptions(events: list[Any])
             break
     result = decoder.result()
     assert isinstance(result.text, str)
+
+
+def test_insufficient_quota_is_a_rate_limit_that_is_not_retried() -> None:
+    import json as _json
+
+    from ai.errors import RateLimitError
+    from ai.providers.openai_format import OpenAIChatFormat
+
+    body = _json.dumps(
+        {
+            "error": {
+                "message": "You exceeded your current quota.",
+                "type": "insufficient_quota",
+                "code": "insufficient_quota",
+            }
+        }
+    ).encode()
+    error = OpenAIChatFormat().error_from_status(
+        429, body, provider="openai", model="gpt-4o", retry_after=None
+    )
+    assert isinstance(error, RateLimitError)
+    assert not error.retryable and "quota" in str(error)
