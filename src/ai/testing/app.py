@@ -99,7 +99,7 @@ class Endpoint:
 
 def _chat(flavor: ChatFlavor) -> Prepare:
     def prepare(body: Any, request: Request, state: FakeState) -> Prepared:
-        parsed = parse_chat(flavor, body, state.catalogue)
+        parsed = parse_chat(flavor, body, state.catalogue, state.prompt_cache)
         return Prepared(
             parsed.model,
             parsed.stream,
@@ -193,7 +193,7 @@ def _record(
     state.requests.append(
         RecordedRequest(
             api=endpoint.api,
-            path=request.url.path,
+            path=request.scope["path"],
             headers=masked_headers(request.scope["headers"]),
             body=body,
             model=model if isinstance(model, str) else None,

@@ -67,6 +67,8 @@ OPENROUTER_PRICES: dict[str, tuple[float, float]] = {
     "meta-llama/llama-3.1-8b-instruct": (0.02, 0.05),
     "google/gemini-flash-1.5": (0.075, 0.30),
 }
+# Share of the prompt price that cached prompt tokens cost in the fake's OpenRouter `cost`.
+CACHED_PROMPT_DISCOUNT = 0.5
 # Price for OpenRouter ids the caller added through `models=` and the table above lacks.
 OPENROUTER_DEFAULT_PRICE: tuple[float, float] = (1.00, 2.00)
 
@@ -153,10 +155,15 @@ def openrouter_price(model: str) -> tuple[float, float]:
     return OPENROUTER_PRICES.get(model, OPENROUTER_DEFAULT_PRICE)
 
 
-def openrouter_cost(model: str, prompt_tokens: int, completion_tokens: int) -> float:
-    """The `usage.cost` OpenRouter would report, from `OPENROUTER_PRICES`."""
+def openrouter_cost(
+    model: str, prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0
+) -> float:
+    """The `usage.cost` OpenRouter would report, from `OPENROUTER_PRICES`; cached prompt
+    tokens (a subset of `prompt_tokens`) cost `CACHED_PROMPT_DISCOUNT` of the prompt price."""
     prompt_price, completion_price = openrouter_price(model)
-    return (prompt_tokens * prompt_price + completion_tokens * completion_price) / 1_000_000
+    uncached = prompt_tokens - cached_tokens
+    prompt_cost = (uncached + cached_tokens * CACHED_PROMPT_DISCOUNT) * prompt_price
+    return (prompt_cost + completion_tokens * completion_price) / 1_000_000
 
 
 def openrouter_provider(model: str) -> str:

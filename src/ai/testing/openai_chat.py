@@ -27,6 +27,7 @@ from ai.testing.catalogue import (
     openrouter_provider,
 )
 from ai.testing.openai_dialects import OpenAIDialect, OpenRouterDialect
+from ai.testing.openai_prompt import PromptAccount, account_prompt, content_text
 from ai.testing.openai_validation import validate_chat
 from ai.testing.replies import (
     Finish,
@@ -38,11 +39,10 @@ from ai.testing.replies import (
     quote_tool_result,
     stream_pieces,
 )
-from ai.testing.token_counting import count_tokens
-from ai.testing.wire import JsonReply, Reply, StreamEvent, StreamReply, dumps, sse_data
+from ai.testing.state import PromptCache
+from ai.testing.wire import JsonReply, Reply, StreamEvent, StreamReply, sse_data
 
 SYSTEM_FINGERPRINT = "fp_d3f0a7e1c2"
-_IMAGE_TOKENS = 85
 _DONE = b"data: [DONE]\n\n"
 _MALFORMED = b"data: {not json\n\n"
 _FINISH_NAMES: dict[Finish, str] = {
@@ -141,10 +141,12 @@ class ChatRequest:
     include_usage: bool
     n: int
     turn: Turn
-    prompt_tokens: int
+    prompt: PromptAccount
 
 
-def parse_chat(flavor: ChatFlavor, body: Any, catalogue: ModelCatalogue) -> ChatRequest:
+def parse_chat(
+    flavor: ChatFlavor, body: Any, catalogue: ModelCatalogue, cache: PromptCache | None = None
+) -> ChatRequest:
     """Validate `body` as the host would; raise its `ApiError` (400, or 404 for the model)."""
     if not isinstance(body, dict):
         raise flavor.dialect.invalid_json()
@@ -162,6 +164,7 @@ def parse_chat(flavor: ChatFlavor, body: Any, catalogue: ModelCatalogue) -> Chat
         raise flavor.dialect.unknown_model(model)
     stream = bool(body.get("stream"))
     options = body.get("stream_options") or {}
+    prompt = account_prompt(body, model, cache)
     usage_wanted = isinstance(body.get("usage"), dict) and bool(body["usage"].get("include"))
     return ChatRequest(
         model=model,
@@ -169,27 +172,15 @@ def parse_chat(flavor: ChatFlavor, body: Any, catalogue: ModelCatalogue) -> Chat
         include_usage=bool(options.get("include_usage")) or usage_wanted,
         n=int(body.get("n") or 1),
         turn=_turn(body, model),
-        prompt_tokens=_prompt_tokens(body),
+        prompt=prompt,
     )
-
-
-def _content_text(content: object) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "\n".join(
-            part["text"]
-            for part in content
-            if isinstance(part, dict) and isinstance(part.get("text"), str)
-        )
-    return ""
 
 
 def _turn(body: Mapping[str, Any], model: str) -> Turn:
     messages: list[dict[str, Any]] = body["messages"]
     last = messages[-1]
     user_text = next(
-        (_content_text(m.get("content")) for m in reversed(messages) if m.get("role") == "user"),
+        (content_text(m.get("content")) for m in reversed(messages) if m.get("role") == "user"),
         "",
     )
     tools = tuple(
@@ -219,33 +210,15 @@ def _turn(body: Mapping[str, Any], model: str) -> Turn:
     )
 
 
-def _prompt_tokens(body: Mapping[str, Any]) -> int:
-    """Prompt tokens the way OpenAI's cookbook counts them: 3 per message plus 3."""
-    total = 3
-    for message in body["messages"]:
-        total += 3 + count_tokens(str(message.get("role", "")))
-        content = message.get("content")
-        total += count_tokens(_content_text(content))
-        if isinstance(content, list):
-            total += _IMAGE_TOKENS * sum(
-                1 for part in content if isinstance(part, dict) and part.get("type") != "text"
-            )
-        if isinstance(message.get("name"), str):
-            total += 1 + count_tokens(message["name"])
-        if message.get("tool_calls"):
-            total += count_tokens(dumps(message["tool_calls"]).decode("utf-8"))
-    if body.get("tools"):
-        total += count_tokens(dumps(body["tools"]).decode("utf-8"))
-    return total
-
-
-def usage_block(flavor: ChatFlavor, model: str, prompt: int, completion: int) -> dict[str, Any]:
+def usage_block(
+    flavor: ChatFlavor, model: str, prompt: PromptAccount, completion: int
+) -> dict[str, Any]:
     """The `usage` object, with OpenRouter's cost fields when the flavor reports cost."""
     usage: dict[str, Any] = {
-        "prompt_tokens": prompt,
+        "prompt_tokens": prompt.prompt_tokens,
         "completion_tokens": completion,
-        "total_tokens": prompt + completion,
-        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+        "total_tokens": prompt.prompt_tokens + completion,
+        "prompt_tokens_details": {"cached_tokens": prompt.cached_tokens, "audio_tokens": 0},
         "completion_tokens_details": {
             "reasoning_tokens": 0,
             "audio_tokens": 0,
@@ -254,7 +227,8 @@ def usage_block(flavor: ChatFlavor, model: str, prompt: int, completion: int) ->
         },
     }
     if flavor.reports_cost:
-        cost = openrouter_cost(model, prompt, completion)
+        cost = openrouter_cost(model, prompt.prompt_tokens, completion, prompt.cached_tokens)
+        usage["prompt_tokens_details"]["cache_write_tokens"] = 0
         usage["cost"] = cost
         usage["is_byok"] = False
         usage["cost_details"] = {"upstream_inference_cost": None}
@@ -272,9 +246,7 @@ def build_chat_reply(flavor: ChatFlavor, request: ChatRequest, pushed: str | Non
     }
     if flavor.names_provider:
         frame["provider"] = openrouter_provider(request.model)
-    usage = usage_block(
-        flavor, request.model, request.prompt_tokens, outcome.output_tokens * request.n
-    )
+    usage = usage_block(flavor, request.model, request.prompt, outcome.output_tokens * request.n)
     headers = flavor.headers(response_id)
     if request.stream:
         return _stream_reply(flavor, request, outcome, frame, usage, headers)

@@ -374,3 +374,33 @@ def test_models_list_and_retrieve(fake: FakeProviderServer) -> None:
         assert client.models.retrieve("gpt-4o").id == "gpt-4o"
         with pytest.raises(openai.NotFoundError):
             client.models.retrieve("gpt-9")
+
+
+def test_automatic_prompt_caching_for_long_prompts(client: openai.OpenAI, target: Target) -> None:
+    system = {"role": "system", "content": "Policy handbook. " * 400}
+
+    def ask(question: str) -> openai.types.CompletionUsage:
+        completion = client.chat.completions.create(
+            model=target.model,
+            messages=[system, {"role": "user", "content": question}],  # type: ignore[list-item]
+        )
+        assert completion.usage is not None
+        return completion.usage
+
+    first, second = ask("first question"), ask("second question")
+    assert first.prompt_tokens_details is not None
+    assert second.prompt_tokens_details is not None
+    assert first.prompt_tokens_details.cached_tokens == 0
+    cached = second.prompt_tokens_details.cached_tokens
+    assert cached is not None
+    assert cached >= 1024
+    assert cached % 128 == 0
+    assert cached <= second.prompt_tokens
+    if target.name == "openrouter":
+        assert (second.model_extra or {})["cost"] < (first.model_extra or {})["cost"]
+    # a prompt under 1024 tokens is never cached, however often it is repeated
+    for _ in range(2):
+        short = client.chat.completions.create(model=target.model, messages=HELLO)  # type: ignore[arg-type]
+    assert short.usage is not None
+    assert short.usage.prompt_tokens_details is not None
+    assert short.usage.prompt_tokens_details.cached_tokens == 0
