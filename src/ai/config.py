@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -149,61 +150,44 @@ class ResolvedRoute:
 
 
 def resolve_route(
-    provider: LLMProvider | str,
-    model: str,
-    api_key: str | None,
-    base_url: str | None,
+    route: ModelRoute,
     *,
     registry: ProviderRegistry,
     environ: Mapping[str, str],
     extra_headers: Mapping[str, str],
 ) -> ResolvedRoute:
     """Settle key and URL: explicit value, then the provider's environment variable."""
-    spec = registry.get(str(provider))
-    key = api_key or environ.get(spec.api_key_env)
+    spec = registry.get(str(route.provider))
+    key = route.api_key or environ.get(spec.api_key_env)
     if not key and spec.api_key_required:
         raise ConfigurationError(
             f"No API key for provider {spec.name!r}: set the environment variable "
             f"{spec.api_key_env} or pass LLMConfig(api_key=...)."
         )
-    url = (base_url or environ.get(spec.base_url_env) or spec.default_base_url).rstrip("/")
+    url = (route.base_url or environ.get(spec.base_url_env) or spec.default_base_url).rstrip("/")
     headers = {"content-type": "application/json", **spec.static_headers}
     if key:
         headers.update(spec.auth_headers(key))
     headers.update(extra_headers)
-    return ResolvedRoute(spec=spec, model=model, base_url=url, headers=headers)
+    return ResolvedRoute(spec=spec, model=route.model, base_url=url, headers=headers)
 
 
 def resolve_routes(
     config: LLMConfig, *, registry: ProviderRegistry, environ: Mapping[str, str]
 ) -> list[ResolvedRoute]:
-    """The primary route followed by every fallback, in order, without repeats."""
-    primary = resolve_route(
-        config.provider,
-        config.model,
-        config.api_key,
-        config.base_url,
-        registry=registry,
-        environ=environ,
-        extra_headers=config.extra_headers,
-    )
-    routes = [primary]
-    for fallback in config.fallback_models:
-        if isinstance(fallback, str):
-            routes.append(primary.with_model(fallback))
-        else:
-            routes.append(
-                resolve_route(
-                    fallback.provider,
-                    fallback.model,
-                    fallback.api_key,
-                    fallback.base_url,
-                    registry=registry,
-                    environ=environ,
-                    extra_headers=config.extra_headers,
-                )
-            )
+    """The primary route followed by every fallback, in order, without repeats.
+
+    A fallback given as a plain model name shares the primary's provider, key and URL.
+    """
+    primary = ModelRoute(config.provider, config.model, config.api_key, config.base_url)
+    wanted = [primary] + [
+        dataclasses.replace(primary, model=fallback) if isinstance(fallback, str) else fallback
+        for fallback in config.fallback_models
+    ]
     unique: dict[str, ResolvedRoute] = {}
-    for route in routes:
-        unique.setdefault(route.key, route)
+    for route in wanted:
+        resolved = resolve_route(
+            route, registry=registry, environ=environ, extra_headers=config.extra_headers
+        )
+        unique.setdefault(resolved.key, resolved)
     return list(unique.values())
