@@ -115,3 +115,16 @@ def test_public_names() -> None:
     assert set(ai.testing.__all__) <= exported
     for name in ("FakeProviderServer", "Fault", "FaultKind", "RecordedRequest"):
         assert name in ai.testing.__all__
+
+
+def test_missing_server_extra_names_the_install_command() -> None:
+    code = (
+        "import sys; sys.modules['uvicorn'] = None\n"
+        "try:\n"
+        "    import ai.testing\n"
+        "except ImportError as error:\n"
+        "    assert \"pip install 'devora-ai[server]'\" in str(error), error\n"
+        "else:\n"
+        "    raise SystemExit('ai.testing imported without uvicorn')\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
