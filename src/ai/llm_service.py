@@ -20,7 +20,7 @@ from typing import Any, Self
 import httpx
 
 from ai.attempts import ProviderCalls
-from ai.circuit import CircuitBreaker
+from ai.circuit import CircuitBreaker, CircuitState
 from ai.clock import Clock, SystemClock
 from ai.config import LLMConfig, LLMProvider, ModelRoute, ResolvedRoute, resolve_routes
 from ai.errors import ConfigurationError, ProviderError
@@ -133,6 +133,13 @@ class LLMService:
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
         """Receive every `RequestRecord` (sync or async callable); returns an unsubscribe."""
         return self._bus.subscribe(subscriber)
+
+    def circuit_state(self, model: str) -> CircuitState:
+        """The circuit breaker state of `model` (the first route serving it)."""
+        for route in self._routes:
+            if route.model == model:
+                return self._caller.breaker(route).state
+        raise ConfigurationError(f"{model!r} is neither the model nor a fallback of this service.")
 
     def get_metrics(self) -> dict[str, Any]:
         """Counts, error breakdown, tokens, cost and latency of calls made so far."""

@@ -284,8 +284,8 @@ async def test_circuit_breaker_skips_a_failing_model_and_half_opens(
             _, stats = await llm.complete(messages=HELLO)
             assert stats.fallback_used
         assert fake.request_count(model="gpt-4o-mini") == 2
-        primary = llm.routes[0]
-        assert llm._caller.breaker(primary).state is CircuitState.OPEN
+        assert llm.circuit_state("gpt-4o-mini") is CircuitState.OPEN
+        assert llm.circuit_state("gpt-4o") is CircuitState.CLOSED
         _, stats = await llm.complete(messages=HELLO)
         assert stats.fallback_used and stats.attempts == 1
         assert fake.request_count(model="gpt-4o-mini") == 2  # skipped while open
@@ -294,7 +294,7 @@ async def test_circuit_breaker_skips_a_failing_model_and_half_opens(
         _, stats = await llm.complete(messages=HELLO)
         assert not stats.fallback_used  # the half-open trial succeeded
         assert fake.request_count(model="gpt-4o-mini") == 3
-        assert llm._caller.breaker(primary).state is CircuitState.CLOSED
+        assert llm.circuit_state("gpt-4o-mini") is CircuitState.CLOSED
 
 
 async def test_open_circuit_without_fallback_raises_circuit_open(
