@@ -20,6 +20,8 @@ from typing import Any, Self
 import httpx
 
 from ai.attempts import ProviderCalls
+from ai.cache.entry import CachedResponse
+from ai.cache.response_cache import CacheMode, CachePlan, ResponseCache
 from ai.circuit import CircuitBreaker, CircuitState
 from ai.clock import Clock, SystemClock
 from ai.config import LLMConfig, LLMProvider, ModelRoute, ResolvedRoute, resolve_routes
@@ -32,7 +34,13 @@ from ai.records import CallLabels, RecordBus, RequestRecord, Subscriber
 from ai.resilience import CallProgress, ResilientCaller
 from ai.retry import ExponentialBackoff, RetryPolicy
 from ai.stats import CompletionStats, StatsBuilder
-from ai.streaming import CompletionStream, StreamJob, stream_completion
+from ai.streaming import (
+    CompletionStream,
+    StreamJob,
+    cache_entry,
+    stream_completion,
+    stream_through_cache,
+)
 
 __all__ = [
     "CompletionStats",
@@ -48,6 +56,9 @@ __all__ = [
 class LLMService:
     """The client. Use as `async with LLMService(config) as llm:` so connections close.
 
+    `cache` (a `ai.cache.ResponseCache`) serves repeated deterministic requests without
+    a provider call; concurrent identical requests share one call.
+
     `http_client`, `clock`, `rng`, `pricing`, `registry` and `environ` are seams for tests
     and for embedding in larger apps; the defaults are the real things.
     """
@@ -62,8 +73,10 @@ class LLMService:
         pricing: PricingTable | None = None,
         registry: ProviderRegistry | None = None,
         environ: Mapping[str, str] | None = None,
+        cache: ResponseCache | None = None,
     ) -> None:
         self.config = config
+        self._cache = cache
         self._routes = resolve_routes(
             config,
             registry=registry or default_registry(),
@@ -158,17 +171,27 @@ class LLMService:
         user: str | None = None,
         agent: str | None = None,
         tags: Mapping[str, str] | None = None,
+        cache: CacheMode | str | None = None,
     ) -> tuple[str, CompletionStats]:
         """Answer `messages`; returns the text and `CompletionStats`.
 
         Tool calls, if the model made any, are in `stats.tool_calls` (OpenAI shape).
         `extra` holds provider parameters passed through verbatim (top_p, stop, seed...).
-        `user`, `agent` and `tags` label the call's `RequestRecord`.
+        `user`, `agent` and `tags` label the call's `RequestRecord`. `cache` overrides
+        the cache policy for this call: "use", "bypass", "refresh" or "no-store".
         """
         request = self._request(messages, model, temperature, max_tokens, tools, tool_choice, extra)
         labels = CallLabels(user, agent, dict(tags or {}))
+        plan = self._cache_plan(request, cache)
+        if plan is None or self._cache is None:
+            return await self._complete_uncached(request, labels)
+        return await self._complete_cached(request, labels, self._cache, plan)
+
+    async def _complete_uncached(
+        self, request: ChatRequest, labels: CallLabels
+    ) -> tuple[str, CompletionStats]:
         if self.config.enable_streaming:
-            return await self._stream(request, labels).collect()
+            return await self._stream(request, labels, None).collect()
         routes = self._routes_for(request.model)
         progress = self._progress(routes)
         builder = self._stats_builder(request, progress, labels)
@@ -180,6 +203,49 @@ class LLMService:
         stats = builder.build(result, time_to_first_token_ms=None)
         self._bus.emit(builder.record(stats, streamed=False))
         return result.text, stats
+
+    async def _complete_cached(
+        self, request: ChatRequest, labels: CallLabels, cache: ResponseCache, plan: CachePlan
+    ) -> tuple[str, CompletionStats]:
+        """Serve from cache, or make one provider call for all concurrent identical ones."""
+        builder = self._stats_builder(request, self._progress(self._routes), labels)
+        if plan.read and (hit := await cache.lookup(plan)) is not None:
+            return hit.text, self._emit_hit(builder, hit, streamed=False)
+        ran_here = False
+
+        async def call_and_store() -> tuple[str, CompletionStats]:
+            nonlocal ran_here
+            ran_here = True
+            text, stats = await self._complete_uncached(request, labels)
+            await cache.store(plan, cache_entry(text, stats))
+            return text, stats
+
+        try:
+            (text, stats), shared = await cache.run_once(plan.key, call_and_store)
+        except ProviderError as error:
+            if not ran_here:  # a waiter on someone else's failed call: record it too
+                self._bus.emit(builder.failure_record(error.error_type, str(error), streamed=False))
+            raise
+        if shared:
+            return text, self._emit_hit(builder, cache_entry(text, stats), streamed=False)
+        return text, stats
+
+    def _emit_hit(
+        self, builder: StatsBuilder, hit: CachedResponse, *, streamed: bool
+    ) -> CompletionStats:
+        stats = builder.from_cache(hit)
+        self._bus.emit(builder.record(stats, streamed=streamed))
+        return stats
+
+    def _cache_plan(self, request: ChatRequest, mode: CacheMode | str | None) -> CachePlan | None:
+        if self._cache is None:
+            if mode not in (None, CacheMode.AUTO, CacheMode.BYPASS):
+                raise ConfigurationError(
+                    f"cache={mode!r} was asked for, but this LLMService has no cache: "
+                    "pass LLMService(config, cache=ResponseCache(...))."
+                )
+            return None
+        return self._cache.plan(self._routes[0].provider, request, mode)
 
     def stream(
         self,
@@ -194,16 +260,21 @@ class LLMService:
         user: str | None = None,
         agent: str | None = None,
         tags: Mapping[str, str] | None = None,
+        cache: CacheMode | str | None = None,
     ) -> CompletionStream:
         """Stream the answer: `async for delta in stream`, then `stream.stats`.
 
         Retries and fallbacks apply until the first text arrives; a stream that breaks
         after that raises `StreamInterruptedError` holding the text received so far.
+        A cached answer is replayed in chunks; a fresh one is stored once complete.
         """
         request = self._request(messages, model, temperature, max_tokens, tools, tool_choice, extra)
-        return self._stream(request, CallLabels(user, agent, dict(tags or {})))
+        labels = CallLabels(user, agent, dict(tags or {}))
+        return self._stream(request, labels, self._cache_plan(request, cache))
 
-    def _stream(self, request: ChatRequest, labels: CallLabels) -> CompletionStream:
+    def _stream(
+        self, request: ChatRequest, labels: CallLabels, plan: CachePlan | None
+    ) -> CompletionStream:
         request = dataclasses.replace(request, stream=True)
         routes = self._routes_for(request.model)
         progress = self._progress(routes)
@@ -218,7 +289,10 @@ class LLMService:
             builder=self._stats_builder(request, progress, labels),
             emit=self._bus.emit,
         )
-        stream.bind(stream_completion(job))
+        if plan is None or self._cache is None:
+            stream.bind(stream_completion(job))
+        else:
+            stream.bind(stream_through_cache(job, self._cache, plan))
         return stream
 
     def _request(

@@ -42,6 +42,7 @@ class RequestRecord:
     streamed: bool = False
     fallback_used: bool = False
     cost_source: str | None = None
+    saved_cost: float | None = None
     user: str | None = None
     agent: str | None = None
     tags: Mapping[str, str] = field(default_factory=dict)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
+from ai.cache.entry import CachedResponse
 from ai.clock import Clock
 from ai.pricing import PricingTable
 from ai.providers.base import ChatRequest, ChatResult, ToolCall
@@ -44,6 +45,7 @@ class CompletionStats:
     fallback_used: bool = False
     finish_reason: str | None = None
     tool_calls: list[ToolCall] = field(default_factory=list)
+    saved_cost: float | None = None
 
     @property
     def total_tokens(self) -> int:
@@ -110,6 +112,35 @@ class StatsBuilder:
             tool_calls=result.tool_calls,
         )
 
+    def from_cache(self, hit: CachedResponse, *, streamed: bool = False) -> CompletionStats:
+        """Stats of a call served by the cache: no tokens used, nothing spent.
+
+        `saved_cost` is what the original call cost; the answer's own size stays in the
+        cache entry, not in the token counts, so token consumption is never double counted.
+        """
+        elapsed = self.elapsed_ms()
+        return CompletionStats(
+            request_id=self.request_id,
+            provider=hit.provider,
+            model=hit.model or self.request.model,
+            model_requested=self.request.model,
+            input_tokens=0,
+            output_tokens=0,
+            cached_input_tokens=0,
+            cache_creation_tokens=0,
+            reasoning_tokens=0,
+            tokens_estimated=False,
+            estimated_cost=0.0 if self.pricing is not None else None,
+            cost_source="cache",
+            latency_ms=elapsed,
+            time_to_first_token_ms=elapsed if streamed else None,
+            attempts=0,
+            cached=True,
+            finish_reason=hit.finish_reason,
+            tool_calls=list(hit.tool_calls),
+            saved_cost=hit.cost,
+        )
+
     def estimate_usage(self, output_text: str, model: str) -> Usage:
         """Our own count, used only when the provider reported none."""
         prompt = count_message_tokens(self.request.messages, model)
@@ -152,6 +183,7 @@ class StatsBuilder:
             streamed=streamed,
             fallback_used=stats.fallback_used,
             cost_source=stats.cost_source,
+            saved_cost=stats.saved_cost,
             user=self.labels.user,
             agent=self.labels.agent,
             tags=self.labels.tags,

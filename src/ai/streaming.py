@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
 
 from ai.attempts import OpenedStream, ProviderCalls
+from ai.cache.entry import CachedResponse
+from ai.cache.response_cache import CachePlan, ResponseCache
 from ai.config import ResolvedRoute
 from ai.errors import DevoraError, ProviderError, StreamInterruptedError
 from ai.providers.base import ChatRequest
@@ -171,4 +174,39 @@ def _emit_partial(
         job.builder.failure_record(
             error_type, message, streamed=True, partial=partial, time_to_first_token_ms=ttft
         )
+    )
+
+
+REPLAY_CHUNK_CHARS = 64
+
+
+async def stream_through_cache(
+    job: StreamJob, cache: ResponseCache, plan: CachePlan
+) -> AsyncGenerator[str, None]:
+    """Replay a cached answer in chunks, or stream a fresh one and store it once complete."""
+    if plan.read and (hit := await cache.lookup(plan)) is not None:
+        for start in range(0, max(len(hit.text), 1), REPLAY_CHUNK_CHARS):
+            chunk = hit.text[start : start + REPLAY_CHUNK_CHARS]
+            if chunk:
+                yield chunk
+        job.stream.stats = job.builder.from_cache(hit, streamed=True)
+        job.emit(job.builder.record(job.stream.stats, streamed=True))
+        return
+    async for delta in stream_completion(job):
+        yield delta
+    if job.stream.stats is not None:
+        await cache.store(plan, cache_entry(job.stream.text, job.stream.stats))
+
+
+def cache_entry(text: str, stats: CompletionStats) -> CachedResponse:
+    """What to keep of a finished call so that a hit can stand in for it."""
+    return CachedResponse(
+        text=text,
+        model=stats.model,
+        provider=stats.provider,
+        usage=stats.usage,
+        cost=stats.estimated_cost if stats.cached is False else stats.saved_cost,
+        finish_reason=stats.finish_reason,
+        tool_calls=list(stats.tool_calls),
+        created_at=time.time(),
     )

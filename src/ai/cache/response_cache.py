@@ -1,0 +1,271 @@
+"""`ResponseCache`: one front over any backend, with the policy of what to cache.
+
+It decides which requests are cacheable (deterministic ones, unless told otherwise),
+keys them, looks them up exactly and, if enabled, by meaning, coalesces concurrent
+identical calls, and keeps metrics. A failing backend never fails a call: the call goes
+through uncached, one warning is logged per outage, and caching resumes by itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from ai.cache.backend import CacheBackend
+from ai.cache.entry import CachedResponse, CacheValueError
+from ai.cache.keys import UnkeyableRequest, request_key, semantic_scope
+from ai.cache.metrics import CacheMetrics
+from ai.cache.semantic import SemanticIndex, Vector
+from ai.cache.singleflight import SingleFlight
+from ai.clock import Clock, SystemClock
+from ai.errors import ConfigurationError, StoreError
+from ai.providers.base import ChatRequest
+
+logger = logging.getLogger("ai.cache")
+
+T = TypeVar("T")
+
+
+class CacheMode(StrEnum):
+    """Per-call cache behaviour (`llm.complete(..., cache="refresh")`)."""
+
+    AUTO = "auto"  # read and write when the request is cacheable (deterministic)
+    USE = "use"  # read and write even a non-deterministic request
+    BYPASS = "bypass"  # neither read nor write
+    REFRESH = "refresh"  # skip the read, store the fresh answer
+    NO_STORE = "no-store"  # read, but do not store
+
+
+@dataclass
+class CachePlan:
+    """What the cache will do for one request."""
+
+    key: str
+    read: bool
+    store: bool
+    semantic: tuple[str, str] | None = None
+    vector: Vector | None = None
+    semantic_hit: bool = False
+
+
+class ResponseCache:
+    """LLM response cache over a `CacheBackend` (memory LRU+TTL by default, or Redis).
+
+    `ttl` is the default time to live in seconds (None: until evicted). Only requests with
+    temperature 0 are cached unless `cache_nondeterministic` is set or a call passes
+    `cache="use"`. `semantic` (a `SemanticIndex`) turns on matching by meaning.
+    """
+
+    def __init__(
+        self,
+        backend: CacheBackend | None = None,
+        *,
+        ttl: float | None = 3600.0,
+        cache_nondeterministic: bool = False,
+        max_value_bytes: int = 1_000_000,
+        semantic: SemanticIndex | None = None,
+        retry_interval: float = 1.0,
+        clock: Clock | None = None,
+    ) -> None:
+        if ttl is not None and ttl <= 0:
+            raise ConfigurationError(f"cache ttl must be > 0 seconds or None, got {ttl}.")
+        if max_value_bytes < 1:
+            raise ConfigurationError(f"max_value_bytes must be >= 1, got {max_value_bytes}.")
+        if backend is None:
+            from ai.cache.memory import MemoryBackend
+
+            backend = MemoryBackend(default_ttl=ttl, clock=clock)
+        self.backend = backend
+        self.ttl = ttl
+        self.cache_nondeterministic = cache_nondeterministic
+        self.max_value_bytes = max_value_bytes
+        self.semantic = semantic
+        self.retry_interval = retry_interval
+        self.metrics = CacheMetrics()
+        self._clock = clock or SystemClock()
+        self._flights: SingleFlight[Any] = SingleFlight()
+        self._down_since: float | None = None
+
+    @classmethod
+    def memory(
+        cls,
+        *,
+        max_entries: int = 10_000,
+        max_bytes: int = 256 * 2**20,
+        ttl: float | None = 3600.0,
+        **options: Any,
+    ) -> ResponseCache:
+        """An in-process LRU cache bounded by entries and bytes."""
+        from ai.cache.memory import MemoryBackend
+
+        backend = MemoryBackend(
+            max_entries=max_entries,
+            max_bytes=max_bytes,
+            default_ttl=ttl,
+            clock=options.get("clock"),
+        )
+        return cls(backend, ttl=ttl, **options)
+
+    @classmethod
+    def redis(
+        cls,
+        url: str | None = None,
+        *,
+        prefix: str = "devora:cache:",
+        ttl: float | None = 3600.0,
+        **options: Any,
+    ) -> ResponseCache:
+        """A cache shared by every process using the same Redis and prefix."""
+        from ai.cache.redis_backend import RedisBackend
+
+        return cls(RedisBackend(url, prefix=prefix, default_ttl=ttl), ttl=ttl, **options)
+
+    @property
+    def available(self) -> bool:
+        """False while the backend is failing (calls then go uncached)."""
+        return self._down_since is None
+
+    def plan(
+        self, provider: str, request: ChatRequest, mode: CacheMode | str | None
+    ) -> CachePlan | None:
+        """How to treat `request`, or None when it is not cached at all."""
+        mode = CacheMode(mode or CacheMode.AUTO)
+        if mode is CacheMode.BYPASS:
+            return None
+        deterministic = request.temperature == 0
+        if mode is CacheMode.AUTO and not (deterministic or self.cache_nondeterministic):
+            self.metrics.skipped["nondeterministic"] += 1
+            return None
+        try:
+            key = request_key(provider, request)
+            scope = semantic_scope(provider, request) if self.semantic is not None else None
+        except UnkeyableRequest:
+            self.metrics.skipped["unkeyable"] += 1
+            return None
+        return CachePlan(
+            key=key,
+            read=mode is not CacheMode.REFRESH,
+            store=mode is not CacheMode.NO_STORE,
+            semantic=scope,
+        )
+
+    async def lookup(self, plan: CachePlan) -> CachedResponse | None:
+        """The cached answer for `plan`: exact key first, then by meaning if enabled."""
+        started = time.perf_counter()
+        found = await self._read(plan.key)
+        if found is None and self.semantic is not None and plan.semantic is not None:
+            found = await self._semantic_lookup(plan, self.semantic, *plan.semantic)
+        self.metrics.gets += 1
+        self.metrics.get_seconds += time.perf_counter() - started
+        if found is None:
+            self.metrics.misses += 1
+            return None
+        self.metrics.hits += 1
+        self.metrics.semantic_hits += plan.semantic_hit
+        self.metrics.cost_saved += found.cost or 0.0
+        return found
+
+    async def _semantic_lookup(
+        self, plan: CachePlan, semantic: SemanticIndex, scope: str, text: str
+    ) -> CachedResponse | None:
+        plan.vector = await semantic.vector(text)
+        match = semantic.best(scope, plan.vector)
+        if match is None:
+            return None
+        found = await self._read(match.key)
+        if found is None:
+            semantic.forget(scope, match.key)
+            return None
+        plan.semantic_hit = True
+        return found
+
+    async def store(self, plan: CachePlan, value: CachedResponse) -> None:
+        """Store the answer for `plan` (if the plan stores); problems are counted, not raised."""
+        if not plan.store:
+            return
+        if value.size_hint() > self.max_value_bytes:
+            self.metrics.skipped["oversized"] += 1
+            return
+        started = time.perf_counter()
+        stored = await self._write(plan.key, value)
+        if not stored:
+            return
+        self.metrics.sets += 1
+        self.metrics.set_seconds += time.perf_counter() - started
+        if self.semantic is not None and plan.semantic is not None:
+            scope, text = plan.semantic
+            vector = plan.vector if plan.vector is not None else await self.semantic.vector(text)
+            self.semantic.add(scope, plan.key, vector)
+
+    async def run_once(self, key: str, work: Callable[[], Awaitable[T]]) -> tuple[T, bool]:
+        """Single-flight: (result, shared); concurrent callers with one key share one run."""
+        result, shared = await self._flights.run(key, work)
+        if shared:
+            self.metrics.coalesced += 1
+        return result, shared
+
+    async def get(self, key: str) -> CachedResponse | None:
+        """Direct lookup by key (for callers that key their own values)."""
+        return await self._read(key)
+
+    async def set(self, key: str, value: CachedResponse, ttl: float | None = None) -> bool:
+        """Direct store by key; False when skipped (oversized, unserialisable, backend down)."""
+        return await self._write(key, value, ttl)
+
+    async def clear(self) -> None:
+        """Remove every entry of this cache."""
+        await self._guarded(self.backend.clear, None)
+
+    def get_metrics(self) -> dict[str, Any]:
+        """Hits, misses, hit rate, evictions, expirations, entries, bytes, latency, cost saved."""
+        return self.metrics.snapshot(self.backend.stats(), self.backend.name, self.available)
+
+    async def aclose(self) -> None:
+        """Release the backend's connections."""
+        await self.backend.aclose()
+
+    async def _read(self, key: str) -> CachedResponse | None:
+        try:
+            return await self._guarded(lambda: self.backend.get(key), None)
+        except CacheValueError as exc:
+            self.metrics.skipped[exc.reason] += 1
+            await self._guarded(lambda: self.backend.delete(key), False)
+            return None
+
+    async def _write(self, key: str, value: CachedResponse, ttl: float | None = None) -> bool:
+        try:
+            await self._guarded(lambda: self.backend.set(key, value, ttl or self.ttl), None)
+        except CacheValueError as exc:
+            self.metrics.skipped[exc.reason] += 1
+            return False
+        return self.available
+
+    async def _guarded(self, operation: Callable[[], Awaitable[T]], fallback: T) -> T:
+        """Run a backend call; on `StoreError` degrade to `fallback` and note the outage."""
+        now = self._clock.monotonic()
+        if self._down_since is not None and now - self._down_since < self.retry_interval:
+            self.metrics.skipped["backend_unavailable"] += 1
+            return fallback
+        try:
+            result = await operation()
+        except CacheValueError:
+            raise
+        except StoreError as exc:
+            self.metrics.backend_errors += 1
+            if self._down_since is None:
+                self.metrics.outages += 1
+                logger.warning(
+                    "cache backend %s failed (%s); calls go uncached until it is back",
+                    self.backend.name,
+                    exc,
+                )
+            self._down_since = now
+            return fallback
+        if self._down_since is not None:
+            logger.warning("cache backend %s is back; caching resumed", self.backend.name)
+            self._down_since = None
+        return result

@@ -1,0 +1,180 @@
+"""The cache wired into LLMService, against the fakes and a real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+
+from ai.cache import ResponseCache
+from ai.errors import ConfigurationError, ProviderError
+from ai.llm_service import LLMService
+from ai.records import RequestRecord
+from ai.testing import FakeProviderServer, Fault
+from tests.ai.provider_configs import anthropic_config, openai_config
+
+QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
+
+
+async def test_a_repeated_deterministic_call_is_served_from_cache(
+    fake: FakeProviderServer, records: list[RequestRecord]
+) -> None:
+    cache = ResponseCache.memory()
+    async with LLMService(openai_config(fake, temperature=0.0), cache=cache) as llm:
+        llm.subscribe(records.append)
+        first_text, first = await llm.complete(messages=QUESTION)
+        second_text, second = await llm.complete(messages=QUESTION)
+    assert fake.request_count() == 1
+    assert second_text == first_text
+    assert not first.cached and second.cached
+    assert second.estimated_cost == 0.0 and second.cost_source == "cache"
+    assert first.estimated_cost is not None and second.saved_cost == pytest.approx(
+        first.estimated_cost
+    )
+    assert second.input_tokens == 0 and second.attempts == 0
+    assert [r.cached for r in records] == [False, True]
+    assert records[1].saved_cost == pytest.approx(first.estimated_cost)
+    assert records[1].cost == 0.0
+    assert cache.get_metrics()["cost_saved"] == pytest.approx(first.estimated_cost)
+
+
+async def test_nondeterministic_calls_go_to_the_provider_each_time(
+    fake: FakeProviderServer,
+) -> None:
+    async with LLMService(
+        openai_config(fake), cache=ResponseCache.memory()
+    ) as llm:  # temperature 0.7
+        await llm.complete(messages=QUESTION)
+        await llm.complete(messages=QUESTION)
+        await llm.complete(messages=QUESTION, cache="use")
+        _, stats = await llm.complete(messages=QUESTION, cache="use")
+    assert fake.request_count() == 3 and stats.cached
+
+
+async def test_per_call_modes(fake: FakeProviderServer) -> None:
+    async with LLMService(
+        openai_config(fake, temperature=0.0), cache=ResponseCache.memory()
+    ) as llm:
+        await llm.complete(messages=QUESTION, cache="no-store")
+        assert fake.request_count() == 1
+        await llm.complete(messages=QUESTION)
+        assert fake.request_count() == 2  # the no-store answer was not kept
+        _, bypassed = await llm.complete(messages=QUESTION, cache="bypass")
+        fake.replies.push("Paris, refreshed.")
+        refreshed_text, _ = await llm.complete(messages=QUESTION, cache="refresh")
+        text, stats = await llm.complete(messages=QUESTION)
+    assert not bypassed.cached and fake.request_count() == 4
+    assert refreshed_text == text == "Paris, refreshed." and stats.cached
+
+
+async def test_a_cache_mode_without_a_cache_is_a_configuration_error(
+    fake: FakeProviderServer,
+) -> None:
+    async with LLMService(openai_config(fake)) as llm:
+        with pytest.raises(ConfigurationError, match="no cache"):
+            await llm.complete(messages=QUESTION, cache="refresh")
+        text, _ = await llm.complete(messages=QUESTION, cache="bypass")
+    assert text
+
+
+async def test_a_hundred_concurrent_identical_calls_make_one_provider_call(
+    fake: FakeProviderServer, records: list[RequestRecord]
+) -> None:
+    fake.faults.push(Fault.slow_first_byte(0.2))  # keep the first call in flight
+    cache = ResponseCache.memory()
+    async with LLMService(openai_config(fake, temperature=0.0), cache=cache) as llm:
+        llm.subscribe(records.append)
+        results = await asyncio.gather(*(llm.complete(messages=QUESTION) for _ in range(100)))
+    assert fake.request_count() == 1
+    assert len({text for text, _ in results}) == 1
+    assert sum(not stats.cached for _, stats in results) == 1
+    assert len(records) == 100 and sum(r.cost or 0 for r in records) == pytest.approx(
+        next(s.estimated_cost for _, s in results if not s.cached)
+    )
+    assert cache.get_metrics()["coalesced_calls"] == 99
+
+
+async def test_a_failed_shared_call_fails_every_waiter(
+    fake: FakeProviderServer, records: list[RequestRecord]
+) -> None:
+    fake.faults.push(Fault.auth_error())
+    async with LLMService(
+        openai_config(fake, temperature=0.0), cache=ResponseCache.memory()
+    ) as llm:
+        llm.subscribe(records.append)
+        outcomes = await asyncio.gather(
+            *(llm.complete(messages=QUESTION) for _ in range(10)), return_exceptions=True
+        )
+    assert fake.request_count() == 1
+    assert all(isinstance(o, ProviderError) and o.status == 401 for o in outcomes)
+    assert len(records) == 10 and not any(r.success for r in records)
+
+
+@pytest.mark.parametrize("make_config", [openai_config, anthropic_config])
+async def test_streams_are_stored_and_replayed_from_cache(
+    fake: FakeProviderServer, make_config: object, records: list[RequestRecord]
+) -> None:
+    reply = "Paris is the capital of France, and it has been for a very long time indeed."
+    fake.replies.push(reply)
+    config = make_config(fake, temperature=0.0)  # type: ignore[operator]
+    async with LLMService(config, cache=ResponseCache.memory()) as llm:
+        llm.subscribe(records.append)
+        fresh = llm.stream(messages=QUESTION)
+        fresh_text = "".join([d async for d in fresh])
+        replay = llm.stream(messages=QUESTION)
+        chunks = [d async for d in replay]
+        text, plain = await llm.complete(messages=QUESTION)
+    assert fresh_text == reply == "".join(chunks) == text
+    assert len(chunks) >= 2  # replayed as several chunks
+    assert replay.stats is not None and replay.stats.cached and plain.cached
+    assert fake.request_count() == 1
+    assert [r.cached for r in records] == [False, True, True]
+    assert records[1].streamed
+
+
+async def test_two_services_share_answers_through_redis(
+    fake: FakeProviderServer, redis_url: str, redis_key_prefix: str
+) -> None:
+    first = ResponseCache.redis(redis_url, prefix=redis_key_prefix)
+    second = ResponseCache.redis(redis_url, prefix=redis_key_prefix)
+    async with LLMService(openai_config(fake, temperature=0.0), cache=first) as llm_a:
+        text_a, _ = await llm_a.complete(messages=QUESTION)
+    async with LLMService(openai_config(fake, temperature=0.0), cache=second) as llm_b:
+        text_b, stats_b = await llm_b.complete(messages=QUESTION)
+    await first.aclose()
+    await second.aclose()
+    assert text_a == text_b and stats_b.cached and fake.request_count() == 1
+
+
+async def test_a_dead_redis_never_fails_a_call_and_caching_resumes(
+    fake: FakeProviderServer,
+    redis_server: object,
+    records: list[RequestRecord],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    server = redis_server
+    cache = ResponseCache.redis(server.url, prefix="devora-test:outage:", retry_interval=0.0)  # type: ignore[attr-defined]
+    caplog.set_level(logging.WARNING, logger="ai.cache")
+    async with LLMService(openai_config(fake, temperature=0.0), cache=cache) as llm:
+        llm.subscribe(records.append)
+        await cache.clear()
+        await llm.complete(messages=QUESTION)
+        _, warm = await llm.complete(messages=QUESTION)
+        assert warm.cached
+        server.stop()  # type: ignore[attr-defined]
+        for _ in range(3):
+            text, stats = await llm.complete(messages=QUESTION)
+            assert text and not stats.cached
+        assert cache.get_metrics()["available"] is False
+        server.start()  # type: ignore[attr-defined]
+        await llm.complete(messages=QUESTION)  # a miss (Redis came back empty), then stored
+        _, recovered = await llm.complete(messages=QUESTION)
+    await cache.aclose()
+    assert recovered.cached
+    metrics = cache.get_metrics()
+    assert metrics["outages"] == 1 and metrics["backend_errors"] >= 3 and metrics["available"]
+    outage_warnings = [r for r in caplog.records if "uncached" in r.getMessage()]
+    assert len(outage_warnings) == 1
+    assert len(records) == 7 and all(r.success for r in records)
+    assert fake.request_count() == 5
