@@ -15,7 +15,8 @@ from ai.cache.backend import BackendStats, CacheBackend
 from ai.cache.entry import CachedResponse, CacheValueError
 from ai.cache.memory import MemoryBackend
 from ai.cache.response_cache import CacheMode, CachePlan, ResponseCache
-from ai.cache.semantic import SemanticIndex, TextEmbedder
+from ai.cache.semantic import SemanticIndex
+from ai.embedder import TextEmbedder
 
 if TYPE_CHECKING:
     from ai.cache.redis_backend import RedisBackend

@@ -8,26 +8,15 @@ scope it to deterministic prompts, and measure false hits before enabling it wid
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
+from ai.embedder import TextEmbedder
 from ai.errors import ConfigurationError
 
 Vector = npt.NDArray[np.float32]
-
-
-class TextEmbedder(Protocol):
-    """Anything that turns texts into vectors; `ai.rag.EmbeddingService` is one."""
-
-    async def embed(
-        self, texts: Sequence[str]
-    ) -> Sequence[Sequence[float]] | npt.NDArray[np.floating]:
-        """One vector per text."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)
