@@ -86,20 +86,60 @@ class CachedResponse:
             marker, body = data[:1], data[1:]
             raw = zlib.decompress(body) if marker == _ZLIB else body
             payload = json.loads(raw)
-            if payload.get("v") != _FORMAT_VERSION:
-                raise ValueError(f"format version {payload.get('v')!r}")
+            version = payload.get("v")
+            if version != _FORMAT_VERSION or isinstance(version, bool):
+                raise ValueError(f"format version {version!r}")
             usage = payload["u"]
-            return cls(
+            response = cls(
                 text=payload["t"],
                 model=payload["m"],
                 provider=payload["p"],
-                usage=None if usage is None else Usage(*usage),
+                usage=None if usage is None else Usage(*_checked_usage(usage)),
                 cost=payload["c"],
                 finish_reason=payload["f"],
                 tool_calls=payload["k"],
                 created_at=payload["a"],
             )
-        except (ValueError, KeyError, TypeError, zlib.error, AttributeError) as exc:
+            _check_types(response)
+            return response
+        # RecursionError: deeply nested JSON in a damaged value.
+        except (
+            ValueError,
+            KeyError,
+            TypeError,
+            zlib.error,
+            AttributeError,
+            RecursionError,
+        ) as exc:
             raise CacheValueError(
                 f"A cached value could not be read ({exc}); it is ignored.", reason="corrupt"
             ) from exc
+
+
+def _checked_usage(usage: Any) -> list[Any]:
+    """The six `Usage` fields as `to_bytes` writes them: five ints and a bool."""
+    if not (
+        isinstance(usage, list)
+        and len(usage) == 6
+        and all(type(count) is int for count in usage[:5])
+        and type(usage[5]) is bool
+    ):
+        raise TypeError(f"usage {usage!r:.80}")
+    return usage
+
+
+def _check_types(response: CachedResponse) -> None:
+    """Refuse a decoded value whose fields have the wrong JSON types (a damaged value must
+    fail here, as a `CacheValueError`, not later in the caller)."""
+    if not isinstance(response.text, str) or not isinstance(response.provider, str):
+        raise TypeError("text and provider must be strings")
+    if not all(isinstance(item, str | None) for item in (response.model, response.finish_reason)):
+        raise TypeError("model and finish_reason must be strings or null")
+    cost, created_at = response.cost, response.created_at
+    if isinstance(cost, bool) or not isinstance(cost, int | float | None):
+        raise TypeError("cost must be a number or null")
+    if isinstance(created_at, bool) or not isinstance(created_at, int | float):
+        raise TypeError("created_at must be a number")
+    calls = response.tool_calls
+    if not isinstance(calls, list) or not all(isinstance(call, dict) for call in calls):
+        raise TypeError("tool_calls must be a list of objects")
