@@ -257,6 +257,58 @@ async def test_hung_redis_times_out_then_recovers(
     await backend.aclose()
 
 
+async def test_concurrent_calls_queue_for_at_most_max_connections(
+    redis_server: RedisServer, redis_key_prefix: str
+) -> None:
+    import redis.asyncio as aioredis
+
+    name = "devora-test-" + redis_key_prefix.rsplit(":", 2)[-2]
+    backend = RedisBackend(
+        f"{redis_server.url}?client_name={name}",
+        prefix=redis_key_prefix,
+        max_connections=2,
+        socket_timeout=3,
+    )
+    await backend.set("k", VALUE, None)
+    admin = aioredis.Redis.from_url(redis_server.url)
+    # Redis holds every command for 300 ms, so all 20 gets are in flight together: a plain
+    # pool of 2 would refuse 18 of them ("Too many connections"); these wait their turn.
+    await admin.execute_command("CLIENT", "PAUSE", 300, "ALL")
+    results = await asyncio.gather(*(backend.get("k") for _ in range(20)))
+    assert results == [VALUE] * 20
+    ours = [c for c in await admin.client_list() if c.get("name") == name]
+    assert 1 <= len(ours) <= 2
+    await admin.aclose()
+    await backend.clear()
+    await backend.aclose()
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # a command left "never awaited"
+async def test_waiting_for_a_busy_connection_is_bounded(
+    redis_server: RedisServer, redis_key_prefix: str
+) -> None:
+    backend = RedisBackend(
+        redis_server.url, prefix=redis_key_prefix, max_connections=1, socket_timeout=0.2
+    )
+    await backend.set("k", VALUE, None)
+    assert redis_server.pid is not None
+    os.kill(redis_server.pid, signal.SIGSTOP)
+    try:
+        first, second = await asyncio.gather(
+            backend.get("k"), backend.get("k"), return_exceptions=True
+        )
+    finally:
+        os.kill(redis_server.pid, signal.SIGCONT)
+    assert isinstance(first, StoreError)
+    assert "Timeout" in str(first)
+    assert isinstance(second, StoreError)
+    assert "all 1 connections" in str(second)
+    assert "max_connections" in str(second)
+    assert await backend.get("k") == VALUE  # the slot was given back
+    await backend.clear()
+    await backend.aclose()
+
+
 @pytest.mark.parametrize("outage", ["stop", "kill"])
 async def test_same_backend_works_again_after_redis_comes_back(
     redis_server: RedisServer, redis_key_prefix: str, outage: str
