@@ -24,9 +24,10 @@ from __future__ import annotations
 import asyncio
 import math
 import os
+import re
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from ai.cache.backend import BackendStats
 from ai.cache.entry import CachedResponse, CacheValueError
@@ -41,20 +42,27 @@ DEFAULT_URL = "redis://localhost:6379/0"
 _INSTALL_HINT = "RedisBackend needs the redis package: pip install 'devora-ai[redis]'"
 _SCAN_BATCH = 1000
 _GLOB_SPECIAL = "\\*?[]"
+_QUERY_PASSWORD = re.compile(r"(?i)((?:^|&)password=)[^&]*")
 
 
 def mask_url(url: str) -> str:
-    """`url` with its password (and nothing else) replaced by `***`, for messages and logs."""
+    """`url` with its password (and nothing else) replaced by `***`, for messages and logs.
+
+    Both places redis-py reads a password from are masked: the user info and a
+    `password=` query argument (used with unix:// sockets).
+    """
     try:
         parts = urlsplit(url)
         password = parts.password
     except ValueError:
         return "<unparseable Redis URL>"
-    if not password:
-        return url
-    userinfo, _, hostinfo = parts.netloc.rpartition("@")
-    user = userinfo.split(":", 1)[0]
-    return parts._replace(netloc=f"{user}:***@{hostinfo}").geturl()
+    if password:
+        userinfo, _, hostinfo = parts.netloc.rpartition("@")
+        user = userinfo.split(":", 1)[0]
+        url = parts._replace(netloc=f"{user}:***@{hostinfo}").geturl()
+    # Edit the query in place: geturl() would turn unix:///path into unix:/path.
+    head, question_mark, query = url.partition("?")
+    return head + question_mark + _QUERY_PASSWORD.sub(r"\g<1>***", query)
 
 
 def _glob_escape(text: str) -> str:
@@ -121,10 +129,9 @@ class RedisBackend:
         self._max_connections = max_connections
         self._slot_wait = socket_timeout
         # At most max_connections commands in flight; the rest wait (up to socket_timeout)
-        # for a free slot. redis-py's BlockingConnectionPool does the same, but its
-        # condition-variable handoff costs ~12 µs per command; an uncontended semaphore
-        # costs ~1 µs, and a plain pool never sees more demand than it may serve.
-        self._slots = asyncio.Semaphore(max_connections)
+        # for a free slot (`_slots`, a semaphore). redis-py's BlockingConnectionPool does
+        # the same, but its condition-variable handoff costs ~12 µs per command; an
+        # uncontended semaphore ~1 µs, and a plain pool never sees more than it may serve.
         self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
         self._auth_error: type[BaseException] = redis.AuthenticationError
         if client is not None:
@@ -138,6 +145,7 @@ class RedisBackend:
                 )
             self._client = client
             self._owns_client = False
+            self._slots = asyncio.Semaphore(max_connections)
             self._where = _describe(kwargs)
             self._secrets = _secrets(kwargs.get("password"))
             return
@@ -159,6 +167,9 @@ class RedisBackend:
         self._secrets = _url_secrets(url) + _secrets(pool.connection_kwargs.get("password"))
         self._client = aioredis.Redis.from_pool(pool)
         self._owns_client = True
+        # A max_connections in the URL's query wins inside redis-py; never queue more.
+        self._max_connections = min(max_connections, pool.max_connections)
+        self._slots = asyncio.Semaphore(self._max_connections)
 
     def __repr__(self) -> str:
         return f"RedisBackend({self._where!r}, prefix={self.prefix!r})"
@@ -268,14 +279,16 @@ def _secrets(password: object) -> list[str]:
 
 
 def _url_secrets(url: str) -> list[str]:
-    """The password as written in the URL and percent-decoded, to redact either form."""
+    """The URL's passwords as written and percent-decoded, to redact either form."""
     try:
         parts = urlsplit(url)
-        raw = parts.netloc.rpartition("@")[0].partition(":")[2]
-        decoded = parts.password
+        found = {parts.netloc.rpartition("@")[0].partition(":")[2], parts.password or ""}
     except ValueError:
         return []
-    return [secret for secret in {raw, decoded or ""} if secret]
+    for name, value in parse_qsl(parts.query):
+        if name.lower() == "password":
+            found.add(value)
+    return [secret for secret in found if secret]
 
 
 def _describe(kwargs: dict[str, object]) -> str:

@@ -257,16 +257,20 @@ async def test_hung_redis_times_out_then_recovers(
     await backend.aclose()
 
 
+@pytest.mark.parametrize(
+    ("query", "max_connections"),
+    [("", 2), ("&max_connections=2", 50)],  # a limit in the URL wins inside redis-py
+)
 async def test_concurrent_calls_queue_for_at_most_max_connections(
-    redis_server: RedisServer, redis_key_prefix: str
+    redis_server: RedisServer, redis_key_prefix: str, query: str, max_connections: int
 ) -> None:
     import redis.asyncio as aioredis
 
     name = "devora-test-" + redis_key_prefix.rsplit(":", 2)[-2]
     backend = RedisBackend(
-        f"{redis_server.url}?client_name={name}",
+        f"{redis_server.url}?client_name={name}{query}",
         prefix=redis_key_prefix,
-        max_connections=2,
+        max_connections=max_connections,
         socket_timeout=3,
     )
     await backend.set("k", VALUE, None)
@@ -362,6 +366,12 @@ def test_url_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None
         (f"rediss://:{PASSWORD}@h/0?ssl_cert_reqs=none", "rediss://:***@h/0?ssl_cert_reqs=none"),
         ("redis://p%40ss:w%3Ard@h:1", "redis://p%40ss:***@h:1"),
         ("redis://only-user@h:1", "redis://only-user@h:1"),
+        (
+            f"unix:///run/redis.sock?db=1&password={PASSWORD}",
+            "unix:///run/redis.sock?db=1&password=***",
+        ),
+        (f"redis://h?Password={PASSWORD}&db=2", "redis://h?Password=***&db=2"),
+        ("redis://h?mypassword=x", "redis://h?mypassword=x"),
     ],
 )
 def test_mask_url(url: str, masked: str) -> None:
