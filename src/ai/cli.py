@@ -46,6 +46,28 @@ def fake_provider(
     serve_forever(host=host, port=port, api_key=api_key)
 
 
+@app.command("fake-pinecone")
+def fake_pinecone(
+    host: str = typer.Option("127.0.0.1", help="Interface to bind; keep it on loopback."),
+    port: int = typer.Option(8766, help="Port to listen on (0 picks a free one)."),
+    api_key: str = typer.Option("pcsk_devora_fake_key", help="Key accepted in the Api-Key header."),
+    index_name: str = typer.Option("devora-embeddings", help="Name of the index served."),
+    dimension: int = typer.Option(1536, help="Dimension of the index served."),
+    metric: str = typer.Option("cosine", help="cosine, dotproduct or euclidean."),
+) -> None:
+    """Serve the loopback fake of Pinecone's REST API (data and control plane) until Ctrl-C."""
+    from ai.testing.pinecone_server import serve_pinecone_forever
+
+    serve_pinecone_forever(
+        host=host,
+        port=port,
+        api_key=api_key,
+        index_name=index_name,
+        dimension=dimension,
+        metric=metric,
+    )
+
+
 def main() -> None:
     """Entry point for `python -m ai.cli`."""
     app()

@@ -1,4 +1,5 @@
-"""Loopback fakes of the OpenAI, Anthropic and OpenRouter HTTP APIs, with fault injection.
+"""Loopback fakes of the OpenAI, Anthropic, OpenRouter and Pinecone HTTP APIs, with fault
+injection.
 
 Shipped with the library so that applications can test their LLM code offline, through
 real sockets and the official SDKs:
@@ -11,7 +12,8 @@ real sockets and the official SDKs:
         ...
 
 The same server runs standalone with `devora fake-provider` and is then controlled over
-HTTP (`/_fake/faults`, `/_fake/requests`). Needs the `server` extra (Starlette, uvicorn).
+HTTP (`/_fake/faults`, `/_fake/requests`). `FakePineconeServer` does the same for
+Pinecone's REST API (`devora fake-pinecone`). Needs the `server` extra (Starlette, uvicorn).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ except ImportError as error:  # pragma: no cover - depends on the installed extr
 
 from ai.testing.catalogue import DEFAULT_MODELS, OPENROUTER_PRICES, Api
 from ai.testing.faults import Fault, FaultBook, FaultKind, FaultRule
+from ai.testing.pinecone_server import FakePineconeServer
+from ai.testing.pinecone_state import PineconeOperation, PineconeRequest
 from ai.testing.recording import RecordedRequest
 from ai.testing.replies import ReplyQueue
 from ai.testing.server import DEFAULT_API_KEY, FakeProviderServer, serve_forever
@@ -35,11 +39,14 @@ __all__ = [
     "DEFAULT_MODELS",
     "OPENROUTER_PRICES",
     "Api",
+    "FakePineconeServer",
     "FakeProviderServer",
     "Fault",
     "FaultBook",
     "FaultKind",
     "FaultRule",
+    "PineconeOperation",
+    "PineconeRequest",
     "RecordedRequest",
     "ReplyQueue",
     "serve_forever",
