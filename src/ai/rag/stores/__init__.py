@@ -1,0 +1,1 @@
+"""Vector-store backends; each imports its driver only when it is used."""
