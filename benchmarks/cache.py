@@ -232,9 +232,38 @@ def redis_section(args: argparse.Namespace) -> None:
 # --- single-flight (placeholder for the ResponseCache part) -------------------------------------
 
 
+async def _single_flight(callers: int) -> tuple[int, int, float]:
+    """(provider calls, cached answers, seconds) for `callers` concurrent identical calls."""
+    from ai.cache import ResponseCache
+    from ai.llm_service import LLMConfig, LLMProvider, LLMService
+    from ai.testing import FakeProviderServer, Fault
+
+    async with FakeProviderServer() as fake:
+        fake.faults.push(Fault.slow_first_byte(0.05))  # keep the first call in flight
+        config = LLMConfig(
+            provider=LLMProvider.OPENAI,
+            api_key=fake.api_key,
+            model="gpt-4o-mini",
+            base_url=fake.openai_base_url,
+            temperature=0.0,
+        )
+        question = [{"role": "user", "content": "What is the capital of France?"}]
+        async with LLMService(config, cache=ResponseCache.memory()) as llm:
+            started = time.perf_counter()
+            results = await asyncio.gather(
+                *(llm.complete(messages=question) for _ in range(callers))
+            )
+            elapsed = time.perf_counter() - started
+        cached = sum(stats.cached for _, stats in results)
+        return fake.request_count(), cached, elapsed
+
+
 def single_flight_section(args: argparse.Namespace) -> None:
-    """Placeholder: the single-flight benchmark belongs to the ResponseCache front."""
-    print("\nsingle-flight: see below")
+    """100 concurrent identical LLMService calls with a cache: provider calls must be 1."""
+    calls, cached, elapsed = asyncio.run(_single_flight(100))
+    print("\nsingle-flight: 100 concurrent identical LLMService.complete calls, memory cache")
+    print(f"  provider calls made: {calls} (target 1); answers shared: {cached}")
+    print(f"  all 100 answered in {elapsed * 1000:.1f} ms (first byte delayed 50 ms on purpose)")
 
 
 SECTIONS: list[Section] = [memory_section, redis_section, single_flight_section]
