@@ -65,7 +65,8 @@ class Chunk:
     """A piece of a source text: its exact slice, where it sits, and what it is about.
 
     `metadata` holds the metadata passed in plus ``headings``, the Markdown heading path in
-    effect where the chunk starts (e.g. ``["Install", "Redis"]``; empty without headings).
+    effect where the chunk's content starts (e.g. ``["Install", "Redis"]``; a chunk that
+    opens with heading lines is under the last of them; empty without headings).
     `token_count` is the exact token count in token mode, None in character mode.
     """
 
@@ -123,10 +124,10 @@ class ChunkingConfig:
                 f"section_level must be 0 (no forced breaks) to 6, got {self.section_level!r}."
             )
         for separator in self.separators:
-            if not isinstance(separator, str | re.Pattern) or separator in ("", None):
+            if not _is_separator(separator):
                 raise ConfigurationError(
                     f"separator {separator!r} must be a non-empty string or a compiled "
-                    "regular expression (re.compile(...))."
+                    "str regular expression (re.compile(...)) that cannot match ''."
                 )
         if not isinstance(self.model, str) or not self.model:
             raise ConfigurationError("model must name the model whose tokenizer counts tokens.")
@@ -218,6 +219,14 @@ def chunk_documents(
 def _chunker_for(config: ChunkingConfig) -> Chunker:
     """Chunkers are cheap but not free (compiled separators); reuse one per config."""
     return Chunker(config)
+
+
+def _is_separator(value: object) -> bool:
+    if isinstance(value, str):
+        return value != ""
+    if isinstance(value, re.Pattern):
+        return isinstance(value.pattern, str) and value.match("") is None
+    return False
 
 
 def _is_int(value: object) -> bool:
