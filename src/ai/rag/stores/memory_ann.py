@@ -1,0 +1,178 @@
+"""HNSW index (usearch) over the rows of one in-memory namespace.
+
+usearch is optional (`pip install 'devora-ai[ann]'`) and imported only when an index is
+built. Cosine vectors arrive unit-length, so inner product ranks them (usearch's "cos"
+would normalise every vector again); Euclidean uses squared L2. Dot product is not a
+metric and HNSW graphs built on it recall poorly, so for it each vector x is indexed as
+[x, sqrt(M^2 - |x|^2)] and the query as [q, 0]: their squared L2 distance is
+M^2 + |q|^2 - 2<x, q>, which orders rows exactly as the dot product does. M is the largest
+norm seen, with headroom; a longer vector makes the index ask for a rebuild.
+
+Keys are labels handed out once per stored vector, never row numbers: rows move on
+swap-remove, labels do not, so a delete costs one `remove` and no re-insertion. An
+overwritten or deleted vector leaves a tombstone in the graph; when tombstones outnumber
+live vectors the owner rebuilds the index from the matrix (`needs_rebuild`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ai.rag.types import DistanceMetric
+
+if TYPE_CHECKING:
+    from ai.rag.vector_store import VectorStoreConfig
+
+IntArray = npt.NDArray[np.intp]
+
+_USEARCH_METRIC = {
+    DistanceMetric.COSINE: "ip",
+    DistanceMetric.DOT: "l2sq",
+    DistanceMetric.EUCLIDEAN: "l2sq",
+}
+#: M = this many times the largest norm at build time, so slightly longer vectors fit.
+_NORM_HEADROOM = 1.25
+
+
+def _usearch_index() -> Any:
+    try:
+        from usearch.index import Index
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "The in-memory store's HNSW index needs usearch: pip install 'devora-ai[ann]' "
+            "(or set VectorStoreConfig(ann_threshold=None) for exact search only)."
+        ) from exc
+    return Index
+
+
+class AnnIndex:
+    """Approximate nearest rows of a matrix; the owner reports every row change."""
+
+    def __init__(
+        self,
+        dimension: int,
+        metric: DistanceMetric,
+        config: VectorStoreConfig,
+        vectors: npt.NDArray[np.float32],
+    ) -> None:
+        """Index `vectors` as rows 0..len-1 (one multi-threaded batch insert)."""
+        index_type = _usearch_index()
+        self._augment = metric is DistanceMetric.DOT
+        self._max_norm = 0.0
+        if self._augment and vectors.shape[0]:
+            self._max_norm = _NORM_HEADROOM * float(np.sqrt(_squared_norms(vectors).max()))
+        self._index = index_type(
+            ndim=dimension + 1 if self._augment else dimension,
+            metric=_USEARCH_METRIC[metric],
+            dtype="f32",
+            connectivity=config.hnsw_m,
+            expansion_add=config.hnsw_ef_construction,
+            expansion_search=config.hnsw_ef_search,
+        )
+        self._next_label = 0
+        self._size = 0
+        self._labels = np.zeros(0, dtype=np.uint64)  # row -> label
+        self._rows = np.zeros(0, dtype=np.intp)  # label -> row, -1 once gone
+        self._tombstones = 0
+        self._too_long = False
+        self.append(vectors)
+
+    def __len__(self) -> int:
+        return self._size
+
+    @property
+    def needs_rebuild(self) -> bool:
+        """Tombstones outnumber live vectors (search quality and memory suffer), or a
+        vector is longer than the dot-product transform allows."""
+        return self._too_long or self._tombstones > max(self._size, 1024)
+
+    def append(self, vectors: npt.NDArray[np.float32]) -> None:
+        """Index new rows at the end (rows len(self) .. len(self)+len(vectors)-1)."""
+        count = vectors.shape[0]
+        if count == 0:
+            return
+        labels = self._new_labels(count)
+        self._index.add(labels, self._indexed(vectors))
+        self._labels = _fit(self._labels, self._size + count, 0)
+        self._labels[self._size : self._size + count] = labels
+        self._rows[labels] = np.arange(self._size, self._size + count)
+        self._size += count
+
+    def replace(self, rows: IntArray, vectors: npt.NDArray[np.float32]) -> None:
+        """New vectors for existing rows: fresh labels, old ones removed."""
+        if rows.size == 0:
+            return
+        old = self._labels[rows]
+        self._index.remove(old)
+        self._tombstones += rows.size
+        self._rows[old] = -1
+        labels = self._new_labels(rows.size)
+        self._index.add(labels, self._indexed(vectors))
+        self._labels[rows] = labels
+        self._rows[labels] = rows
+
+    def swap_remove(self, row: int) -> None:
+        """Mirror the matrix: drop `row`, the last row moves into its place."""
+        label = self._labels[row]
+        self._index.remove(label)
+        self._tombstones += 1
+        self._rows[label] = -1
+        last = self._size - 1
+        if row != last:
+            moved = self._labels[last]
+            self._labels[row] = moved
+            self._rows[moved] = row
+        self._size -= 1
+
+    def search(self, vector: npt.NDArray[np.float32], count: int) -> IntArray:
+        """Rows of (about) the `count` nearest vectors, nearest first."""
+        found = self._index.search(self._query(vector), count)
+        return self._rows_of(found.keys)
+
+    def search_batch(self, vectors: npt.NDArray[np.float32], count: int) -> list[IntArray]:
+        """`search` for many queries at once (usearch spreads them over threads)."""
+        found = self._index.search(self._query(vectors), count)
+        return [self._rows_of(found.keys[i][: found.counts[i]]) for i in range(vectors.shape[0])]
+
+    def _rows_of(self, keys: npt.NDArray[np.uint64]) -> IntArray:
+        rows = self._rows[keys.astype(np.intp)]
+        live: IntArray = rows[rows >= 0]
+        return live
+
+    def _new_labels(self, count: int) -> npt.NDArray[np.uint64]:
+        start = self._next_label
+        self._next_label += count
+        self._rows = _fit(self._rows, self._next_label, -1)
+        return np.arange(start, start + count, dtype=np.uint64)
+
+    def _indexed(self, vectors: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        if not self._augment:
+            return vectors
+        squared = _squared_norms(vectors)
+        if vectors.shape[0] and float(squared.max()) > self._max_norm**2:
+            self._too_long = True
+        extra = np.sqrt(np.maximum(self._max_norm**2 - squared, 0)).astype(np.float32)
+        return np.concatenate([vectors, extra[..., None]], axis=-1)
+
+    def _query(self, vectors: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        if not self._augment:
+            return vectors
+        zeros = np.zeros((*vectors.shape[:-1], 1), dtype=np.float32)
+        return np.concatenate([vectors, zeros], axis=-1)
+
+
+def _squared_norms(vectors: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    result: npt.NDArray[np.float32] = np.einsum("...i,...i->...", vectors, vectors)
+    return result
+
+
+def _fit(array: npt.NDArray[Any], size: int, fill: int) -> npt.NDArray[Any]:
+    """`array`, or a copy grown (at least doubling) to hold `size` entries."""
+    if size <= array.shape[0]:
+        return array
+    grown = np.full(max(size, 2 * array.shape[0]), fill, dtype=array.dtype)
+    grown[: array.shape[0]] = array
+    return grown
