@@ -82,8 +82,8 @@ class MetadataColumns:
     """Columnar copy of the metadata of an in-memory store, for vectorised filtering.
 
     Rows follow the store's matrix rows: `append`, `replace`, and `swap_remove` (the last
-    row moves into the removed one) keep them aligned. `get(row)` returns the stored dict
-    (a copy of what was given; callers must not mutate it).
+    row moves into the removed one) keep them aligned. `get(row)` returns a copy of the
+    row's metadata: the columns never see later changes to the caller's objects.
 
     Interned scalar codes are never reclaimed: a store that churns through many distinct
     values keeps one small dict entry per value it has ever seen.
@@ -100,9 +100,9 @@ class MetadataColumns:
     def __len__(self) -> int:
         return len(self._records)
 
-    def get(self, row: int) -> Mapping[str, Any]:
-        """The metadata stored for `row`."""
-        return self._records[row]
+    def get(self, row: int) -> dict[str, Any]:
+        """A copy of the metadata stored for `row` (lists copied too), safe to hand out."""
+        return _copy(self._records[row])
 
     def append(self, metadata: Mapping[str, Any]) -> None:
         """Add a row at the end."""

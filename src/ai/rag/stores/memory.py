@@ -113,7 +113,7 @@ class _Namespace:
 
     def record(self, row: int) -> VectorRecord:
         return VectorRecord(
-            self.ids[row], self.matrix[row].copy(), dict(self.metadata.get(row)), self.texts[row]
+            self.ids[row], self.matrix[row].copy(), self.metadata.get(row), self.texts[row]
         )
 
     def exact(self, query: FloatArray, top_k: int, mask: npt.NDArray[np.bool_] | None) -> IntArray:
@@ -396,7 +396,7 @@ class MemoryVectorBackend:
             Match(
                 id=ns.ids[row],
                 score=score,
-                metadata=dict(ns.metadata.get(row)),
+                metadata=ns.metadata.get(row),
                 text=ns.texts[row],
                 values=ns.matrix[row].copy() if include_values else None,
             )

@@ -149,9 +149,11 @@ async def test_returned_metadata_and_values_are_copies() -> None:
     match.metadata["tags"].append("y")  # type: ignore[index]
     assert match.values is not None
     match.values[0] = 99
-    again = await store.query([1, 0], include_values=True, filter={"tags": "y"})
-    assert again == []
-    assert (await store.fetch(["a"]))["a"].values[0] == 1
+    assert await store.query([1, 0], filter={"tags": "y"}) == []
+    record = (await store.fetch(["a"]))["a"]
+    assert record.values[0] == 1 and record.metadata == {"tags": ["x"]}
+    record.metadata["tags"].append("z")  # type: ignore[index]
+    assert (await store.fetch(["a"]))["a"].metadata == {"tags": ["x"]}
 
 
 async def test_namespaces_are_isolated_and_counted() -> None:
@@ -436,8 +438,10 @@ async def test_loading_checks_metric_dimension_and_format(tmp_path: Path) -> Non
     with pytest.raises(ConfigurationError, match="2-d vectors"):
         make_store(metric="dot", dimension=3, persist_path=str(path))
     loaded = make_store(metric="dot", persist_path=str(path))
+    assert loaded.dimension == 2
     with pytest.raises(ConfigurationError, match="2-d"):
         await loaded.query([1, 2, 3])
+    assert [m.id for m in await loaded.query([1, 2])] == ["a"]
     garbage = tmp_path / "garbage.npz"
     garbage.write_bytes(b"not a zip")
     with pytest.raises(StoreError, match="cannot load"):
