@@ -125,8 +125,9 @@ class VectorStore:
         self, config: VectorStoreConfig | None = None, *, backend: VectorBackend | None = None
     ) -> None:
         self.config = config or VectorStoreConfig()
-        self.dimension = self.config.dimension
         self._backend = backend or BACKENDS[self.config.store_type](self.config)
+        # A backend that loaded stored vectors (memory with persist_path) knows the dimension.
+        self.dimension = self.config.dimension or getattr(self._backend, "dimension", None)
 
     @property
     def backend(self) -> VectorBackend:
