@@ -12,6 +12,15 @@ app = typer.Typer(
 )
 
 
+def _register_subcommands() -> None:
+    from ai.rag.cli import rag_app
+
+    app.add_typer(rag_app, name="rag")
+
+
+_register_subcommands()
+
+
 @app.command()
 def demo(
     prompt: str = typer.Option("Hello!", help="What to ask the model."),
