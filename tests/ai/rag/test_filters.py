@@ -280,7 +280,7 @@ def test_grid_mask_equals_reference() -> None:
 # --- numpy evaluator ------------------------------------------------------------------------
 
 
-@settings(max_examples=150)
+@settings(max_examples=100)
 @given(st.lists(fs.rows, min_size=5, max_size=40), st.lists(fs.filters, min_size=1, max_size=8))
 def test_mask_equals_reference(rows: list[dict[str, Any]], raws: list[dict[str, Any]]) -> None:
     columns = MetadataColumns(rows)
