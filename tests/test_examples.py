@@ -14,6 +14,11 @@ EXPECTED = {
     "llm_quickstart.py": ["Response: ", "Cost: $"],
     "llm_streaming.py": ["time to first token", "cost: $"],
     "llm_resilience.py": ["attempts=2", "answered by anthropic/", "fallback=True"],
+    "rag_quickstart.py": [
+        "context for the prompt:\n[1] (source: 1)",
+        "hybrid: best source 3",
+        "['1', '2']",
+    ],
     "llm_cache.py": [
         "second call cached=True",
         "-> 1 provider call(s)",
