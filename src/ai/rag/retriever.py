@@ -8,6 +8,7 @@ the best sources within a token budget, ready to paste into a prompt.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
@@ -21,8 +22,8 @@ import numpy as np
 from ai.embedder import TextEmbedder
 from ai.errors import ConfigurationError
 from ai.rag.chunking import Chunk, ChunkingConfig, chunk_text
-from ai.rag.filters import parse_filter
-from ai.rag.keyword_index import KeywordIndex
+from ai.rag.filters import Filter, parse_filter
+from ai.rag.keyword_index import KeywordHit, KeywordIndex
 from ai.rag.ranking import maximal_marginal_relevance, reciprocal_rank_fusion
 from ai.rag.types import Match
 from ai.rag.vector_store import VectorStore
@@ -186,26 +187,16 @@ class ContextRetriever:
         parsed = parse_filter(filter)
         pool = fetch_k or max(4 * top_k, 20)
         if mode is SearchMode.KEYWORD:
-            results = [
-                RetrievedChunk(
-                    h.id, h.text, h.score, str(h.metadata.get("source_id", "")), h.metadata
-                )
-                for h in self.keywords.search(query, top_k, parsed)
-            ]
+            results = [_from_keyword(hit) for hit in self.keywords.search(query, top_k, parsed)]
         else:
+            wide = mmr or mode is SearchMode.HYBRID
             vector_hits = await self._vector_search(
-                query,
-                pool if (mmr or mode is SearchMode.HYBRID) else top_k,
-                filter,
-                mmr,
-                mmr_lambda,
-                top_k,
+                query, pool if wide else top_k, filter, mmr_lambda if mmr else None, top_k
             )
-            results = (
-                vector_hits
-                if mode is SearchMode.VECTOR
-                else self._fuse(query, vector_hits, pool, parsed)
-            )
+            if mode is SearchMode.VECTOR:
+                results = vector_hits
+            else:
+                results = self._fuse(query, vector_hits, pool, parsed)
         results = results[:top_k]
         if min_score is not None:
             results = [r for r in results if r.score >= min_score]
@@ -216,44 +207,32 @@ class ContextRetriever:
         query: str,
         k: int,
         filter: Mapping[str, Any] | None,
-        mmr: bool,
-        mmr_lambda: float,
+        mmr_lambda: float | None,
         top_k: int,
     ) -> list[RetrievedChunk]:
+        """`k` nearest chunks; with `mmr_lambda`, the `top_k` of them picked by MMR."""
         [query_vector] = np.asarray(await self.embeddings.embed([query]), dtype=np.float32)
         matches = await self.vector_store.query(
-            query_vector, top_k=k, filter=filter, namespace=self.namespace, include_values=mmr
+            query_vector,
+            top_k=k,
+            filter=filter,
+            namespace=self.namespace,
+            include_values=mmr_lambda is not None,
         )
-        if mmr and matches:
+        if mmr_lambda is not None and matches:
             candidates = np.stack([np.asarray(m.values, dtype=np.float32) for m in matches])
-            norm = np.linalg.norm(query_vector)
-            order = maximal_marginal_relevance(
-                query_vector / (norm or 1.0), candidates, top_k, mmr_lambda
-            )
+            norm = float(np.linalg.norm(query_vector)) or 1.0
+            order = maximal_marginal_relevance(query_vector / norm, candidates, top_k, mmr_lambda)
             matches = [matches[i] for i in order]
         return [_from_match(m) for m in matches]
 
     def _fuse(
-        self, query: str, vector_hits: list[RetrievedChunk], pool: int, parsed: Any
+        self, query: str, vector_hits: list[RetrievedChunk], pool: int, parsed: Filter | None
     ) -> list[RetrievedChunk]:
-        keyword_hits = self.keywords.search(query, pool, parsed)
-        by_id: dict[str, RetrievedChunk] = {h.id: h for h in vector_hits}
-        for hit in keyword_hits:
-            by_id.setdefault(
-                hit.id,
-                RetrievedChunk(
-                    hit.id,
-                    hit.text,
-                    hit.score,
-                    str(hit.metadata.get("source_id", "")),
-                    hit.metadata,
-                ),
-            )
+        keyword_hits = [_from_keyword(hit) for hit in self.keywords.search(query, pool, parsed)]
+        by_id = {hit.id: hit for hit in keyword_hits} | {hit.id: hit for hit in vector_hits}
         fused = reciprocal_rank_fusion([[h.id for h in vector_hits], [h.id for h in keyword_hits]])
-        return [
-            RetrievedChunk(id, by_id[id].text, score, by_id[id].source_id, by_id[id].metadata)
-            for id, score in fused
-        ]
+        return [dataclasses.replace(by_id[id], score=score) for id, score in fused]
 
     async def retrieve_and_format(
         self,
@@ -329,6 +308,12 @@ def _chunk_metadata(chunk: Chunk) -> dict[str, Any]:
         "chunk_start": chunk.start,
         "chunk_end": chunk.end,
     }
+
+
+def _from_keyword(hit: KeywordHit) -> RetrievedChunk:
+    return RetrievedChunk(
+        hit.id, hit.text, hit.score, str(hit.metadata.get("source_id", "")), hit.metadata
+    )
 
 
 def _from_match(match: Match) -> RetrievedChunk:
