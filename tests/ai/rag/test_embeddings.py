@@ -142,6 +142,18 @@ async def test_more_than_2048_inputs_are_split_across_requests(fake: FakeProvide
     np.testing.assert_allclose(vectors[2049], fake_vector("item 2049", 8), atol=1e-6)
 
 
+async def test_a_failed_request_of_a_split_call_fails_the_call(
+    fake: FakeProviderServer, clock: FakeClock
+) -> None:
+    fake.faults.push(Fault.auth_error())
+    async with service(fake, clock, dimensions=8) as embeddings:
+        with pytest.raises(AuthenticationError):
+            await embeddings.embed([f"item {i}" for i in range(2050)])
+        assert embeddings.cache_stats.misses == 2050
+        vectors = await embeddings.embed(["item 1"])  # nothing half-cached, service usable
+    assert vectors.shape == (1, 8)
+
+
 async def test_the_per_request_token_budget_splits_requests(fake: FakeProviderServer) -> None:
     texts = [f"{i} " + "word " * 7990 for i in range(40)]  # ~8,000 tokens each
     async with service(fake, dimensions=8) as embeddings:
@@ -157,7 +169,7 @@ async def test_an_input_over_the_token_limit_is_refused_before_sending(
     fake: FakeProviderServer,
 ) -> None:
     async with service(fake) as embeddings:
-        with pytest.raises(ContextLengthError, match=r"8191.*truncate=True"):
+        with pytest.raises(ContextLengthError, match=r"of \d+ tokens .*8191.*truncate=True"):
             await embeddings.embed(["fine", "word " * 9000])
     assert fake.requests == []
 

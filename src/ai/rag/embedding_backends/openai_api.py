@@ -140,7 +140,13 @@ class OpenAIEmbeddingBackend:
                     inputs[batch.start : batch.stop], sum(counts[batch.start : batch.stop])
                 )
 
-        return np.concatenate(await asyncio.gather(*(send(batch) for batch in batches)))
+        tasks = [asyncio.ensure_future(send(batch)) for batch in batches]
+        try:
+            return np.concatenate(await asyncio.gather(*tasks))
+        except BaseException:
+            for task in tasks:  # one request failed for good: the others are wasted work
+                task.cancel()
+            raise
 
     async def aclose(self) -> None:
         if self._owns_client and self._client is not None:
@@ -165,7 +171,8 @@ class OpenAIEmbeddingBackend:
                 continue
             if not self.truncate:
                 raise ContextLengthError(
-                    f"Input {index} has {count} tokens; {self.model!r} accepts at most {limit}. "
+                    f"An input of {count} tokens ({inputs[index][:40]!r}...) is longer than "
+                    f"the {limit} that {self.model!r} accepts. "
                     "Split it into chunks (ai.rag.chunking), or pass truncate=True to cut it.",
                     provider=self.provider,
                     model=self.model,
