@@ -13,12 +13,7 @@ plus any index created later (at `/index/{name}`).
 
 from __future__ import annotations
 
-import asyncio
 import sys
-import threading
-import time
-from types import TracebackType
-from typing import Self
 
 import uvicorn
 from starlette.applications import Starlette
@@ -32,7 +27,7 @@ from ai.testing.pinecone_state import (
     PineconeRequest,
     PineconeState,
 )
-from ai.testing.server import _base_url, _bind, _config
+from ai.testing.server import LoopbackServer, _base_url, _bind, _config
 
 DEFAULT_PINECONE_KEY = "pcsk_devora_fake_key"
 DEFAULT_INDEX_NAME = "devora-embeddings"
@@ -50,7 +45,7 @@ def _metric(metric: str) -> Metric:
         ) from None
 
 
-class FakePineconeServer:
+class FakePineconeServer(LoopbackServer):
     """A loopback fake of Pinecone's REST API with one index ready to use.
 
     Use as `with FakePineconeServer(dimension=...) as fake:` (or `async with`). Point the
@@ -76,77 +71,11 @@ class FakePineconeServer:
         default = FakeIndex(index_name, dimension, _metric(metric))
         self._state = PineconeState(api_key=api_key, indexes=IndexRegistry(default))
         self._app = build_pinecone_app(self._state)
-        self._host = host
-        self._requested_port = port
-        self._port: int | None = None
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._init_server(host, port)
 
-    # -- lifecycle -------------------------------------------------------------------------
-
-    def start(self) -> Self:
-        """Bind, start uvicorn in a daemon thread and wait until it accepts connections."""
-        if self._thread is not None:
-            raise RuntimeError("this FakePineconeServer is already running")
-        sock = _bind(self._host, self._requested_port)
-        self._port = sock.getsockname()[1]
-        server = uvicorn.Server(_config(self._app, self._host, self._port))
-        thread = threading.Thread(
-            target=server.run, kwargs={"sockets": [sock]}, name="devora-fake-pinecone", daemon=True
-        )
-        self._server, self._thread = server, thread
-        thread.start()
-        deadline = time.monotonic() + _START_TIMEOUT_S
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                self._server = self._thread = None
-                sock.close()
-                raise RuntimeError(f"the fake Pinecone server did not start on {self.url}")
-            time.sleep(0.002)
-        return self
-
-    def stop(self) -> None:
-        """Shut uvicorn down and join the thread."""
-        server, thread = self._server, self._thread
-        if server is None or thread is None:
-            return
-        server.should_exit = True
-        thread.join(_STOP_TIMEOUT_S)
-        if thread.is_alive():
-            server.force_exit = True
-            thread.join(_STOP_TIMEOUT_S)
-        self._server = self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    async def __aenter__(self) -> Self:
-        return await asyncio.to_thread(self.start)
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await asyncio.to_thread(self.stop)
+    _thread_name = "devora-fake-pinecone"
 
     # -- addresses -------------------------------------------------------------------------
-
-    @property
-    def port(self) -> int:
-        """The bound port (known once started)."""
-        if self._port is None:
-            raise RuntimeError("start the FakePineconeServer first (use it as a context manager)")
-        return self._port
 
     @property
     def url(self) -> str:

@@ -105,43 +105,36 @@ def _base_url(host: str, port: int) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-class FakeProviderServer:
-    """Loopback fakes of the OpenAI, Anthropic and OpenRouter HTTP APIs.
+class LoopbackServer:
+    """A Starlette app served by uvicorn on a loopback port in a daemon thread.
 
-    Use as `with FakeProviderServer() as server:` (or `async with`); point SDKs at
-    `openai_base_url`, `anthropic_base_url` or `openrouter_base_url` with `api_key`. Inject
-    failures with `faults`, script answers with `replies`, assert on `requests`.
+    The lifecycle every fake shares: `start()`/`stop()`, `with` and `async with`, and the
+    bound `port`. Subclasses build `self._app` and call `_init_server(host, port)`.
     """
 
-    def __init__(
-        self,
-        api_key: str = DEFAULT_API_KEY,
-        models: Iterable[str] | None = None,
-        port: int = 0,
-        host: str = "127.0.0.1",
-    ) -> None:
-        if not api_key:
-            raise ValueError("api_key must be a non-empty string")
-        self._state = FakeState(api_key=api_key, catalogue=ModelCatalogue.of(models))
-        self._app = build_app(self._state)
+    _thread_name = "devora-loopback"
+    _app: Starlette
+
+    def _init_server(self, host: str, port: int) -> None:
         self._host = host
         self._requested_port = port
         self._port: int | None = None
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
 
-    # -- lifecycle -------------------------------------------------------------------------
+    def _before_start(self) -> None:
+        """Hook for work to do once before binding (nothing by default)."""
 
     def start(self) -> Self:
         """Bind, start uvicorn in a daemon thread and wait until it accepts connections."""
         if self._thread is not None:
-            raise RuntimeError("this FakeProviderServer is already running")
-        warm_up()
+            raise RuntimeError(f"this {type(self).__name__} is already running")
+        self._before_start()
         sock = _bind(self._host, self._requested_port)
         self._port = sock.getsockname()[1]
         server = uvicorn.Server(_config(self._app, self._host, self._port))
         thread = threading.Thread(
-            target=server.run, kwargs={"sockets": [sock]}, name="devora-fake-provider", daemon=True
+            target=server.run, kwargs={"sockets": [sock]}, name=self._thread_name, daemon=True
         )
         self._server, self._thread = server, thread
         thread.start()
@@ -150,7 +143,9 @@ class FakeProviderServer:
             if not thread.is_alive() or time.monotonic() > deadline:
                 self._server = self._thread = None
                 sock.close()
-                raise RuntimeError(f"the fake provider server did not start on {self.base_url}")
+                raise RuntimeError(
+                    f"{type(self).__name__} did not start on {_base_url(self._host, self._port)}"
+                )
             time.sleep(0.002)
         return self
 
@@ -188,14 +183,43 @@ class FakeProviderServer:
     ) -> None:
         await asyncio.to_thread(self.stop)
 
-    # -- addresses -------------------------------------------------------------------------
-
     @property
     def port(self) -> int:
         """The bound port (known once started)."""
         if self._port is None:
-            raise RuntimeError("start the FakeProviderServer first (use it as a context manager)")
+            raise RuntimeError(
+                f"start the {type(self).__name__} first (use it as a context manager)"
+            )
         return self._port
+
+
+class FakeProviderServer(LoopbackServer):
+    """Loopback fakes of the OpenAI, Anthropic and OpenRouter HTTP APIs.
+
+    Use as `with FakeProviderServer() as server:` (or `async with`); point SDKs at
+    `openai_base_url`, `anthropic_base_url` or `openrouter_base_url` with `api_key`. Inject
+    failures with `faults`, script answers with `replies`, assert on `requests`.
+    """
+
+    def __init__(
+        self,
+        api_key: str = DEFAULT_API_KEY,
+        models: Iterable[str] | None = None,
+        port: int = 0,
+        host: str = "127.0.0.1",
+    ) -> None:
+        if not api_key:
+            raise ValueError("api_key must be a non-empty string")
+        self._state = FakeState(api_key=api_key, catalogue=ModelCatalogue.of(models))
+        self._app = build_app(self._state)
+        self._init_server(host, port)
+
+    _thread_name = "devora-fake-provider"
+
+    def _before_start(self) -> None:
+        warm_up()
+
+    # -- addresses -------------------------------------------------------------------------
 
     @property
     def base_url(self) -> str:
