@@ -277,12 +277,16 @@ def hnswlib_ann(matrix: Matrix, queries: Matrix, truth: npt.NDArray[np.int64]) -
     return result("hnswlib 0.8", timed, truth, build[0])
 
 
-def usearch_ann(matrix: Matrix, queries: Matrix, truth: npt.NDArray[np.int64]) -> Result:
+def usearch_ann(
+    matrix: Matrix, queries: Matrix, truth: npt.NDArray[np.int64], dtype: str
+) -> Result:
+    """usearch alone; its default dtype is bf16, the memory store's index uses f32."""
     from usearch.index import Index
 
     index = Index(
         ndim=DIM,
         metric="ip",
+        dtype=dtype,
         connectivity=M,
         expansion_add=EF_CONSTRUCTION,
         expansion_search=EF_SEARCH,
@@ -290,7 +294,7 @@ def usearch_ann(matrix: Matrix, queries: Matrix, truth: npt.NDArray[np.int64]) -
     with stopwatch() as build:
         index.add(np.arange(len(matrix)), matrix)
     timed = time_sync(lambda q: index.search(q, K).keys.tolist(), queries)
-    return result("usearch (raw, same params)", timed, truth, build[0])
+    return result(f"usearch alone ({dtype}, same params)", timed, truth, build[0])
 
 
 # --- pgvector --------------------------------------------------------------------------
@@ -479,7 +483,8 @@ def main() -> None:
     real_rows = [
         asyncio.run(ours_memory(real, real_queries, real_truth, ann=True)),
         hnswlib_ann(real, real_queries, real_truth),
-        usearch_ann(real, real_queries, real_truth),
+        usearch_ann(real, real_queries, real_truth, "f32"),
+        usearch_ann(real, real_queries, real_truth, "bf16"),
     ]
     print_table(f"## ANN on {real_label}", real_rows, "hnswlib")
 
