@@ -6,6 +6,7 @@ per subsystem; nothing else in the package raises a foreign exception type on pu
     DevoraError
     ├── ConfigurationError          a setting is missing, misspelt or out of range
     ├── TemplateError               a prompt template or its variables are invalid
+    │   └── TemplateNotFoundError   no such template, version or label
     ├── FilterError                 a metadata filter is malformed
     ├── StoreError                  a database, cache or vector store failed
     ├── BudgetExceededError         a budget refuses the call
@@ -66,6 +67,10 @@ class ConfigurationError(DevoraError):
 
 class TemplateError(DevoraError):
     """A prompt template or the variables given to it are invalid."""
+
+
+class TemplateNotFoundError(TemplateError, LookupError):
+    """No template, version or label by that name; the message lists what exists."""
 
 
 class FilterError(DevoraError):

@@ -1,0 +1,166 @@
+"""A rendered prompt, ready for `LLMService.complete`, and what it will cost to send."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from ai.errors import TemplateError
+from ai.pricing import PricingTable
+from ai.tokens import count_message_tokens, count_tokens
+from ai.usage import Usage
+
+_HINT_KEYS = frozenset({"model", "temperature", "max_tokens"})
+
+
+@dataclass(frozen=True, slots=True)
+class ModelHints:
+    """What the template's author suggests calling it with; the caller may override."""
+
+    model: str | None = None
+    temperature: float | None = None
+    max_tokens: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.model is not None and (not isinstance(self.model, str) or not self.model):
+            raise TemplateError(f"model hint must be a model name, got {self.model!r}")
+        if self.temperature is not None and (
+            isinstance(self.temperature, bool)
+            or not isinstance(self.temperature, int | float)
+            or not 0.0 <= self.temperature <= 2.0
+        ):
+            raise TemplateError(f"temperature hint must be in [0, 2], got {self.temperature!r}")
+        if self.max_tokens is not None and (
+            isinstance(self.max_tokens, bool)
+            or not isinstance(self.max_tokens, int)
+            or self.max_tokens < 1
+        ):
+            raise TemplateError(
+                f"max_tokens hint must be a positive integer, got {self.max_tokens!r}"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The hints that are set (the stored form)."""
+        return {
+            key: getattr(self, key) for key in sorted(_HINT_KEYS) if getattr(self, key) is not None
+        }
+
+    def as_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for `LLMService.complete` / `stream` (only the ones set)."""
+        return self.to_dict()
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ModelHints:
+        """Read hints; an unknown key is an error."""
+        if not isinstance(data, Mapping):
+            raise TemplateError(f"model_hints must be a mapping, got {data!r}")
+        unknown = set(data) - _HINT_KEYS
+        if unknown:
+            raise TemplateError(
+                f"model_hints: unknown key(s) {sorted(unknown)}; allowed: {sorted(_HINT_KEYS)}"
+            )
+        return cls(**data)
+
+
+@dataclass(frozen=True, slots=True)
+class PromptEstimate:
+    """Tokens and USD cost of sending a rendered prompt, before sending it.
+
+    `output_tokens` is the reply length assumed (the caller's, else the template's
+    `max_tokens` hint, else 0), so `total_cost` is an upper bound when it comes from
+    `max_tokens`. Costs are None when the model has no price. `estimated` is True when the
+    model's own tokenizer was unavailable and a near one counted instead.
+    """
+
+    model: str
+    input_tokens: int
+    output_tokens: int
+    encoding: str
+    estimated: bool
+    input_cost: float | None
+    output_cost: float | None
+
+    @property
+    def total_cost(self) -> float | None:
+        """Input plus output cost, or None when the model has no price."""
+        if self.input_cost is None or self.output_cost is None:
+            return None
+        return self.input_cost + self.output_cost
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedPrompt:
+    """The text of a rendered template, and which template, version and variant it was.
+
+    Chat templates give `messages`; text templates give `text` (sent as one user message by
+    `as_messages`). `call_tags` labels the LLM call so records, costs and A/B results can be
+    grouped by template version.
+    """
+
+    name: str
+    messages: tuple[Mapping[str, str], ...] = ()
+    text: str | None = None
+    model_hints: ModelHints = field(default_factory=ModelHints)
+    version: int | None = None
+    experiment: str | None = None
+    variant: str | None = None
+
+    def as_messages(self) -> list[dict[str, str]]:
+        """Chat messages for `LLMService.complete`."""
+        if self.text is not None:
+            return [{"role": "user", "content": self.text}]
+        return [dict(message) for message in self.messages]
+
+    def call_tags(self) -> dict[str, str]:
+        """Tags for `LLMService.complete(tags=...)`: template, version, experiment, variant."""
+        tags = {"prompt": self.name}
+        if self.version is not None:
+            tags["prompt_version"] = str(self.version)
+        if self.experiment is not None:
+            tags["experiment"] = self.experiment
+        if self.variant is not None:
+            tags["variant"] = self.variant
+        return tags
+
+    def with_version(
+        self, version: int, *, experiment: str | None = None, variant: str | None = None
+    ) -> RenderedPrompt:
+        """The same prompt, marked with the stored version (and A/B variant) it came from."""
+        return replace(self, version=version, experiment=experiment, variant=variant)
+
+    def estimate(
+        self,
+        model: str | None = None,
+        *,
+        output_tokens: int | None = None,
+        pricing: PricingTable | None = None,
+    ) -> PromptEstimate:
+        """Count this prompt's tokens for `model` (default: the template's hint) and price it."""
+        model = model or self.model_hints.model
+        if not model:
+            raise TemplateError(
+                f"{self.name}: no model to estimate for; pass one, or set model_hints.model"
+            )
+        if output_tokens is None:
+            output_tokens = self.model_hints.max_tokens or 0
+        if output_tokens < 0:
+            raise TemplateError(f"output_tokens must be >= 0, got {output_tokens}")
+        if self.text is not None:
+            count = count_tokens(self.text, model)
+        else:
+            count = count_message_tokens(self.messages, model)
+        price = (pricing or PricingTable.default()).get(model)
+        input_cost = output_cost = None
+        if price is not None:
+            input_cost = price.cost(Usage(input_tokens=count.tokens))
+            output_cost = price.cost(Usage(output_tokens=output_tokens))
+        return PromptEstimate(
+            model=model,
+            input_tokens=count.tokens,
+            output_tokens=output_tokens,
+            encoding=count.encoding,
+            estimated=count.estimated,
+            input_cost=input_cost,
+            output_cost=output_cost,
+        )

@@ -1,0 +1,291 @@
+"""`PromptTemplate`: what a prompt says, which variables it takes, and how to call a model.
+
+A template is a value: frozen, validated when built (every placeholder declared, every
+declared variable used, defaults and the example valid), and the same whether it came from
+Python, a YAML file or a database row. `to_dict` is its one canonical form, used for files,
+database rows and the content hash of a version.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from ai.errors import TemplateError
+from ai.prompts.interpolation import TextTemplate
+from ai.prompts.rendered import ModelHints, RenderedPrompt
+from ai.prompts.variables import TemplateVariable
+
+NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_.-]{0,127}")
+"""Template names and categories: lowercase slugs, safe as file names on every system."""
+
+
+class Role(enum.StrEnum):
+    """Chat roles a template message may have."""
+
+    SYSTEM = "system"
+    USER = "user"
+    ASSISTANT = "assistant"
+
+
+class Category(enum.StrEnum):
+    """The built-in library's categories; a template may use any other slug too."""
+
+    ARCHITECTURE = "architecture"
+    CODE_GENERATION = "code_generation"
+    CODE_REVIEW = "code_review"
+    TESTING = "testing"
+    DOCUMENTATION = "documentation"
+    DEBUGGING = "debugging"
+    REFACTORING = "refactoring"
+    SECURITY_REVIEW = "security_review"
+    SUMMARIZATION = "summarization"
+    RAG = "rag"
+    GENERAL = "general"
+
+
+@dataclass(frozen=True, slots=True)
+class PromptMessage:
+    """One chat message of a template; `content` may hold `{variable}` placeholders."""
+
+    role: Role
+    content: str
+
+    def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "role", Role(self.role))
+        except ValueError:
+            raise TemplateError(
+                f"message role {self.role!r} is not one of system, user, assistant"
+            ) from None
+        if not isinstance(self.content, str) or not self.content.strip():
+            raise TemplateError(f"a {self.role.value} message needs non-empty text content")
+
+
+@dataclass(frozen=True)
+class PromptTemplate:
+    """A named prompt: chat `messages` or a single `text`, with declared variables.
+
+    Leave `variables` empty to have every placeholder declared as required text. Set
+    `experiment` to let an A/B router pick the version to render (see `TemplateManager`).
+    `example` holds sample values: shown by the CLI and docs, and checked to render.
+    """
+
+    name: str
+    messages: tuple[PromptMessage, ...] = ()
+    text: str | None = None
+    category: str = Category.GENERAL.value
+    description: str = ""
+    variables: tuple[TemplateVariable, ...] = ()
+    model_hints: ModelHints = field(default_factory=ModelHints)
+    tags: tuple[str, ...] = ()
+    experiment: str | None = None
+    allow_unknown_variables: bool = False
+    example: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    _parsed: tuple[TextTemplate, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        _check_slug(self.name, "template name")
+        _check_slug(str(self.category), f"{self.name}: category")
+        object.__setattr__(self, "category", str(self.category))
+        object.__setattr__(self, "messages", tuple(_message(m) for m in self.messages))
+        object.__setattr__(self, "tags", _tags(self.name, self.tags))
+        object.__setattr__(self, "example", MappingProxyType(dict(self.example)))
+        if (self.text is None) == (not self.messages):
+            raise TemplateError(f"{self.name}: give either `messages` or `text`, not both or none")
+        if self.text is not None and (not isinstance(self.text, str) or not self.text.strip()):
+            raise TemplateError(f"{self.name}: `text` must be non-empty text")
+        if self.experiment is not None:
+            _check_slug(self.experiment, f"{self.name}: experiment")
+        sources = [(self.text, f"{self.name} text")] if self.text is not None else []
+        sources += [(m.content, f"{self.name} messages[{i}]") for i, m in enumerate(self.messages)]
+        parsed = tuple(TextTemplate.parse(src, where=where) for src, where in sources if src)
+        object.__setattr__(self, "_parsed", parsed)
+        used = list(dict.fromkeys(name for text in parsed for name in text.variables))
+        if not self.variables:
+            object.__setattr__(self, "variables", tuple(TemplateVariable(n) for n in used))
+        object.__setattr__(self, "variables", tuple(self.variables))
+        self._check_declarations(used)
+        if self.example:
+            self.render(self.example)
+
+    @property
+    def variable_names(self) -> tuple[str, ...]:
+        """Declared variables, in declaration order."""
+        return tuple(variable.name for variable in self.variables)
+
+    @property
+    def required_variables(self) -> tuple[str, ...]:
+        """Variables a caller must give."""
+        return tuple(variable.name for variable in self.variables if variable.required)
+
+    def render(
+        self,
+        variables: Mapping[str, Any] | None = None,
+        /,
+        *,
+        allow_unknown: bool | None = None,
+        **values: Any,
+    ) -> RenderedPrompt:
+        """Fill the placeholders; `TemplateError` names any missing, unknown or bad value."""
+        given = _merge(variables, values)
+        allowed = self.allow_unknown_variables if allow_unknown is None else allow_unknown
+        declared = {variable.name: variable for variable in self.variables}
+        unknown = [name for name in given if name not in declared]
+        if unknown and not allowed:
+            raise TemplateError(
+                f"{self.name}: unknown variable(s) {', '.join(map(repr, unknown))}; it takes "
+                f"{', '.join(map(repr, declared)) or 'no variables'} (pass allow_unknown=True "
+                "to ignore extras)"
+            )
+        missing = [v for v in self.variables if v.required and v.name not in given]
+        if missing:
+            described = "; ".join(
+                f"{v.name!r} ({v.description})" if v.description else repr(v.name) for v in missing
+            )
+            raise TemplateError(f"{self.name}: missing required variable(s): {described}")
+        texts = {
+            name: variable.to_text(given[name]) if name in given else variable.default_text()
+            for name, variable in declared.items()
+        }
+        return self._rendered(texts)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The canonical, JSON- and YAML-safe form (the file format and the hashed content)."""
+        data: dict[str, Any] = {"name": self.name, "category": self.category}
+        if self.description:
+            data["description"] = self.description
+        if self.tags:
+            data["tags"] = list(self.tags)
+        data["variables"] = {v.name: v.to_dict() for v in self.variables}
+        if self.text is not None:
+            data["text"] = self.text
+        else:
+            data["messages"] = [{"role": m.role.value, "content": m.content} for m in self.messages]
+        hints = self.model_hints.to_dict()
+        if hints:
+            data["model_hints"] = hints
+        if self.experiment is not None:
+            data["experiment"] = self.experiment
+        if self.allow_unknown_variables:
+            data["allow_unknown_variables"] = True
+        if self.example:
+            data["example"] = dict(self.example)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PromptTemplate:
+        """Build from the canonical form; an unknown key is an error, never ignored."""
+        if not isinstance(data, Mapping):
+            raise TemplateError(f"a template must be a mapping, got {type(data).__name__}")
+        unknown = set(data) - _TEMPLATE_KEYS
+        if unknown:
+            raise TemplateError(
+                f"template {data.get('name', '?')!r}: unknown key(s) {sorted(unknown)}; "
+                f"allowed: {sorted(_TEMPLATE_KEYS)}"
+            )
+        variables = data.get("variables") or {}
+        if not isinstance(variables, Mapping):
+            raise TemplateError(f"template {data.get('name')!r}: `variables` must be a mapping")
+        messages = data.get("messages") or ()
+        if not isinstance(messages, list | tuple):
+            raise TemplateError(f"template {data.get('name')!r}: `messages` must be a list")
+        return cls(
+            name=data.get("name", ""),
+            messages=tuple(_message(m) for m in messages),
+            text=data.get("text"),
+            category=data.get("category", Category.GENERAL.value),
+            description=str(data.get("description", "")),
+            variables=tuple(TemplateVariable.from_dict(k, v) for k, v in variables.items()),
+            model_hints=ModelHints.from_dict(data.get("model_hints") or {}),
+            tags=tuple(data.get("tags") or ()),
+            experiment=data.get("experiment"),
+            allow_unknown_variables=bool(data.get("allow_unknown_variables", False)),
+            example=data.get("example") or {},
+        )
+
+    def _rendered(self, texts: Mapping[str, str]) -> RenderedPrompt:
+        if self.text is not None:
+            text = self._parsed[0].render(texts) if self._parsed else ""
+            return RenderedPrompt(name=self.name, text=text, model_hints=self.model_hints)
+        contents = iter(self._parsed)
+        messages = tuple(
+            {"role": message.role.value, "content": next(contents).render(texts)}
+            for message in self.messages
+        )
+        return RenderedPrompt(name=self.name, messages=messages, model_hints=self.model_hints)
+
+    def _check_declarations(self, used: list[str]) -> None:
+        declared = [variable.name for variable in self.variables]
+        duplicates = sorted({name for name in declared if declared.count(name) > 1})
+        if duplicates:
+            raise TemplateError(f"{self.name}: variable(s) declared twice: {duplicates}")
+        undeclared = [name for name in used if name not in declared]
+        if undeclared:
+            raise TemplateError(
+                f"{self.name}: placeholder(s) {undeclared} are not declared in `variables`"
+            )
+        unused = [name for name in declared if name not in used]
+        if unused:
+            raise TemplateError(
+                f"{self.name}: variable(s) {unused} are declared but never used in the text"
+            )
+
+
+_TEMPLATE_KEYS = frozenset(
+    {
+        "name",
+        "category",
+        "description",
+        "tags",
+        "variables",
+        "messages",
+        "text",
+        "model_hints",
+        "experiment",
+        "allow_unknown_variables",
+        "example",
+    }
+)
+
+
+def _check_slug(value: object, what: str) -> None:
+    if not isinstance(value, str) or not NAME_PATTERN.fullmatch(value):
+        raise TemplateError(
+            f"{what} {value!r} must be a lowercase slug: letters, digits, '_', '.', '-', "
+            "starting with a letter or digit, at most 128 characters"
+        )
+
+
+def _message(message: PromptMessage | Mapping[str, Any]) -> PromptMessage:
+    if isinstance(message, PromptMessage):
+        return message
+    if not isinstance(message, Mapping) or set(message) - {"role", "content"}:
+        raise TemplateError(f"a message must be {{role, content}}, got {message!r}")
+    return PromptMessage(role=message.get("role", ""), content=message.get("content", ""))
+
+
+def _tags(name: str, tags: Iterable[Any]) -> tuple[str, ...]:
+    if isinstance(tags, str):
+        raise TemplateError(f"{name}: `tags` must be a list of strings, not one string")
+    cleaned = []
+    for tag in tags:
+        if not isinstance(tag, str) or not tag.strip() or "\n" in tag:
+            raise TemplateError(f"{name}: tag {tag!r} must be non-empty single-line text")
+        cleaned.append(tag.strip().lower())
+    return tuple(dict.fromkeys(cleaned))
+
+
+def _merge(variables: Mapping[str, Any] | None, values: Mapping[str, Any]) -> dict[str, Any]:
+    if variables is not None and not isinstance(variables, Mapping):
+        raise TemplateError(f"variables must be a mapping, got {type(variables).__name__}")
+    merged = dict(variables or {})
+    clashes = sorted(set(merged) & set(values))
+    if clashes:
+        raise TemplateError(f"variable(s) {clashes} given both in the mapping and as keywords")
+    merged.update(values)
+    return merged
