@@ -1,4 +1,4 @@
-"""The `devora` command: demo, loopback fakes, and (later) RAG and prompt tools."""
+"""The `devora` command: demo, loopback fakes, RAG and prompt tools."""
 
 from __future__ import annotations
 
@@ -13,9 +13,11 @@ app = typer.Typer(
 
 
 def _register_subcommands() -> None:
+    from ai.prompts.cli import prompts_app
     from ai.rag.cli import rag_app
 
     app.add_typer(rag_app, name="rag")
+    app.add_typer(prompts_app, name="prompts")
 
 
 _register_subcommands()

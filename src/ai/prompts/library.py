@@ -8,8 +8,8 @@ They load once per process and appear in every `TemplateManager` as version 1, l
 from __future__ import annotations
 
 import functools
-from datetime import UTC, datetime
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from importlib import resources
 from types import MappingProxyType
 

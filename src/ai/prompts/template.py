@@ -202,7 +202,7 @@ class PromptTemplate:
             description=str(data.get("description", "")),
             variables=tuple(TemplateVariable.from_dict(k, v) for k, v in variables.items()),
             model_hints=ModelHints.from_dict(data.get("model_hints") or {}),
-            tags=tuple(data.get("tags") or ()),
+            tags=data.get("tags") or (),
             experiment=data.get("experiment"),
             allow_unknown_variables=bool(data.get("allow_unknown_variables", False)),
             example=data.get("example") or {},

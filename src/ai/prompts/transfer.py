@@ -36,7 +36,7 @@ async def export_histories(
         raise TemplateError(f"format must be 'yaml' or 'json', got {format!r}")
     suffix = "." + format
     paths = [directory / f"{history.name}{suffix}" for history in histories]
-    for history, path in zip(histories, paths, strict=True):
+    for history in histories:
         others = [directory / f"{history.name}{s}" for s in DOCUMENT_SUFFIXES if s != suffix]
         clash = [other.name for other in others if other.exists()]
         if clash:

@@ -140,6 +140,10 @@ class TemplateVariable:
             return cls(name, description=data)
         if not isinstance(data, Mapping):
             raise TemplateError(f"variable {name!r}: expected a mapping, got {data!r}")
+        if data.get("required") is True and "default" in data:
+            raise TemplateError(
+                f"variable {name!r} is marked required but has a default; drop one of the two"
+            )
         unknown = set(data) - _VARIABLE_KEYS
         if unknown:
             raise TemplateError(

@@ -240,9 +240,8 @@ class TemplateDiff:
 def diff_versions(old: TemplateVersion, new: TemplateVersion) -> TemplateDiff:
     """Diff two versions as their YAML files would differ."""
     before, after = old.template.to_dict(), new.template.to_dict()
-    changed = tuple(
-        key for key in dict.fromkeys([*before, *after]) if before.get(key) != after.get(key)
-    )
+    keys = dict.fromkeys([*after, *before])  # the canonical field order
+    changed = tuple(key for key in keys if before.get(key) != after.get(key))
     lines = difflib.unified_diff(
         format_document(before, suffix=".yaml").splitlines(keepends=True),
         format_document(after, suffix=".yaml").splitlines(keepends=True),
