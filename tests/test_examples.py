@@ -19,6 +19,14 @@ EXPECTED = {
         "hybrid: best source 3",
         "['1', '2']",
     ],
+    "prompts_quickstart.py": [
+        "built-in code review templates: ['code_review', 'pull_request_description']",
+        "labels: {'production': 1, 'staging': 2} latest: 2",
+        "changed between v1 and v2: ('messages',)",
+        "ana gets version 2 (staging)\ndia gets version 1 (production)\nana gets version 2",
+        "exposures per (variant, version): {('staging', 2): 2, ('production', 1): 1}",
+        "production is version 1",
+    ],
     "llm_cache.py": [
         "second call cached=True",
         "-> 1 provider call(s)",

@@ -12,7 +12,7 @@ HEAVY = ["redis", "asyncpg", "torch", "pinecone", "sentence_transformers", "star
 
 def test_importing_the_client_pulls_in_no_optional_driver() -> None:
     code = (
-        "import sys, ai, ml_ops, ai.llm_service, ai.errors;"
+        "import sys, ai, ml_ops, ai.llm_service, ai.errors, ai.prompts, ai.cache;"
         f"print([m for m in {HEAVY!r} if m in sys.modules])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -42,7 +42,24 @@ def test_every_cli_command_has_help() -> None:
     runner = CliRunner()
     top = runner.invoke(app, ["--help"])
     assert top.exit_code == 0
-    for command in ["demo", "fake-provider"]:
+    for command in ["demo", "fake-provider", "prompts", "rag"]:
         result = runner.invoke(app, [command, "--help"])
         assert result.exit_code == 0, result.output
         assert "Usage" in result.output
+
+
+def test_prompts_exports_match_all() -> None:
+    import ai.prompts
+
+    expected = {
+        "LATEST", "PRODUCTION", "Category", "DirectoryTemplateStore", "Exposure",
+        "ImportReport", "MemoryTemplateStore", "ModelHints", "PostgresTemplateStore",
+        "PromptEstimate", "PromptExperiments", "PromptMessage", "PromptTemplate",
+        "RenderedPrompt", "Role", "SQLiteTemplateStore", "TemplateDiff", "TemplateError",
+        "TemplateHistory", "TemplateManager", "TemplateNotFoundError", "TemplateStore",
+        "TemplateSummary", "TemplateVariable", "TemplateVersion", "VariableType",
+        "WeightedSplit", "builtin_templates", "open_template_store",
+    }  # fmt: skip
+    assert set(ai.prompts.__all__) == expected
+    for name in expected:
+        assert getattr(ai.prompts, name) is not None, name

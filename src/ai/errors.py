@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from urllib.parse import urlsplit
 
 _KEY_PATTERN = re.compile(
     r"(?:sk-[A-Za-z0-9_\-]{6,}|pcsk_[A-Za-z0-9_\-]{6,})"
@@ -55,6 +56,29 @@ def mask_secret(secret: str | None) -> str:
     if len(secret) < 12:
         return "***"
     return f"{secret[:3]}...{secret[-3:]}"
+
+
+_QUERY_PASSWORD = re.compile(r"(?i)((?:^|&)password=)[^&]*")
+
+
+def mask_url(url: str) -> str:
+    """`url` with its password (and nothing else) replaced by `***`, for messages and logs.
+
+    Both places drivers read a password from are masked: the user info and a `password=`
+    query argument (redis-py with unix:// sockets, libpq's `?password=`).
+    """
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return "<unparseable URL>"
+    if password:
+        userinfo, _, hostinfo = parts.netloc.rpartition("@")
+        user = userinfo.split(":", 1)[0]
+        url = parts._replace(netloc=f"{user}:***@{hostinfo}").geturl()
+    # Edit the query in place: geturl() would turn unix:///path into unix:/path.
+    head, question_mark, query = url.partition("?")
+    return head + question_mark + _QUERY_PASSWORD.sub(r"\g<1>***", query)
 
 
 class DevoraError(Exception):

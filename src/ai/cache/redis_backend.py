@@ -24,14 +24,13 @@ from __future__ import annotations
 import asyncio
 import math
 import os
-import re
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 from ai.cache.backend import BackendStats
 from ai.cache.entry import CachedResponse, CacheValueError
-from ai.errors import ConfigurationError, StoreError, redact
+from ai.errors import ConfigurationError, StoreError, mask_url, redact
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
@@ -42,27 +41,6 @@ DEFAULT_URL = "redis://localhost:6379/0"
 _INSTALL_HINT = "RedisBackend needs the redis package: pip install 'devora-ai[redis]'"
 _SCAN_BATCH = 1000
 _GLOB_SPECIAL = "\\*?[]"
-_QUERY_PASSWORD = re.compile(r"(?i)((?:^|&)password=)[^&]*")
-
-
-def mask_url(url: str) -> str:
-    """`url` with its password (and nothing else) replaced by `***`, for messages and logs.
-
-    Both places redis-py reads a password from are masked: the user info and a
-    `password=` query argument (used with unix:// sockets).
-    """
-    try:
-        parts = urlsplit(url)
-        password = parts.password
-    except ValueError:
-        return "<unparseable Redis URL>"
-    if password:
-        userinfo, _, hostinfo = parts.netloc.rpartition("@")
-        user = userinfo.split(":", 1)[0]
-        url = parts._replace(netloc=f"{user}:***@{hostinfo}").geturl()
-    # Edit the query in place: geturl() would turn unix:///path into unix:/path.
-    head, question_mark, query = url.partition("?")
-    return head + question_mark + _QUERY_PASSWORD.sub(r"\g<1>***", query)
 
 
 def _glob_escape(text: str) -> str:

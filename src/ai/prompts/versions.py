@@ -67,6 +67,13 @@ class TemplateVersion:
     note: str
     content_hash: str
 
+    def __post_init__(self) -> None:
+        if self.created_at.tzinfo is None:
+            raise TemplateError(
+                f"template {self.name!r} version {self.version}: created_at "
+                f"{self.created_at.isoformat()} has no time zone; use datetime.now(UTC)"
+            )
+
     def render(
         self,
         variables: Mapping[str, Any] | None = None,

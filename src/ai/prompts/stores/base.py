@@ -164,16 +164,35 @@ def with_labels(history: TemplateHistory, moves: Mapping[str, int]) -> TemplateH
 
 
 def added_versions(
-    old: TemplateHistory | None, new: TemplateHistory
+    name: str, old: TemplateHistory | None, new: TemplateHistory
 ) -> tuple[TemplateVersion, ...]:
-    """Versions in `new` that `old` lacks; changing a stored version is refused."""
-    if old is None:
-        return new.versions
-    known = {version.version: version for version in old.versions}
+    """Versions in `new` that `old` lacks, each checked to load back as it was written.
+
+    Refuses a change to a stored version, and (from imports) a version under another name
+    or whose hash does not match its content.
+    """
+    if new.name != name:
+        raise TemplateError(f"cannot store template {new.name!r} under name {name!r}")
+    known = {} if old is None else {version.version: version for version in old.versions}
+    added = []
     for version in new.versions:
         stored = known.get(version.version)
-        if stored is not None and stored.content_hash != version.content_hash:
+        if stored is not None:
+            if stored.content_hash != version.content_hash:
+                raise TemplateError(
+                    f"template {new.name!r} version {version.version} is immutable and "
+                    "already stored"
+                )
+            continue
+        if version.name != new.name or version.template.name != new.name:
             raise TemplateError(
-                f"template {new.name!r} version {version.version} is immutable and already stored"
+                f"cannot store version {version.version} of {version.template.name!r} under "
+                f"name {new.name!r}"
             )
-    return tuple(version for version in new.versions if version.version not in known)
+        if content_hash(version.template) != version.content_hash:
+            raise TemplateError(
+                f"template {new.name!r} version {version.version}: content_hash "
+                f"{version.content_hash} does not match its content; let the store hash it"
+            )
+        added.append(version)
+    return tuple(added)

@@ -86,7 +86,7 @@ class DirectoryTemplateStore(TemplateStore):
             with filelock.FileLock(self.directory / LOCK_FILE, timeout=self._lock_timeout):
                 old = self._load(name)
                 new = change(old)
-                added_versions(old, new)
+                added_versions(name, old, new)
                 path = self._existing_file(name) or self.directory / f"{name}{self._suffix}"
                 write_document(path, new.to_dict())
                 return new

@@ -25,6 +25,6 @@ class MemoryTemplateStore(TemplateStore):
         async with self._lock:
             old = self._histories.get(name)
             new = change(old)
-            added_versions(old, new)
+            added_versions(name, old, new)
             self._histories[name] = new
             return new

@@ -37,10 +37,9 @@ from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
-from ai.errors import ConfigurationError, StoreError, redact
-from ai.prompts.stores.base import HistoryChange, TemplateStore
-from ai.prompts.stores.sqlite import (
-    checked_additions,
+from ai.errors import ConfigurationError, StoreError, mask_url, redact
+from ai.prompts.stores.base import HistoryChange, TemplateStore, added_versions
+from ai.prompts.stores.rows import (
     history_from_rows,
     label_changes,
     version_row,
@@ -54,7 +53,6 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
         "The PostgreSQL template store needs asyncpg: pip install 'devora-ai[pgvector]'"
     ) from exc
 
-from ai.rag.stores.pgvector import mask_url
 
 PREFIX_PATTERN = re.compile(r"[a-z_][a-z0-9_]{0,40}")
 """Table prefixes: lowercase SQL identifiers, short enough for `_versions` and index names."""
@@ -116,7 +114,7 @@ class PostgresTemplateStore(TemplateStore):
             await conn.execute(_LOCK_SQL, f"{self._prefix}:{name}")
             old = await self._select(conn, name)
             new = change(old)
-            added = checked_additions(name, old, new)
+            added = added_versions(name, old, new)
             if added:
                 await conn.executemany(
                     f'INSERT INTO "{self._versions}" VALUES ($1, $2, $3, $4, $5, $6, $7)',

@@ -22,19 +22,19 @@ with a message that names the file and says what to check.
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ai.errors import StoreError, TemplateError
+from ai.errors import StoreError
 from ai.prompts.stores.base import HistoryChange, TemplateStore, added_versions
-from ai.prompts.versions import TemplateHistory, TemplateVersion, content_hash
+from ai.prompts.stores.rows import history_from_rows, label_changes, version_row
+from ai.prompts.versions import TemplateHistory, TemplateVersion
 
 _T = TypeVar("_T")
 
@@ -212,7 +212,7 @@ def _update(conn: sqlite3.Connection, name: str, change: HistoryChange) -> Templ
     with _transaction(conn, "BEGIN IMMEDIATE"):
         old = _select(conn, name)
         new = change(old)
-        added = checked_additions(name, old, new)
+        added = added_versions(name, old, new)
         conn.executemany(_INSERT_VERSION, [_sqlite_row(version) for version in added])
         removed, moved = label_changes(old, new)
         conn.executemany(_DELETE_LABEL, [(name, label) for label in removed])
@@ -250,98 +250,3 @@ def _primary_code(exc: BaseException) -> int | None:
     """SQLite's primary result code (the low byte of an extended one like BUSY_SNAPSHOT)."""
     code = getattr(exc, "sqlite_errorcode", None)
     return code & 0xFF if isinstance(code, int) else None
-
-
-# --- rows <-> histories, shared with the PostgreSQL store ------------------------------
-
-
-def history_from_rows(
-    name: str, versions: Iterable[Any], labels: Iterable[Any]
-) -> TemplateHistory | None:
-    """A history from `prompt_versions` and `prompt_labels` rows, every hash verified.
-
-    Version rows are (version, author, created_at, note, content_hash, content JSON text),
-    label rows (label, version); None when there are no versions.
-    """
-    stored = [_version_dict(name, row) for row in versions]
-    if not stored:
-        return None
-    data = {
-        "name": name,
-        "labels": {str(row[0]): int(row[1]) for row in labels},
-        "versions": stored,
-    }
-    return TemplateHistory.from_dict(data)
-
-
-def _version_dict(name: str, row: Any) -> dict[str, Any]:
-    version, author, created_at, note, digest, content = tuple(row)
-    try:
-        template = json.loads(content)
-    except (TypeError, ValueError) as exc:
-        raise TemplateError(
-            f"template {name!r} version {version}: the stored content is not JSON ({exc})"
-        ) from None
-    return {
-        "version": version,
-        "author": author,
-        "created_at": created_at,
-        "note": note,
-        "content_hash": digest,
-        "template": template,
-    }
-
-
-def version_row(version: TemplateVersion) -> tuple[Any, ...]:
-    """(name, version, author, created_at, note, content_hash, content JSON text)."""
-    content = json.dumps(version.template.to_dict(), ensure_ascii=False, separators=(",", ":"))
-    return (
-        version.name,
-        version.version,
-        version.author,
-        version.created_at,
-        version.note,
-        version.content_hash,
-        content,
-    )
-
-
-def checked_additions(
-    name: str, old: TemplateHistory | None, new: TemplateHistory
-) -> tuple[TemplateVersion, ...]:
-    """The versions to insert; refuses what could not be loaded back.
-
-    `added_versions` refuses changes to stored versions; an imported history may also
-    carry another name or a version whose hash does not match its content, and any new
-    version a `created_at` without a time zone (which `TemplateVersion.from_dict` refuses).
-    """
-    if new.name != name:
-        raise TemplateError(f"cannot store template {new.name!r} under name {name!r}")
-    added = added_versions(old, new)
-    for version in added:
-        if version.name != name or version.template.name != name:
-            raise TemplateError(
-                f"cannot store version {version.version} of {version.template.name!r} under "
-                f"name {name!r}"
-            )
-        if content_hash(version.template) != version.content_hash:
-            raise TemplateError(
-                f"template {name!r} version {version.version}: content_hash "
-                f"{version.content_hash} does not match its content; let the store hash it"
-            )
-        if version.created_at.tzinfo is None:
-            raise TemplateError(
-                f"template {name!r} version {version.version}: created_at "
-                f"{version.created_at.isoformat()} has no time zone; use datetime.now(UTC)"
-            )
-    return added
-
-
-def label_changes(
-    old: TemplateHistory | None, new: TemplateHistory
-) -> tuple[list[str], dict[str, int]]:
-    """(labels to delete, labels to insert or move) to turn `old`'s labels into `new`'s."""
-    before: Mapping[str, int] = {} if old is None else old.labels
-    removed = [label for label in before if label not in new.labels]
-    moved = {label: n for label, n in new.labels.items() if before.get(label) != n}
-    return removed, moved

@@ -36,7 +36,7 @@ from enum import Enum
 from typing import Any
 from urllib.parse import urlsplit
 
-from ai.errors import ConfigurationError, StoreError, redact
+from ai.errors import ConfigurationError, StoreError, mask_url, redact
 from ai.rag.filters import Filter, compile_sql
 from ai.rag.stores.pgvector_schema import (
     CREATE_EXTENSION_SQL,
@@ -78,20 +78,6 @@ class _Table(Enum):
     MISSING = "missing"  # no table, and no dimension to create one with
     READY = "ready"  # the table and its indexes exist
     LOADED = "loaded"  # created now, with the caller's rows written before indexing
-
-
-def mask_url(url: str) -> str:
-    """`url` with its password replaced by `***`, for messages."""
-    try:
-        parts = urlsplit(url)
-        password = parts.password
-    except ValueError:
-        return "<unparseable PostgreSQL URL>"
-    if not password:
-        return url
-    userinfo, _, hostinfo = parts.netloc.rpartition("@")
-    user = userinfo.split(":", 1)[0]
-    return parts._replace(netloc=f"{user}:***@{hostinfo}").geturl()
 
 
 def _hint(exc: BaseException) -> str:
