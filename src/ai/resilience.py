@@ -154,7 +154,7 @@ def _circuit_open(route: ResolvedRoute, breaker: CircuitBreaker) -> CircuitOpenE
 def _deadline_error(route: ResolvedRoute, progress: CallProgress) -> TimeoutError:
     return TimeoutError(
         f"The call's deadline of {progress.timeout:g}s passed after {progress.attempts} "
-        f"attempt(s); raise LLMConfig.timeout or lower max_retries.",
+        f"attempt(s); raise the `timeout` setting or lower `max_retries`.",
         provider=route.provider,
         model=route.model,
         retryable=False,

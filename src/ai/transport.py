@@ -21,7 +21,7 @@ def provider_errors(route: ResolvedRoute) -> Iterator[None]:
     except httpx.TimeoutException as exc:
         raise TimeoutError(
             f"{route.provider} did not answer in time for model {route.model!r} "
-            f"({type(exc).__name__}). Retried; raise LLMConfig.timeout if calls are long.",
+            f"({type(exc).__name__}). Retried; raise the `timeout` setting if calls are long.",
             provider=route.provider,
             model=route.model,
         ) from exc

@@ -128,7 +128,7 @@ class WireFormat(ABC):
         if status in (401, 403):
             return AuthenticationError(
                 f"{what}. Check the API key for {provider} (its environment variable or "
-                "LLMConfig.api_key).",
+                "the `api_key` setting).",
                 **common,
             )
         if status == 429 and _mentions(details, "insufficient_quota"):

@@ -149,6 +149,7 @@ def ingest(
     overlap: int = typer.Option(64, help="Overlap between chunks in tokens."),
 ) -> None:
     """Chunk, embed (locally) and store files; unchanged files are skipped."""
+    _quiet_model_loading()
     asyncio.run(_ingest(paths, store_dir, chunk_size, overlap))
 
 
@@ -161,4 +162,17 @@ def query(
     context: bool = typer.Option(False, help="Print the formatted context for a prompt."),
 ) -> None:
     """Search what `ingest` stored: a table of chunks, or the prompt-ready context."""
+    _quiet_model_loading()
     asyncio.run(_query(question, store_dir, top_k, mode, context))
+
+
+def _quiet_model_loading() -> None:
+    """Hide transformers' "Loading weights" bar: the CLI shows its own progress.
+
+    Process-wide, so only the CLI does it; a library user keeps their own setting.
+    """
+    try:
+        from transformers.utils import logging as transformers_logging
+    except ImportError:
+        return
+    transformers_logging.disable_progress_bar()
