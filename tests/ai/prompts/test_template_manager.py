@@ -232,3 +232,18 @@ async def test_export_then_import_keeps_numbers_and_appends_only_new_content(
     texts = [v.template.text for v in await target.versions("greeting")]
     assert texts == ["one {who}", "two {who}", "local {who}", "three {who}"]
     assert not (await target.import_from(tmp_path / "out")).changed
+
+
+async def test_a_reader_sees_other_writers_and_hand_edits_after_caching(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    writer = TemplateManager(tmp_path, builtins=False, clock=clock)
+    reader = TemplateManager(DirectoryTemplateStore(tmp_path), builtins=False)
+    await writer.save(greeting("one {who}"))
+    assert (await reader.render("greeting", who="x")).text == "one x"  # now cached
+    await writer.save(greeting("two {who}"), labels=["production"])
+    assert (await reader.render("greeting", who="x")).text == "two x"
+    path = tmp_path / "greeting.yaml"
+    path.write_text(path.read_text().replace("two {who}", "TWO {who}"))
+    with pytest.raises(TemplateError, match="edited in place"):
+        await reader.get("greeting")

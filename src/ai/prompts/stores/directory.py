@@ -17,7 +17,7 @@ from typing import Any
 import filelock
 
 from ai.errors import StoreError, TemplateError
-from ai.prompts.documents import DOCUMENT_SUFFIXES, read_document, write_document
+from ai.prompts.documents import DOCUMENT_SUFFIXES, parse_document, write_document
 from ai.prompts.stores.base import HistoryChange, TemplateStore, added_versions
 from ai.prompts.template import NAME_PATTERN, PromptTemplate
 from ai.prompts.versions import TemplateHistory, initial_history
@@ -37,6 +37,9 @@ class DirectoryTemplateStore(TemplateStore):
         self.directory = Path(directory)
         self._suffix = "." + format
         self._lock_timeout = lock_timeout
+        # name -> (file bytes, parsed history): reading a file is cheap, parsing and
+        # verifying it is not; comparing bytes keeps the cache exact (hand edits included).
+        self._parsed: dict[str, tuple[bytes, TemplateHistory]] = {}
 
     def __repr__(self) -> str:
         return f"DirectoryTemplateStore({str(self.directory)!r})"
@@ -66,7 +69,21 @@ class DirectoryTemplateStore(TemplateStore):
         path = self._existing_file(name)
         if path is None:
             return None
-        data = read_document(path)
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise TemplateError(f"cannot read {path}: {exc.strerror or exc}") from None
+        cached = self._parsed.get(name)
+        if cached is not None and cached[0] == raw:
+            return cached[1]
+        history = self._parse(name, path, raw)
+        self._parsed[name] = (raw, history)
+        return history
+
+    def _parse(self, name: str, path: Path, raw: bytes) -> TemplateHistory:
+        data = parse_document(
+            raw.decode("utf-8", errors="replace"), source=str(path), suffix=path.suffix.lower()
+        )
         try:
             if isinstance(data, dict) and "versions" in data:
                 history = TemplateHistory.from_dict(data)
