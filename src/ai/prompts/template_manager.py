@@ -16,11 +16,11 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from ai.clock import Clock, SystemClock
 from ai.errors import TemplateError, TemplateNotFoundError
+from ai.lifecycle import AsyncClosing
 from ai.prompts.experiments import Exposure, PromptExperiments, WeightedSplit
 from ai.prompts.library import builtin_history, builtin_templates
 from ai.prompts.rendered import RenderedPrompt
@@ -57,7 +57,7 @@ class TemplateSummary:
     builtin: bool
 
 
-class TemplateManager:
+class TemplateManager(AsyncClosing):
     """The prompt library of one application.
 
     `store` is a `TemplateStore`, or a location for `open_template_store` (a directory,
@@ -83,20 +83,9 @@ class TemplateManager:
         self._author = author or _default_author()
         self._clock = clock or SystemClock()
 
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
-
-    async def close(self) -> None:
+    async def aclose(self) -> None:
         """Close the store's connections."""
-        await self.store.close()
+        await self.store.aclose()
 
     # --- reading -------------------------------------------------------------------------
 
@@ -280,7 +269,7 @@ class TemplateManager:
             return await import_histories(opened, self.store, names=names, clock=self._clock)
         finally:
             if opened is not source:
-                await opened.close()
+                await opened.aclose()
 
     async def _materialise_builtin(self, name: str) -> None:
         """Copy a built-in into the store as version 1 before its first change there."""

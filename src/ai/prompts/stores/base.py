@@ -12,10 +12,9 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from types import TracebackType
-from typing import Self
 
 from ai.errors import TemplateError, TemplateNotFoundError
+from ai.lifecycle import AsyncClosing
 from ai.prompts.versions import (
     PRODUCTION,
     TemplateHistory,
@@ -28,7 +27,7 @@ from ai.prompts.versions import (
 HistoryChange = Callable[[TemplateHistory | None], TemplateHistory]
 
 
-class TemplateStore(abc.ABC):
+class TemplateStore(AsyncClosing, abc.ABC):
     """Durable home of template versions and labels."""
 
     @abc.abstractmethod
@@ -46,20 +45,6 @@ class TemplateStore(abc.ABC):
         Only additions are persisted: versions already stored are immutable, so a change
         may add versions and rewrite labels, nothing else.
         """
-
-    async def close(self) -> None:  # noqa: B027 - a hook with a do-nothing default
-        """Release connections or handles; the default has none."""
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     # --- changes every backend gets, built on `update` ------------------------------------
 

@@ -136,7 +136,7 @@ class PostgresTemplateStore(TemplateStore):
                 )
             return new
 
-    async def close(self) -> None:
+    async def aclose(self) -> None:
         """Close the pool; the store refuses work afterwards. Idempotent."""
         self._closed = True
         pool, self._pool = self._pool, None

@@ -99,7 +99,7 @@ class SQLiteTemplateStore(TemplateStore):
             self._run, "update", lambda conn: _update(conn, name, change)
         )
 
-    async def close(self) -> None:
+    async def aclose(self) -> None:
         """Close the connection; the store refuses work afterwards. Idempotent."""
         await asyncio.to_thread(self._close)
 

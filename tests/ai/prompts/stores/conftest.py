@@ -63,7 +63,7 @@ class Backend:
 
     async def close_all(self) -> None:
         for store in self._opened:
-            await store.close()
+            await store.aclose()
 
 
 def _tamper_sqlite(path: Path) -> Tamper:

@@ -90,8 +90,8 @@ async def test_tables_dropped_behind_its_back_are_recreated(
 async def test_closed_store_refuses_work(postgres_test_url: str) -> None:
     store = PostgresTemplateStore(postgres_test_url)
     await store.append("greet", draft("A {x}"))
-    await store.close()
-    await store.close()  # idempotent
+    await store.aclose()
+    await store.aclose()  # idempotent
     with pytest.raises(StoreError, match="closed"):
         await store.load("greet")
 

@@ -94,7 +94,7 @@ async def test_a_file_that_is_not_a_database_raises_store_error(tmp_path: Path) 
 async def test_closed_store_refuses_work(tmp_path: Path) -> None:
     store = SQLiteTemplateStore(tmp_path / "prompts.db")
     await store.append("greet", draft("A {x}"))
-    await store.close()
-    await store.close()  # idempotent
+    await store.aclose()
+    await store.aclose()  # idempotent
     with pytest.raises(StoreError, match="closed"):
         await store.load("greet")

@@ -202,7 +202,7 @@ async def test_history_survives_a_restart(backend: Backend) -> None:
     await first.append("greet", draft("A {x}"), labels=["production"])
     await first.append("greet", draft("B {x}"))
     before = await first.load("greet")
-    await first.close()
+    await first.aclose()
 
     reopened = backend.open()
     after = await reopened.load("greet")
@@ -279,7 +279,7 @@ async def main():
             draft = VersionDraft(template, writer, "", datetime.now(UTC))
             await store.append("shared", draft)
     finally:
-        await store.close()
+        await store.aclose()
 
 asyncio.run(main())
 """
