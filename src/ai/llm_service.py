@@ -14,7 +14,6 @@ import dataclasses
 import os
 import random
 from collections.abc import Callable, Mapping, Sequence
-from types import TracebackType
 from typing import Any, Self
 
 import httpx
@@ -26,6 +25,7 @@ from ai.circuit import CircuitBreaker, CircuitState
 from ai.clock import Clock, SystemClock
 from ai.config import LLMConfig, LLMProvider, ModelRoute, ResolvedRoute, resolve_routes
 from ai.errors import ConfigurationError, ProviderError
+from ai.lifecycle import AsyncClosing
 from ai.metrics import ServiceMetrics
 from ai.pricing import PricingTable
 from ai.providers.base import ChatRequest, Message
@@ -53,7 +53,7 @@ __all__ = [
 ]
 
 
-class LLMService:
+class LLMService(AsyncClosing):
     """The client. Use as `async with LLMService(config) as llm:` so connections close.
 
     `cache` (a `ai.cache.ResponseCache`) serves repeated deterministic requests without
@@ -127,14 +127,6 @@ class LLMService:
     async def __aenter__(self) -> Self:
         self._http()
         return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         """Deliver pending records, then close connections we opened."""

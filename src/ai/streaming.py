@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Self
 
 from ai.attempts import OpenedStream, ProviderCalls
@@ -13,13 +12,14 @@ from ai.cache.entry import CachedResponse
 from ai.cache.response_cache import CachePlan, ResponseCache
 from ai.config import ResolvedRoute
 from ai.errors import DevoraError, ProviderError, StreamInterruptedError
+from ai.lifecycle import AsyncClosing
 from ai.providers.base import ChatRequest
 from ai.records import RequestRecord
 from ai.resilience import CallProgress, ResilientCaller
 from ai.stats import CompletionStats, StatsBuilder
 
 
-class CompletionStream:
+class CompletionStream(AsyncClosing):
     """Async iterator of text deltas; after it ends, `text` and `stats` are set.
 
         stream = llm.stream(messages=[...])
@@ -54,17 +54,6 @@ class CompletionStream:
         """Stop reading and release the connection."""
         if self._deltas is not None:
             await self._deltas.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def collect(self) -> tuple[str, CompletionStats]:
         """Read the whole stream; returns the text and stats like `complete()`."""

@@ -22,8 +22,6 @@ import os
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Self
 
 import httpx
 import numpy as np
@@ -31,6 +29,7 @@ import numpy.typing as npt
 
 from ai.clock import Clock, SystemClock
 from ai.errors import ConfigurationError, InvalidResponseError
+from ai.lifecycle import AsyncClosing
 from ai.pricing import PricingTable
 from ai.rag.embedding_backends import (
     BackendContext,
@@ -86,7 +85,7 @@ class _Abandoned(Exception):
 _InFlight = asyncio.Future[Matrix]
 
 
-class EmbeddingService:
+class EmbeddingService(AsyncClosing):
     """Embeddings from the OpenAI API (default), an OpenAI-compatible server, or a local
     sentence-transformers model, behind one cache. Use `async with`, or `await aclose()`.
 
@@ -233,17 +232,6 @@ class EmbeddingService:
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
         """Receive the `RequestRecord` of every backend request; returns an unsubscribe."""
         return self._bus.subscribe(subscriber)
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         """Deliver pending records and close the backend's connections."""

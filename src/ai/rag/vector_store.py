@@ -10,12 +10,12 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import numpy as np
 
 from ai.errors import ConfigurationError, StoreError
+from ai.lifecycle import AsyncClosing
 from ai.rag.backend import VectorBackend
 from ai.rag.filters import parse_filter
 from ai.rag.types import DistanceMetric, Match, StoreStats, Vector, VectorRecord
@@ -114,7 +114,7 @@ BACKENDS: Mapping[VectorStoreType, BackendFactory] = {
 RecordLike = VectorRecord | Mapping[str, Any]
 
 
-class VectorStore:
+class VectorStore(AsyncClosing):
     """Upsert, query, fetch, delete and count, the same way on every backend.
 
     Filters use Pinecone's language (`{"year": {"$gte": 2020}, "lang": {"$in": ["en"]}}`)
@@ -132,17 +132,6 @@ class VectorStore:
     @property
     def backend(self) -> VectorBackend:
         return self._backend
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         """Release the backend's connections."""
