@@ -45,38 +45,49 @@ def real_target(environ: Mapping[str, str]) -> DemoTarget | None:
     return None
 
 
+async def open_target(
+    stack: AsyncExitStack, console: Console, environ: Mapping[str, str]
+) -> DemoTarget:
+    """The real provider whose key is set, else a loopback fake started on `stack`."""
+    target = real_target(environ)
+    if target is not None:
+        console.print(f"[green]Using the real {target.provider.value} API.[/green]")
+        return target
+    from ai.testing import FakeProviderServer
+
+    fake = await stack.enter_async_context(FakeProviderServer())
+    console.print(
+        "[yellow]No provider API key set (OPENROUTER_API_KEY, OPENAI_API_KEY, "
+        f"ANTHROPIC_API_KEY): using devora's loopback fake of OpenRouter at "
+        f"{fake.openrouter_base_url}.[/yellow]"
+    )
+    return DemoTarget(
+        LLMProvider.OPENROUTER,
+        "openai/gpt-4o-mini",
+        fake.api_key,
+        fake.openrouter_base_url,
+        is_fake=True,
+    )
+
+
+def target_config(target: DemoTarget) -> LLMConfig:
+    """An `LLMConfig` for `target` (the key comes from the environment for real ones)."""
+    return LLMConfig(
+        provider=target.provider,
+        api_key=target.api_key,
+        model=target.model,
+        base_url=target.base_url,
+        max_retries=3,
+    )
+
+
 async def run_demo(
     console: Console, environ: Mapping[str, str], prompt: str, *, stream: bool
 ) -> CompletionStats:
     """Run one completion (and optionally a streamed one) and print what it cost."""
     async with AsyncExitStack() as stack:
-        target = real_target(environ)
-        if target is None:
-            from ai.testing import FakeProviderServer
-
-            fake = await stack.enter_async_context(FakeProviderServer())
-            target = DemoTarget(
-                LLMProvider.OPENROUTER,
-                "openai/gpt-4o-mini",
-                fake.api_key,
-                fake.openrouter_base_url,
-                is_fake=True,
-            )
-            console.print(
-                "[yellow]No provider API key set (OPENROUTER_API_KEY, OPENAI_API_KEY, "
-                f"ANTHROPIC_API_KEY): using devora's loopback fake of OpenRouter at "
-                f"{fake.openrouter_base_url}.[/yellow]"
-            )
-        else:
-            console.print(f"[green]Using the real {target.provider.value} API.[/green]")
-        config = LLMConfig(
-            provider=target.provider,
-            api_key=target.api_key,
-            model=target.model,
-            base_url=target.base_url,
-            max_retries=3,
-        )
-        async with LLMService(config, environ=environ) as llm:
+        target = await open_target(stack, console, environ)
+        async with LLMService(target_config(target), environ=environ) as llm:
             messages = [{"role": "user", "content": prompt}]
             response, stats = await llm.complete(messages=messages)
             console.print(f"\n[bold]Response:[/bold] {response}")

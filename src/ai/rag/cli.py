@@ -18,6 +18,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from ai.rag.chunking import ChunkingConfig
+from ai.rag.embedding_backends.local import quiet_model_loading
 from ai.rag.embeddings import EmbeddingService
 from ai.rag.retriever import ContextRetriever, SearchMode
 from ai.rag.vector_store import VectorStore, VectorStoreConfig, VectorStoreType
@@ -149,7 +150,7 @@ def ingest(
     overlap: int = typer.Option(64, help="Overlap between chunks in tokens."),
 ) -> None:
     """Chunk, embed (locally) and store files; unchanged files are skipped."""
-    _quiet_model_loading()
+    quiet_model_loading()
     asyncio.run(_ingest(paths, store_dir, chunk_size, overlap))
 
 
@@ -162,17 +163,5 @@ def query(
     context: bool = typer.Option(False, help="Print the formatted context for a prompt."),
 ) -> None:
     """Search what `ingest` stored: a table of chunks, or the prompt-ready context."""
-    _quiet_model_loading()
+    quiet_model_loading()
     asyncio.run(_query(question, store_dir, top_k, mode, context))
-
-
-def _quiet_model_loading() -> None:
-    """Hide transformers' "Loading weights" bar: the CLI shows its own progress.
-
-    Process-wide, so only the CLI does it; a library user keeps their own setting.
-    """
-    try:
-        from transformers.utils import logging as transformers_logging
-    except ImportError:
-        return
-    transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]

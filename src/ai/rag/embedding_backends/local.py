@@ -188,3 +188,16 @@ def build_local_backend(
         device=options.device or "cpu",
         batch_size=64 if options.batch_size is None else options.batch_size,
     )
+
+
+def quiet_model_loading() -> None:
+    """Hide transformers' "Loading weights" bar, for programs that show their own output.
+
+    Process-wide, so only our CLI and walk-through call it; a library user keeps their own
+    setting.
+    """
+    try:
+        from transformers.utils import logging as transformers_logging
+    except ImportError:
+        return
+    transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
