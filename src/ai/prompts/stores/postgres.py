@@ -22,32 +22,28 @@ prefix checked against `PREFIX_PATTERN` and quoted; every value travels as a `$n
 parameter. Hence S608 is silenced for this file.
 
 Errors: every failure of the driver or the connection (asyncpg errors, `OSError`,
-time-outs) becomes `StoreError` in `_connection`, the one boundary; messages show the
-server with its password masked.
+time-outs) becomes `StoreError` in the store's `ai.postgres_pool.PostgresPool`, the one
+boundary; messages name the tables and show the server with its password masked.
 """
 
 # ruff: noqa: S608
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
-from urllib.parse import urlsplit
 
-from ai.errors import ConfigurationError, StoreError, mask_url, redact
+from ai.errors import ConfigurationError, mask_url
 from ai.prompts.stores.base import HistoryChange, TemplateStore, added_versions
-from ai.prompts.stores.rows import (
-    history_from_rows,
-    label_changes,
-    version_row,
-)
+from ai.prompts.stores.rows import history_from_rows, label_changes, version_row
 from ai.prompts.versions import TemplateHistory
 
 try:
     import asyncpg
+
+    from ai.postgres_pool import PoolOptions, PostgresPool
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
     raise ImportError(
         "The PostgreSQL template store needs asyncpg: pip install 'devora-ai[pgvector]'"
@@ -57,9 +53,8 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
 PREFIX_PATTERN = re.compile(r"[a-z_][a-z0-9_]{0,40}")
 """Table prefixes: lowercase SQL identifiers, short enough for `_versions` and index names."""
 
-_DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
-_CONNECT_TIMEOUT_S = 10.0
 _LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"
+_PRIVILEGE_HINT = "Grant the user CREATE on the schema, or have an administrator create the tables."
 
 
 class PostgresTemplateStore(TemplateStore):
@@ -84,15 +79,19 @@ class PostgresTemplateStore(TemplateStore):
         if pool_size < 1:
             raise ConfigurationError(f"pool_size must be at least 1, got {pool_size}")
         self._url = connection_string
-        self._secrets = _password(connection_string)
         self._prefix = table_prefix
         self._versions = f"{table_prefix}_versions"
         self._labels = f"{table_prefix}_labels"
-        self._pool_size = pool_size
-        self._pool: Any = None
-        self._pool_lock = asyncio.Lock()
         self._schema_ready = False
-        self._closed = False
+        self._pool = PostgresPool(
+            connection_string,
+            name="PostgreSQL template store",
+            owner="PostgresTemplateStore",
+            subject=f" (tables {table_prefix}_*)",
+            options=PoolOptions(min_size=1, max_size=pool_size),
+            hints={asyncpg.InsufficientPrivilegeError: _PRIVILEGE_HINT},
+            on_undefined_table=self._forget_tables,  # dropped behind our back
+        )
 
     def __repr__(self) -> str:
         return f"PostgresTemplateStore({mask_url(self._url)!r}, table_prefix={self._prefix!r})"
@@ -138,45 +137,21 @@ class PostgresTemplateStore(TemplateStore):
 
     async def aclose(self) -> None:
         """Close the pool; the store refuses work afterwards. Idempotent."""
-        self._closed = True
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            await pool.close()
+        await self._pool.aclose()
 
-    # --- connections and errors ----------------------------------------------------------
+    # --- connections and tables ----------------------------------------------------------
 
     @asynccontextmanager
     async def _connection(self, operation: str) -> AsyncIterator[Any]:
-        """A pooled connection with the tables in place; the one error boundary."""
-        if self._closed:
-            raise StoreError(f"PostgreSQL template store {operation}: the store is closed")
-        try:
-            pool = await self._open_pool()
-            async with pool.acquire() as conn:
-                if not self._schema_ready:
-                    await self._create_tables(conn)
-                yield conn
-        except _DRIVER_ERRORS as exc:
-            if isinstance(exc, asyncpg.UndefinedTableError):
-                self._schema_ready = False  # dropped behind our back: recreate next time
-            raise StoreError(self._error_message(operation, exc)) from exc
+        """A pooled connection with the tables in place (errors converted by the pool)."""
+        async with self._pool.connection(operation) as conn:
+            if not self._schema_ready:
+                await self._create_tables(conn)
+            yield conn
 
-    async def _open_pool(self) -> Any:
-        async with self._pool_lock:
-            if self._pool is None:
-                try:
-                    self._pool = await asyncpg.create_pool(
-                        self._url,
-                        min_size=1,
-                        max_size=self._pool_size,
-                        timeout=_CONNECT_TIMEOUT_S,
-                    )
-                except (ValueError, TypeError) as exc:  # a malformed URL or option
-                    raise ConfigurationError(
-                        f"PostgreSQL template store: the connection string {mask_url(self._url)} "
-                        f"is not usable: {redact(str(exc), self._secrets)}"
-                    ) from exc
-            return self._pool
+    def _forget_tables(self) -> None:
+        """The tables were dropped behind our back: create them again next time."""
+        self._schema_ready = False
 
     async def _create_tables(self, conn: Any) -> None:
         async with conn.transaction():
@@ -215,34 +190,6 @@ class PostgresTemplateStore(TemplateStore):
             f'SELECT label, version FROM "{self._labels}" WHERE name = $1', name
         )
         return history_from_rows(name, versions, labels)
-
-    def _error_message(self, operation: str, exc: BaseException) -> str:
-        detail = redact(f"{type(exc).__name__}: {exc}", self._secrets)
-        return (
-            f"PostgreSQL template store {operation} (tables {self._prefix}_*) at "
-            f"{mask_url(self._url)} failed: {detail}. {_hint(exc)}"
-        )
-
-
-def _password(url: str) -> list[str]:
-    try:
-        password = urlsplit(url).password
-    except ValueError:
-        return []
-    return [password] if password else []
-
-
-def _hint(exc: BaseException) -> str:
-    """What to do next, for the errors people meet."""
-    if isinstance(exc, OSError | TimeoutError | asyncpg.ConnectionDoesNotExistError):
-        return "Check that PostgreSQL is running and reachable at that address."
-    if isinstance(
-        exc, asyncpg.InvalidPasswordError | asyncpg.InvalidAuthorizationSpecificationError
-    ):
-        return "Check the user and password in the connection string."
-    if isinstance(exc, asyncpg.InsufficientPrivilegeError):
-        return "Grant the user CREATE on the schema, or have an administrator create the tables."
-    return "See the PostgreSQL server log for details."
 
 
 __all__ = ["PostgresTemplateStore"]

@@ -19,24 +19,23 @@ then builds the HNSW index (a bulk build). Later growth is analysed by autovacuu
 then the planner may choose an exact scan, which is slower but returns the same rows.
 
 Errors: every failure of the driver or the connection (any asyncpg error, `OSError`,
-time-outs) is converted in `_connection` — the one boundary — into `StoreError`, whose
-message names the server without its password and says what to check. Settings that
-cannot work (a vector of another dimension than the table's) raise `ConfigurationError`.
-A failed connection attempt is retried on the next call, so the store recovers by itself
-once the server is back.
+time-outs) is converted by the backend's `ai.postgres_pool.PostgresPool` — the one
+boundary — into `StoreError`, whose message names the table and the server without its
+password and says what to check (this module adds the hints for a missing extension and
+missing privileges). Settings that cannot work (a vector of another dimension than the
+table's) raise `ConfigurationError`. A failed connection attempt is retried on the next
+call, so the store recovers by itself once the server is back.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from enum import Enum
+from types import MappingProxyType
 from typing import Any
-from urllib.parse import urlsplit
 
-from ai.errors import ConfigurationError, StoreError, mask_url, redact
+from ai.errors import ConfigurationError, mask_url
 from ai.rag.filters import Filter, compile_sql
 from ai.rag.stores.pgvector_schema import (
     CREATE_EXTENSION_SQL,
@@ -56,6 +55,8 @@ try:
     import asyncpg
     from pgvector import Vector as PgVector
     from pgvector.asyncpg import register_vector
+
+    from ai.postgres_pool import PoolOptions, PostgresPool
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
     raise ImportError(
         "The pgvector vector store needs asyncpg and pgvector: pip install 'devora-ai[pgvector]'"
@@ -65,8 +66,20 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
 UPSERT_BATCH = 1000
 #: pgvector's upper bound for `hnsw.ef_search`.
 MAX_EF_SEARCH = 1000
-_CONNECT_TIMEOUT_S = 10.0
-_DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+_EXTENSION_HINT = (
+    "Install the pgvector extension on the server (https://github.com/pgvector/pgvector)."
+)
+#: Advice beyond the pool's own (connection, password) for errors this backend meets.
+_HINTS: Mapping[type[BaseException], str] = MappingProxyType(
+    {
+        asyncpg.UndefinedFileError: _EXTENSION_HINT,
+        asyncpg.FeatureNotSupportedError: _EXTENSION_HINT,
+        asyncpg.InsufficientPrivilegeError: (
+            "Grant the privilege, or have an administrator run CREATE EXTENSION vector"
+            " and create the table."
+        ),
+    }
+)
 
 #: Writes rows on a connection (inside the caller's transaction).
 _Loader = Callable[[Any], Awaitable[None]]
@@ -80,26 +93,6 @@ class _Table(Enum):
     LOADED = "loaded"  # created now, with the caller's rows written before indexing
 
 
-def _hint(exc: BaseException) -> str:
-    """What to do next, for the errors people actually meet."""
-    if isinstance(exc, OSError | TimeoutError | asyncpg.ConnectionDoesNotExistError):
-        return "Check that PostgreSQL is running and reachable at that address."
-    if isinstance(
-        exc, asyncpg.InvalidPasswordError | asyncpg.InvalidAuthorizationSpecificationError
-    ):
-        return "Check the user and password in the connection string."
-    if isinstance(exc, asyncpg.UndefinedFileError | asyncpg.FeatureNotSupportedError):
-        return (
-            "Install the pgvector extension on the server (https://github.com/pgvector/pgvector)."
-        )
-    if isinstance(exc, asyncpg.InsufficientPrivilegeError):
-        return (
-            "Grant the privilege, or have an administrator run CREATE EXTENSION vector"
-            " and create the table."
-        )
-    return "See the PostgreSQL server log for details."
-
-
 class PgVectorBackend:
     """A `VectorBackend` on PostgreSQL + pgvector, for stores shared by several processes.
 
@@ -110,16 +103,25 @@ class PgVectorBackend:
 
     def __init__(self, config: VectorStoreConfig) -> None:
         self._config = config
-        self._url = config.resolved_connection_string()
-        self._password = self._url_password(self._url)
         self._metric = config.metric
         self._sql = TableSql(table_name(config.index_name), METRICS[config.metric])
         self._dimension = config.dimension
         self._ef_search = min(config.hnsw_ef_search, MAX_EF_SEARCH)
         self._table_ready = False
-        self._pool: Any = None
-        self._pool_lock = asyncio.Lock()
-        self._closed = False
+        self._pool = PostgresPool(
+            config.resolved_connection_string(),
+            name="pgvector",
+            owner="VectorStore",
+            subject=f" on table {self.table!r}",
+            options=PoolOptions(
+                min_size=1,
+                max_size=10,
+                init=self._init_connection,
+                reset=self._reset_connection,
+            ),
+            hints=_HINTS,
+            on_undefined_table=self._forget_table,  # dropped behind our back
+        )
 
     @property
     def table(self) -> str:
@@ -153,7 +155,7 @@ class PgVectorBackend:
                     namespace,
                 )
 
-        async with self._connection("upsert") as conn:
+        async with self._pool.connection("upsert") as conn:
             if await self._ensure_table(conn, dimension, load=write) is _Table.LOADED:
                 return
             self._check_dimension(dimension, "the upserted vectors")
@@ -169,7 +171,7 @@ class PgVectorBackend:
         include_values: bool,
     ) -> list[Match]:
         """The `top_k` nearest in `namespace` passing `filter`, through the HNSW index."""
-        async with self._connection("query") as conn:
+        async with self._pool.connection("query") as conn:
             if await self._ensure_table(conn, self._config.dimension) is _Table.MISSING:
                 return []
             self._check_dimension(int(vector.size), "the query vector")
@@ -200,7 +202,7 @@ class PgVectorBackend:
         """The stored records with these ids; missing ids are left out."""
         if not ids:
             return []
-        async with self._connection("fetch") as conn:
+        async with self._pool.connection("fetch") as conn:
             if await self._ensure_table(conn, self._config.dimension) is _Table.MISSING:
                 return []
             rows = await conn.fetch(self._sql.fetch, namespace, list(ids))
@@ -219,13 +221,13 @@ class PgVectorBackend:
         """Remove these ids from `namespace`; missing ones are ignored."""
         if not ids:
             return
-        async with self._connection("delete") as conn:
+        async with self._pool.connection("delete") as conn:
             if await self._ensure_table(conn, self._config.dimension) is not _Table.MISSING:
                 await conn.execute(self._sql.delete, namespace, list(ids))
 
     async def delete_by_filter(self, filter: Filter, namespace: str) -> None:
         """Remove every record of `namespace` whose metadata passes `filter`."""
-        async with self._connection("delete_by_filter") as conn:
+        async with self._pool.connection("delete_by_filter") as conn:
             if await self._ensure_table(conn, self._config.dimension) is not _Table.MISSING:
                 params: list[Any] = []
                 where = self._where(namespace, filter, params)
@@ -233,7 +235,7 @@ class PgVectorBackend:
 
     async def count(self, namespace: str, filter: Filter | None) -> int:
         """How many records of `namespace` pass `filter` (all of them when None)."""
-        async with self._connection("count") as conn:
+        async with self._pool.connection("count") as conn:
             if await self._ensure_table(conn, self._config.dimension) is _Table.MISSING:
                 return 0
             params: list[Any] = []
@@ -242,7 +244,7 @@ class PgVectorBackend:
 
     async def stats(self) -> StoreStats:
         """Counts per namespace (one GROUP BY), dimension and metric."""
-        async with self._connection("stats") as conn:
+        async with self._pool.connection("stats") as conn:
             namespaces: dict[str, int] = {}
             if await self._ensure_table(conn, self._config.dimension) is not _Table.MISSING:
                 rows = await conn.fetch(self._sql.stats)
@@ -251,47 +253,9 @@ class PgVectorBackend:
 
     async def aclose(self) -> None:
         """Close the pool; the backend cannot be used afterwards. Idempotent."""
-        self._closed = True
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            await pool.close()
+        await self._pool.aclose()
 
-    # --- connections and errors ----------------------------------------------------------
-
-    @asynccontextmanager
-    async def _connection(self, operation: str) -> AsyncIterator[Any]:
-        """A pooled connection; driver and network errors leave as `StoreError` (only here)."""
-        if self._closed:
-            raise StoreError(
-                f"pgvector {operation}: the store is closed; create a new VectorStore."
-            )
-        try:
-            pool = await self._open_pool()
-            async with pool.acquire() as conn:
-                yield conn
-        except _DRIVER_ERRORS as exc:
-            if isinstance(exc, asyncpg.UndefinedTableError):
-                self._table_ready = False  # dropped behind our back: recreate next time
-            raise StoreError(self._error_message(operation, exc)) from exc
-
-    async def _open_pool(self) -> Any:
-        async with self._pool_lock:
-            if self._pool is None:
-                try:
-                    self._pool = await asyncpg.create_pool(
-                        self._url,
-                        min_size=1,
-                        max_size=10,
-                        timeout=_CONNECT_TIMEOUT_S,
-                        init=self._init_connection,
-                        reset=self._reset_connection,
-                    )
-                except (ValueError, TypeError) as exc:  # a malformed URL or option
-                    raise ConfigurationError(
-                        f"pgvector: the connection string {mask_url(self._url)} is not usable: "
-                        f"{redact(str(exc), self._secrets())}"
-                    ) from exc
-            return self._pool
+    # --- connections ---------------------------------------------------------------------
 
     async def _init_connection(self, conn: Any) -> None:
         """Per new connection: make sure the extension exists, register its codec, and set
@@ -317,22 +281,9 @@ class PgVectorBackend:
         if conn.is_in_transaction():
             await conn.execute("ROLLBACK")
 
-    def _error_message(self, operation: str, exc: BaseException) -> str:
-        detail = redact(f"{type(exc).__name__}: {exc}", self._secrets())
-        return (
-            f"pgvector {operation} on table {self.table!r} at {mask_url(self._url)} failed: "
-            f"{detail}. {_hint(exc)}"
-        )
-
-    def _secrets(self) -> list[str]:
-        return [self._password] if self._password else []
-
-    @staticmethod
-    def _url_password(url: str) -> str | None:
-        try:
-            return urlsplit(url).password
-        except ValueError:
-            return None
+    def _forget_table(self) -> None:
+        """The table was dropped behind our back: look for it (and recreate it) next time."""
+        self._table_ready = False
 
     # --- schema --------------------------------------------------------------------------
 
