@@ -6,7 +6,6 @@ Runs against the real PostgreSQL of the test session; each test gets its own sch
 
 from __future__ import annotations
 
-import socket
 from typing import Any
 
 import asyncpg
@@ -14,6 +13,7 @@ import pytest
 
 from ai.errors import ConfigurationError, StoreError
 from ai.postgres_pool import PoolOptions, PostgresPool
+from tests.services.ports import closed_port
 
 
 def make_pool(url: str, **kwargs: Any) -> PostgresPool:
@@ -21,10 +21,7 @@ def make_pool(url: str, **kwargs: Any) -> PostgresPool:
 
 
 def dead_url() -> str:
-    with socket.socket() as sock:  # bound, never listening: connections are refused
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    return f"postgresql://devora:hunter2-secret@127.0.0.1:{port}/nowhere"
+    return f"postgresql://devora:hunter2-secret@127.0.0.1:{closed_port()}/nowhere"
 
 
 async def test_connection_runs_statements(postgres_test_url: str) -> None:

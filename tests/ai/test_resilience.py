@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from datetime import timedelta
 from email.utils import format_datetime
 
@@ -25,16 +24,14 @@ from ai.llm_service import LLMService, ModelRoute
 from ai.records import RequestRecord
 from ai.testing import FakeProviderServer, Fault
 from tests.ai.provider_configs import TEST_KEY, anthropic_config, openai_config
+from tests.services.ports import closed_port
 
 HELLO = [{"role": "user", "content": "Hello!"}]
 
 
 def closed_port_url() -> str:
     """A loopback URL where nothing listens: connecting is refused at once."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}/v1"
+    return f"http://127.0.0.1:{closed_port()}/v1"
 
 
 async def test_rate_limit_retry_after_is_honoured(

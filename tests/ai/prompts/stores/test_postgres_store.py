@@ -5,7 +5,6 @@ Tests with a server use a fresh schema each (`postgres_test_url`).
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 from typing import Any
@@ -15,6 +14,7 @@ import pytest
 from ai.errors import ConfigurationError, StoreError
 from ai.prompts.stores.postgres import PostgresTemplateStore
 from tests.ai.prompts.stores.conftest import draft
+from tests.services.ports import closed_port
 
 
 async def table_exists(pg_conn: Any, name: str) -> bool:
@@ -54,12 +54,6 @@ async def test_tables_use_the_prefix_in_the_current_schema(
 def test_table_prefix_must_be_an_identifier(prefix: str) -> None:
     with pytest.raises(ConfigurationError, match="table_prefix"):
         PostgresTemplateStore("postgresql://127.0.0.1/db", table_prefix=prefix)
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def test_dead_database_raises_store_error_without_password() -> None:

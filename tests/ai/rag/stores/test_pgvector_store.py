@@ -12,7 +12,6 @@ than an exact plan forced with `enable_indexscan=off`.
 from __future__ import annotations
 
 import asyncio
-import socket
 import subprocess
 import sys
 from typing import Any
@@ -25,6 +24,7 @@ from ai.rag.filters import compile_sql, matches, parse_filter
 from ai.rag.stores.pgvector_schema import METRICS, TableSql, table_name
 from ai.rag.types import DistanceMetric, VectorRecord
 from ai.rag.vector_store import VectorStore, VectorStoreConfig
+from tests.services.ports import closed_port
 
 DIM = 8
 METRIC_IDS = [metric.value for metric in DistanceMetric]
@@ -396,12 +396,6 @@ async def test_metadata_that_is_not_json_is_refused(postgres_test_url: str) -> N
 
 
 # --- errors and lifecycle ------------------------------------------------------------
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def test_dead_database_raises_store_error_without_password() -> None:
