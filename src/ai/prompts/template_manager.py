@@ -106,12 +106,7 @@ class TemplateManager(AsyncClosing):
         self, name: str, *, version: int | None = None, label: str | None = None
     ) -> TemplateVersion:
         """The `production` version of `name`, or the given `version` or `label`."""
-        if version is not None and label is not None:
-            raise TemplateError("give a version or a label, not both")
-        history = await self.history(name)
-        if version is not None:
-            return history.version(version)
-        return history.labelled(label or PRODUCTION)
+        return _pick(await self.history(name), version, label)
 
     async def versions(self, name: str) -> list[TemplateVersion]:
         """All versions of `name`, oldest first."""
@@ -181,7 +176,7 @@ class TemplateManager(AsyncClosing):
         """
         history = await self.history(name)
         if version is not None or label is not None:
-            chosen = await self.get(name, version=version, label=label)
+            chosen = _pick(history, version, label)
             return chosen.render(variables, allow_unknown=allow_unknown, **values)
         production = history.labelled(PRODUCTION)
         experiment = production.template.experiment
@@ -281,6 +276,15 @@ class TemplateManager(AsyncClosing):
         except TemplateError:
             if await self.store.load(name) is None:  # not a concurrent copy: a real failure
                 raise
+
+
+def _pick(history: TemplateHistory, version: int | None, label: str | None) -> TemplateVersion:
+    """The version asked for by number or label (default `production`)."""
+    if version is not None and label is not None:
+        raise TemplateError("give a version or a label, not both")
+    if version is not None:
+        return history.version(version)
+    return history.labelled(label or PRODUCTION)
 
 
 def _variant_version(history: TemplateHistory, experiment: str, variant: str) -> TemplateVersion:
