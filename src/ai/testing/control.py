@@ -15,6 +15,8 @@ These need no API key: the fake listens on loopback and holds nothing worth prot
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -40,29 +42,50 @@ async def _json_body(request: Request) -> object:
 _NOT_JSON = object()
 
 
-def control_routes(state: FakeState) -> list[Route]:
-    """The `/_fake/*` routes over `state`."""
+class _Faults(Protocol):
+    def describe(self) -> list[dict[str, Any]]: ...
+    def clear(self) -> int: ...
 
-    async def add_fault(request: Request) -> Response:
+
+class _Described(Protocol):
+    def describe(self) -> dict[str, Any]: ...
+
+
+class _Requests(Protocol):
+    def snapshot(self) -> Sequence[_Described]: ...
+
+
+class ControlledState(Protocol):
+    """What every fake's state offers the control routes."""
+
+    @property
+    def faults(self) -> _Faults: ...
+    @property
+    def requests(self) -> _Requests: ...
+    def reset(self) -> None: ...
+
+
+def build_control_routes(
+    state: ControlledState,
+    *,
+    add_fault: Callable[[object], dict[str, Any]],
+    extra: Sequence[Route] = (),
+) -> list[Route]:
+    """The `/_fake/*` routes shared by every fake; `add_fault` parses and stores one rule
+    from a JSON body (raising ValueError) and returns its description."""
+
+    async def add_fault_route(request: Request) -> Response:
         try:
-            rule = fault_rule_from_json(await _json_body(request))
+            described = add_fault(await _json_body(request))
         except ValueError as error:
             return _bad_request(str(error))
-        state.faults.add_rule(rule)
-        return json_response({"rule": rule.describe()}, 201)
+        return json_response({"rule": described}, 201)
 
     async def list_faults(request: Request) -> Response:
         return json_response({"faults": state.faults.describe()})
 
     async def clear_faults(request: Request) -> Response:
         return json_response({"cleared": state.faults.clear()})
-
-    async def push_reply(request: Request) -> Response:
-        body = await _json_body(request)
-        if not isinstance(body, dict) or not isinstance(body.get("text"), str):
-            return _bad_request('the body must be {"text": "<reply>"}')
-        state.replies.push(body["text"])
-        return json_response({"queued": len(state.replies)}, 201)
 
     async def requests(request: Request) -> Response:
         return json_response({"requests": [r.describe() for r in state.requests.snapshot()]})
@@ -75,11 +98,30 @@ def control_routes(state: FakeState) -> list[Route]:
         return json_response({"status": "ok"})
 
     return [
-        Route("/_fake/faults", add_fault, methods=["POST"]),
+        Route("/_fake/faults", add_fault_route, methods=["POST"]),
         Route("/_fake/faults", list_faults, methods=["GET"]),
         Route("/_fake/faults", clear_faults, methods=["DELETE"]),
-        Route("/_fake/replies", push_reply, methods=["POST"]),
+        *extra,
         Route("/_fake/requests", requests, methods=["GET"]),
         Route("/_fake/reset", reset, methods=["POST"]),
         Route("/_fake/health", health, methods=["GET"]),
     ]
+
+
+def control_routes(state: FakeState) -> list[Route]:
+    """The `/_fake/*` routes of the provider fake: the shared ones plus scripted replies."""
+
+    def add_fault(body: object) -> dict[str, Any]:
+        rule = fault_rule_from_json(body)
+        state.faults.add_rule(rule)
+        return rule.describe()
+
+    async def push_reply(request: Request) -> Response:
+        body = await _json_body(request)
+        if not isinstance(body, dict) or not isinstance(body.get("text"), str):
+            return _bad_request('the body must be {"text": "<reply>"}')
+        state.replies.push(body["text"])
+        return json_response({"queued": len(state.replies)}, 201)
+
+    replies = Route("/_fake/replies", push_reply, methods=["POST"])
+    return build_control_routes(state, add_fault=add_fault, extra=[replies])

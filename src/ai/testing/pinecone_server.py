@@ -13,9 +13,6 @@ plus any index created later (at `/index/{name}`).
 
 from __future__ import annotations
 
-import sys
-
-import uvicorn
 from starlette.applications import Starlette
 
 from ai.testing.pinecone_api import build_pinecone_app
@@ -27,7 +24,7 @@ from ai.testing.pinecone_state import (
     PineconeRequest,
     PineconeState,
 )
-from ai.testing.server import LoopbackServer, _base_url, _bind, _config
+from ai.testing.server import LoopbackServer, _base_url, _bind, run_until_stopped
 
 DEFAULT_PINECONE_KEY = "pcsk_devora_fake_key"
 DEFAULT_INDEX_NAME = "devora-embeddings"
@@ -170,11 +167,4 @@ def serve_pinecone_forever(
         "Press Ctrl-C to stop.",
         flush=True,
     )
-    server = uvicorn.Server(_config(fake.app, host, sock.getsockname()[1]))
-    try:
-        server.run(sockets=[sock])
-    except KeyboardInterrupt:
-        pass
-    finally:
-        sock.close()
-    print("devora fake Pinecone stopped.", file=sys.stderr, flush=True)
+    run_until_stopped(fake.app, host, sock, "devora fake Pinecone")

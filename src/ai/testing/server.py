@@ -307,11 +307,16 @@ def serve_forever(
         "Press Ctrl-C to stop.",
         flush=True,
     )
-    server = uvicorn.Server(_config(fake.app, host, bound_port))
+    run_until_stopped(fake.app, host, sock, "devora fake provider")
+
+
+def run_until_stopped(app: Starlette, host: str, sock: socket.socket, what: str) -> None:
+    """Serve `app` on the bound `sock` in the foreground until Ctrl-C or SIGTERM."""
+    server = uvicorn.Server(_config(app, host, sock.getsockname()[1]))
     try:
         server.run(sockets=[sock])
     except KeyboardInterrupt:
         pass
     finally:
         sock.close()
-    print("devora fake provider stopped.", file=sys.stderr, flush=True)
+    print(f"{what} stopped.", file=sys.stderr, flush=True)
