@@ -1,14 +1,15 @@
-"""How chunk sizes are measured: characters exactly, or tokens with tiktoken.
+"""How chunk sizes are measured: characters exactly, or tokens of a BPE encoding.
 
 The splitter asks three questions many times per text: how far can a chunk starting here
 reach within a budget (`limit`), how far back may an overlap reach (`back`), and exactly
 how big is this span (`count`). For characters all three are arithmetic.
 
-For tokens, the text is encoded once as a whole and the character offset of every token
-is kept, so `limit` and `back` become binary searches. They are estimates: a span cut out
-of a text can encode differently from the same span inside it (BPE pre-tokens run across
-the cut), so every chunk is also counted exactly. Exact counting re-encodes only the
-ends of a span. No pre-token of cl100k or o200k can run across an *anchor*:
+For tokens, the text is encoded once as a whole (`ai.token_encoders`: quicktok, else
+tiktoken) and the character offset of every token is kept, so `limit` and `back` become
+binary searches. They are estimates: a span cut out of a text can encode differently from
+the same span inside it (BPE pre-tokens run across the cut), so every chunk is also
+counted exactly. Exact counting re-encodes only the ends of a span. No pre-token of
+cl100k or o200k can run across an *anchor*:
 
 - a space right after a letter, digit or closing punctuation (only whitespace patterns
   hold a space anywhere but first, and they hold nothing but whitespace);
@@ -23,17 +24,18 @@ first and after the last anchor are encoded again.
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
-import tiktoken
 
-__all__ = ["CharSizer", "Sizer", "TokenSizer"]
+from ai.token_encoders import TokenEncoder, TokenIds
+
+__all__ = ["CharSizer", "Sizer", "TokenSizer", "encode_texts"]
 
 _BLOCK_CHARS = 1 << 16
 _BEFORE_SPACE_ANCHOR = frozenset(".,;:!?)]}\"'")
-_THREADS = 8
 
 IntArray = npt.NDArray[np.int64]
 
@@ -76,15 +78,22 @@ class TokenSizer:
     """Tokens of one text, from a single encoding of the whole text.
 
     `starts` holds the character offset where each token begins (non-decreasing: tokens
-    that start inside a multi-byte character map to that character).
+    that start inside a multi-byte character map to that character). It is worked out on
+    first use from `ids`, the whole text's tokens, when the caller has them already (see
+    `encode_texts`); a text that fits one chunk only ever needs their number.
     """
 
     exact = False
 
-    def __init__(self, text: str, encoding: tiktoken.Encoding) -> None:
+    def __init__(self, text: str, encoder: TokenEncoder, ids: TokenIds | None = None) -> None:
         self._text = text
-        self._encode = encoding.encode_ordinary
-        self.starts = _token_char_starts(text, encoding)
+        self._encoder = encoder
+        self._count = encoder.count
+        self._ids = ids
+
+    @functools.cached_property
+    def starts(self) -> IntArray:
+        return _token_char_starts(self._text, self._encoder, self._ids)
 
     def limit(self, start: int, budget: int) -> int:
         starts = self.starts
@@ -101,13 +110,15 @@ class TokenSizer:
         if end <= start:
             return 0
         text = self._text
+        if start == 0 and end == len(text):
+            return len(self._ids) if self._ids is not None else len(self.starts)
         first = _next_anchor(text, start, end)
         if first < 0:
-            return len(self._encode(text[start:end]))
+            return self._count(text[start:end])
         last = _last_anchor(text, first, end)
         inner = int(self.starts.searchsorted(last)) - int(self.starts.searchsorted(first))
-        head = len(self._encode(text[start:first])) if first > start else 0
-        return head + inner + len(self._encode(text[last:end]))
+        head = self._count(text[start:first]) if first > start else 0
+        return head + inner + self._count(text[last:end])
 
 
 def _is_line_anchor(text: str, position: int) -> bool:
@@ -153,27 +164,50 @@ def _last_anchor(text: str, first: int, end: int) -> int:
     return last
 
 
-def _token_char_starts(text: str, encoding: tiktoken.Encoding) -> IntArray:
-    """Character offset of every token of `text`, encoding large texts in parallel blocks.
+def encode_texts(texts: Sequence[str], encoder: TokenEncoder) -> list[TokenIds | None]:
+    """The tokens of each text, all encoded in one parallel call. Texts long enough to be
+    cut into blocks get None: `TokenSizer` encodes each of those alone, block by block in
+    parallel, so that one long document does not hold up the rest."""
+    small = [index for index, text in enumerate(texts) if len(text) <= 2 * _BLOCK_CHARS]
+    encoded: list[TokenIds | None] = [None] * len(texts)
+    for index, ids in zip(small, encoder.encode_many([texts[i] for i in small]), strict=True):
+        encoded[index] = ids
+    return encoded
 
-    Blocks are cut at anchors, so their tokens are exactly the whole text's tokens.
+
+def _token_char_starts(text: str, encoder: TokenEncoder, known: TokenIds | None) -> IntArray:
+    """Character offset of every token of `text` (whose tokens may be `known`), encoding
+    large texts in parallel blocks. Blocks are cut at anchors, so their tokens are exactly
+    the whole text's tokens.
+
+    A character starts at each UTF-8 byte that is not a continuation byte, so a token's
+    offset is the number of such bytes in the tokens before it, less one when the token
+    itself starts mid-character (it then maps to the character it starts inside).
     """
-    blocks = _blocks(text)
-    if len(blocks) == 1:
-        ids = np.asarray(encoding.encode_ordinary(text), dtype=np.int64)
-    else:
-        encoded = encoding.encode_ordinary_batch(blocks, num_threads=_THREADS)
-        ids = np.concatenate([np.asarray(block, dtype=np.int64) for block in encoded])
+    ids = known if known is not None else np.concatenate(encoder.encode_many(_blocks(text)))
     if ids.size == 0:
         return np.zeros(0, dtype=np.int64)
-    lengths = _token_byte_lengths(encoding)[ids]
-    byte_starts = np.cumsum(lengths) - lengths
-    if text.isascii():
-        return byte_starts
-    raw = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
-    char_of_byte = np.cumsum((raw & 0xC0) != 0x80, dtype=np.int64) - 1
-    result: IntArray = char_of_byte[byte_starts]
+    characters, starts_inside = _character_tables(encoder)
+    per_token = characters[ids]
+    result: IntArray = np.cumsum(per_token) - per_token - starts_inside[ids]
     return result
+
+
+@functools.cache
+def _character_tables(encoder: TokenEncoder) -> tuple[IntArray, IntArray]:
+    """Per token id: how many characters start in its bytes, and 1 when its first byte
+    continues a character begun in the token before."""
+    tokens = encoder.token_bytes()
+    raw = np.frombuffer(b"".join(tokens), dtype=np.uint8)
+    lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
+    ends = np.cumsum(lengths)
+    firsts = ends - lengths
+    leads = np.concatenate([[0], np.cumsum((raw & 0xC0) != 0x80)])
+    characters: IntArray = leads[ends] - leads[firsts]
+    present = lengths > 0
+    starts_inside: IntArray = np.zeros(len(tokens), dtype=np.int64)
+    starts_inside[present] = (raw[firsts[present]] & 0xC0) == 0x80
+    return characters, starts_inside
 
 
 def _blocks(text: str) -> list[str]:
@@ -189,15 +223,3 @@ def _blocks(text: str) -> list[str]:
         position = cut
     blocks.append(text[position:])
     return blocks
-
-
-@functools.lru_cache(maxsize=8)
-def _token_byte_lengths(encoding: tiktoken.Encoding) -> IntArray:
-    """Byte length of every token id (0 for unused ids); built once per encoding."""
-    lengths = np.zeros(encoding.max_token_value + 1, dtype=np.int64)
-    for token in range(encoding.max_token_value + 1):
-        try:
-            lengths[token] = len(encoding.decode_single_token_bytes(token))
-        except KeyError:
-            continue
-    return lengths

@@ -98,9 +98,28 @@ class Splitter:
 
     def spans(self) -> Iterator[Span]:
         """Every chunk, in order."""
+        if not self.breaks:
+            whole = self._whole()
+            if whole is not None:
+                if whole[2]:
+                    yield whole
+                return
         bounds = [0, *self.breaks, len(self.text)]
         for segment_start, segment_end in itertools.pairwise(bounds):
             yield from self._segment(segment_start, segment_end)
+
+    def _whole(self) -> Span | None:
+        """The text as one chunk when all of it fits (the common case for short documents,
+        which then cost one count and no window searches); None when it does not."""
+        text = self.text
+        start = self._content_start(0, len(text))
+        end = len(text)
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        count = self.sizer.count(start, end)
+        if count > self.size:
+            return None
+        return start, end, text[start:end], None if self.sizer.exact else count
 
     def _segment(self, segment_start: int, end: int) -> Iterator[Span]:
         text = self.text

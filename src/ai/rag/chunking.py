@@ -6,9 +6,10 @@ at the strongest boundary that fits the size limit: a Markdown section start, a 
 line, a line end, a sentence end, a space, and only when none of these fits, anywhere
 (never inside a line of fenced code). Whitespace between chunks belongs to no chunk.
 
-Sizes are counted in tokens (tiktoken, offline; the encoding of `model`) or characters.
-The splitter works on offsets: it searches each chunk's window once per separator level
-with C-level string and regex searches, and never builds lists of every piece.
+Sizes are counted in tokens (the encoding of `model`, offline; see `ai.token_encoders`)
+or characters. The splitter works on offsets: it searches each chunk's window once per
+separator level with C-level string and regex searches, and never builds lists of every
+piece.
 
 Guarantees, for any text (property-tested in ``tests/ai/rag/test_chunking.py``):
 
@@ -29,6 +30,7 @@ the indentation of its first line when it starts at the start of a line.
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -36,10 +38,11 @@ from enum import StrEnum
 from typing import Any
 
 from ai.errors import ConfigurationError
-from ai.rag.chunk_sizing import CharSizer, Sizer, TokenSizer
+from ai.rag.chunk_sizing import CharSizer, Sizer, TokenSizer, encode_texts
 from ai.rag.chunk_splitter import Splitter
 from ai.rag.markdown_sections import MarkdownOutline
 from ai.rag.separators import DEFAULT_SEPARATORS, compile_separator
+from ai.token_encoders import TokenIds, token_encoder
 from ai.tokens import encoding_for_model
 
 __all__ = [
@@ -51,6 +54,11 @@ __all__ = [
     "chunk_documents",
     "chunk_text",
 ]
+
+
+_GROUP = 256
+"""Documents encoded together in token mode: enough to keep every core busy, few enough
+that a long stream of documents is never held in memory as tokens all at once."""
 
 
 class ChunkUnit(StrEnum):
@@ -139,8 +147,8 @@ class Chunker:
     def __init__(self, config: ChunkingConfig | None = None) -> None:
         self.config = config or ChunkingConfig()
         self._separators = [compile_separator(s) for s in self.config.separators]
-        self._encoding = (
-            encoding_for_model(self.config.model).encoding
+        self._encoder = (
+            token_encoder(encoding_for_model(self.config.model))
             if self.config.unit is ChunkUnit.TOKENS
             else None
         )
@@ -149,9 +157,36 @@ class Chunker:
         self, text: str, *, source_id: str, metadata: Mapping[str, Any] | None = None
     ) -> list[Chunk]:
         """Chunks of `text`, in order, each tagged with `source_id` and `metadata`."""
+        return self._chunk(text, source_id, metadata, None)
+
+    def chunk_documents(self, documents: Iterable[Mapping[str, Any]]) -> list[Chunk]:
+        """Chunks of many documents (``{"id", "text", "metadata"?}``), in document order.
+
+        In token mode the documents are encoded in parallel groups before they are split."""
+        checked = (_checked(position, document) for position, document in enumerate(documents))
+        chunks: list[Chunk] = []
+        while group := list(itertools.islice(checked, _GROUP)):
+            known: list[TokenIds | None] = (
+                [None] * len(group)
+                if self._encoder is None
+                else encode_texts([text for _, text, _ in group], self._encoder)
+            )
+            for (source_id, text, metadata), ids in zip(group, known, strict=True):
+                chunks.extend(self._chunk(text, source_id, metadata, ids))
+        return chunks
+
+    def _chunk(
+        self,
+        text: str,
+        source_id: str,
+        metadata: Mapping[str, Any] | None,
+        ids: TokenIds | None,
+    ) -> list[Chunk]:
         config = self.config
         outline = MarkdownOutline.parse(text) if config.markdown else None
-        sizer: Sizer = CharSizer() if self._encoding is None else TokenSizer(text, self._encoding)
+        sizer: Sizer = (
+            CharSizer() if self._encoder is None else TokenSizer(text, self._encoder, ids)
+        )
         splitter = Splitter(
             text,
             size=config.chunk_size,
@@ -180,19 +215,13 @@ class Chunker:
             for index, (start, end, body, count) in enumerate(splitter.spans())
         ]
 
-    def chunk_documents(self, documents: Iterable[Mapping[str, Any]]) -> list[Chunk]:
-        """Chunks of many documents (``{"id", "text", "metadata"?}``), in document order."""
-        chunks: list[Chunk] = []
-        for position, document in enumerate(documents):
-            source_id, text = document.get("id"), document.get("text")
-            if source_id is None or str(source_id) == "" or not isinstance(text, str):
-                raise ConfigurationError(
-                    f"document {position} needs a non-empty 'id' and a string 'text'."
-                )
-            chunks.extend(
-                self.chunk(text, source_id=str(source_id), metadata=document.get("metadata"))
-            )
-        return chunks
+
+def _checked(position: int, document: Mapping[str, Any]) -> tuple[str, str, Any]:
+    """(id, text, metadata) of one input document, or a `ConfigurationError` naming it."""
+    source_id, text = document.get("id"), document.get("text")
+    if source_id is None or str(source_id) == "" or not isinstance(text, str):
+        raise ConfigurationError(f"document {position} needs a non-empty 'id' and a string 'text'.")
+    return str(source_id), text, document.get("metadata")
 
 
 def chunk_text(
