@@ -24,6 +24,7 @@ first and after the last anchor are encoded again.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -35,7 +36,12 @@ from ai.token_encoders import TokenEncoder, TokenIds
 __all__ = ["CharSizer", "Sizer", "TokenSizer", "encode_texts"]
 
 _BLOCK_CHARS = 1 << 16
-_BEFORE_SPACE_ANCHOR = frozenset(".,;:!?)]}\"'")
+_ANCHOR_PATTERN = (
+    r"(?:(?<=[^\W_])|(?<=[.,;:!?)\]}\"']))(?= )"  # a space after a letter, digit or closer
+    r"|(?<=\n)(?=[^\s/])"  # a line start, not before whitespace or "/"
+)
+_ANCHOR = re.compile(_ANCHOR_PATTERN)
+_LAST_ANCHOR = re.compile(f"(?s:.*)(?:{_ANCHOR_PATTERN})")  # greedy: backs off from the end
 
 IntArray = npt.NDArray[np.int64]
 
@@ -121,47 +127,16 @@ class TokenSizer:
         return head + inner + self._count(text[last:end])
 
 
-def _is_line_anchor(text: str, position: int) -> bool:
-    """After a newline, before a character that is neither whitespace nor "/"."""
-    head = text[position]
-    return text[position - 1] == "\n" and not head.isspace() and head != "/"
-
-
-def _is_space_anchor(text: str, position: int) -> bool:
-    """A space right after a letter, digit or closing punctuation."""
-    before = text[position - 1]
-    return text[position] == " " and (before.isalnum() or before in _BEFORE_SPACE_ANCHOR)
-
-
 def _next_anchor(text: str, start: int, end: int) -> int:
     """The first anchor in ``(start, end)``, or -1."""
-    space = text.find(" ", start + 1, end)
-    while space >= 0 and not _is_space_anchor(text, space):
-        space = text.find(" ", space + 1, end)
-    limit = space if space >= 0 else end
-    newline = text.find("\n", start, limit - 1)
-    while newline >= 0:
-        if _is_line_anchor(text, newline + 1):
-            return newline + 1
-        newline = text.find("\n", newline + 1, limit - 1)
-    return space
+    match = _ANCHOR.search(text, start + 1, end)
+    return match.start() if match is not None else -1
 
 
 def _last_anchor(text: str, first: int, end: int) -> int:
     """The last anchor in ``[first, end)``, given that `first` is one."""
-    last = first
-    space = text.rfind(" ", first + 1, end)
-    while space > first:
-        if _is_space_anchor(text, space):
-            last = space
-            break
-        space = text.rfind(" ", first + 1, space)
-    newline = text.rfind("\n", last, end - 1)
-    while newline >= last:
-        if _is_line_anchor(text, newline + 1):
-            return newline + 1
-        newline = text.rfind("\n", last, newline)
-    return last
+    match = _LAST_ANCHOR.match(text, first, end)
+    return match.end() if match is not None else first
 
 
 def encode_texts(texts: Sequence[str], encoder: TokenEncoder) -> list[TokenIds | None]:

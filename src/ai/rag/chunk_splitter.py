@@ -80,9 +80,10 @@ class Splitter:
                 first_cuts.insert(0, PositionSeparator(self.sections).first_cut)
             self.fence_starts = [start for start, _ in outline.fences]
             self.fence_ends = [end for _, end in outline.fences]
-        # bound methods, looked up once: these run for every chunk
+        # looked up once: these run for every chunk
         self._last_cuts = [separator.last_cut for separator in separators]
         self._first_cuts = first_cuts
+        self._fenced = bool(self.fence_starts)
 
     def _forced_breaks(self, candidates: list[int]) -> list[int]:
         """Section starts that begin a new segment: all but those where the segment before
@@ -197,7 +198,7 @@ class Splitter:
             cut = self._section_cut(lo, reach)
             if cut > lo:
                 return cut, _AT_SEPARATOR
-        fenced = bool(self.fence_starts)
+        fenced = self._fenced
         for last_cut in self._last_cuts:
             cut = last_cut(text, lo, reach)
             if cut > lo:
@@ -248,7 +249,7 @@ class Splitter:
 
     def _first_overlap_cut(self, lo: int, cut: int, *, hard: bool) -> int:
         text = self.text
-        fenced = bool(self.fence_starts)
+        fenced = self._fenced
         for first_cut in self._first_cuts:
             found = first_cut(text, lo, cut)
             if lo <= found < cut:

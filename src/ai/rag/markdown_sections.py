@@ -20,14 +20,11 @@ from dataclasses import dataclass
 
 __all__ = ["Heading", "MarkdownOutline"]
 
-# Each pattern starts with a literal run ("\n  #", "```") that the regex engine finds
-# with a fast substring search, instead of attempting a match at every line start: one
-# heading pattern per indentation (0-3 spaces), one fence pattern per fence character.
+# Each pattern starts with a literal that the regex engine finds with a fast search
+# instead of attempting a match at every offset: a newline for headings (one pass over
+# the line starts, in order), the marker run for fences (one pattern per character).
 # `parse` prepends a newline so that the first line is found like the others.
-_HEADINGS = tuple(
-    re.compile(rf"\n{' ' * indent}#(#{{0,5}})(?:[ \t]+(.*?))?[ \t\r]*$", re.MULTILINE)
-    for indent in range(4)
-)
+_HEADING = re.compile(r"\n {0,3}#(#{0,5})(?:[ \t]+(.*?))?[ \t\r]*$", re.MULTILINE)
 _FENCES = (re.compile(r"```(`*)(.*)"), re.compile(r"~~~(~*)(.*)"))
 _CLOSING_HASHES = re.compile(r"(?:^|[ \t]+)#+$")
 _SPACE = re.compile(r"\s+")
@@ -69,8 +66,7 @@ class MarkdownOutline:
         fences = _fence_ranges(padded)
         fence_starts = [start for start, _ in fences]
         headings: list[Heading] = []
-        matches = [match for pattern in _HEADINGS for match in pattern.finditer(padded)]
-        for match in sorted(matches, key=lambda match: match.start()):
+        for match in _HEADING.finditer(padded):
             start = match.start()
             index = bisect.bisect_right(fence_starts, start) - 1
             if index >= 0 and start < fences[index][1]:
