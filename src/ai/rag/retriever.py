@@ -21,7 +21,7 @@ import numpy as np
 
 from ai.embedder import TextEmbedder
 from ai.errors import ConfigurationError
-from ai.rag.chunking import Chunk, ChunkingConfig, chunk_text
+from ai.rag.chunking import Chunk, ChunkingConfig, chunk_documents
 from ai.rag.filters import Filter, parse_filter
 from ai.rag.keyword_index import KeywordHit, KeywordIndex
 from ai.rag.ranking import maximal_marginal_relevance, reciprocal_rank_fusion
@@ -130,14 +130,19 @@ class ContextRetriever:
         return False
 
     async def _ingest(self, batch: Sequence[tuple[Document, str]]) -> int:
-        chunks: list[tuple[Chunk, Mapping[str, Any]]] = []
+        hashes: dict[str, str] = {}
+        documents: list[Document] = []
         for document, doc_hash in batch:
             doc_id, text = _document_fields(document, 0)
             await self._forget(doc_id)
-            extra = dict(document.get("metadata") or {})
-            for chunk in chunk_text(text, source_id=doc_id, metadata=extra, config=self.chunking):
-                chunks.append((chunk, {**_chunk_metadata(chunk), "doc_hash": doc_hash}))
-            self._hashes[doc_id] = doc_hash
+            hashes[doc_id] = doc_hash
+            metadata = dict(document.get("metadata") or {})
+            documents.append({"id": doc_id, "text": text, "metadata": metadata})
+        chunks: list[tuple[Chunk, Mapping[str, Any]]] = [
+            (chunk, {**_chunk_metadata(chunk), "doc_hash": hashes[chunk.source_id]})
+            for chunk in chunk_documents(documents, config=self.chunking)
+        ]
+        self._hashes.update(hashes)
         if not chunks:
             return 0
         vectors = np.asarray(
