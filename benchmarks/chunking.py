@@ -210,12 +210,12 @@ def contenders(unit: ChunkUnit, documents: Documents) -> dict[str, Splitter]:
         for d in documents
     ]
     texts = [d["text"] for d in documents]
-    main = langchain[LANGCHAIN]
+    reference = langchain[LANGCHAIN]
     splitters: dict[str, Splitter] = {
         name: (lambda splitter=splitter: splitter.split_documents(langchain_documents))
         for name, splitter in langchain.items()
     }
-    splitters[LANGCHAIN_STRINGS] = lambda: [c for text in texts for c in main.split_text(text)]
+    splitters[LANGCHAIN_STRINGS] = lambda: [c for text in texts for c in reference.split_text(text)]
     splitters["ours, equivalent"] = lambda: equivalent.chunk_documents(documents)
     splitters["ours, default"] = lambda: default.chunk_documents(documents)
     return splitters
