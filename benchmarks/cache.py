@@ -37,7 +37,7 @@ from pathlib import Path
 
 from ai.cache.entry import CachedResponse
 from ai.cache.memory import MemoryBackend
-from ai.usage import Usage
+from ai.core.usage import Usage
 
 TTL = 3600.0
 VALUE = CachedResponse(

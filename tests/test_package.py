@@ -37,7 +37,7 @@ def test_llm_service_exports_match_all() -> None:
 def test_every_cli_command_has_help() -> None:
     from typer.testing import CliRunner
 
-    from ai.cli import app
+    from ai.cli.app import app
 
     runner = CliRunner()
     top = runner.invoke(app, ["--help"])

@@ -20,7 +20,7 @@ from contextlib import AsyncExitStack
 from rich.console import Console
 
 from ai.cache import ResponseCache
-from ai.demo import open_target, stats_table, target_config
+from ai.cli.demo import open_target, stats_table, target_config
 from ai.llm_service import LLMService
 from ai.prompts import PromptTemplate, TemplateManager, WeightedSplit
 from ai.rag import ContextRetriever, EmbeddingService, VectorStore, VectorStoreConfig

@@ -4,8 +4,8 @@
         text, stats = await llm.complete(messages=[{"role": "user", "content": "Hello!"}])
 
 Each call goes through retries with backoff, a deadline, circuit breakers and the
-fallback chain (`ai.resilience`), is priced (`ai.pricing`), and emits one
-`RequestRecord` to subscribers (`ai.records`), success or failure.
+fallback chain (`ai.calls.resilience`), is priced (`ai.accounting.pricing`), and emits one
+`RequestRecord` to subscribers (`ai.core.records`), success or failure.
 """
 
 from __future__ import annotations
@@ -18,29 +18,29 @@ from typing import Any, Self
 
 import httpx
 
-from ai.attempts import ProviderCalls
+from ai.accounting.pricing import PricingTable
 from ai.cache.entry import CachedResponse
 from ai.cache.response_cache import CacheMode, CachePlan, ResponseCache
-from ai.circuit import CircuitBreaker, CircuitState
-from ai.clock import Clock, SystemClock
-from ai.config import LLMConfig, LLMProvider, ModelRoute, ResolvedRoute, resolve_routes
-from ai.errors import ConfigurationError, ProviderError
-from ai.lifecycle import AsyncClosing
-from ai.metrics import ServiceMetrics
-from ai.pricing import PricingTable
-from ai.providers.base import ChatRequest, Message
-from ai.providers.registry import ProviderRegistry, default_registry
-from ai.records import CallLabels, RecordBus, RequestRecord, Subscriber
-from ai.resilience import CallProgress, ResilientCaller
-from ai.retry import ExponentialBackoff, RetryPolicy
-from ai.stats import CompletionStats, StatsBuilder
-from ai.streaming import (
+from ai.calls.attempts import ProviderCalls
+from ai.calls.circuit import CircuitBreaker, CircuitState
+from ai.calls.config import LLMConfig, LLMProvider, ModelRoute, ResolvedRoute, resolve_routes
+from ai.calls.metrics import ServiceMetrics
+from ai.calls.resilience import CallProgress, ResilientCaller
+from ai.calls.retry import ExponentialBackoff, RetryPolicy
+from ai.calls.stats import CompletionStats, StatsBuilder
+from ai.calls.streaming import (
     CompletionStream,
     StreamJob,
     cache_entry,
     stream_completion,
     stream_through_cache,
 )
+from ai.core.clock import Clock, SystemClock
+from ai.core.lifecycle import AsyncClosing
+from ai.core.records import CallLabels, RecordBus, RequestRecord, Subscriber
+from ai.errors import ConfigurationError, ProviderError
+from ai.providers.base import ChatRequest, Message
+from ai.providers.registry import ProviderRegistry, default_registry
 
 __all__ = [
     "CompletionStats",

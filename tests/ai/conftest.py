@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from ai.clock import FakeClock
-from ai.records import RequestRecord
+from ai.core.clock import FakeClock
+from ai.core.records import RequestRecord
 from ai.testing import FakeProviderServer
 from tests.ai.provider_configs import TEST_KEY
 

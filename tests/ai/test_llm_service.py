@@ -8,11 +8,11 @@ import warnings
 
 import pytest
 
-from ai.clock import FakeClock
+from ai.accounting.pricing import PricingTable
+from ai.core.clock import FakeClock
+from ai.core.records import RequestRecord
 from ai.errors import AuthenticationError, ConfigurationError, ProviderError, mask_secret
 from ai.llm_service import LLMConfig, LLMProvider, LLMService
-from ai.pricing import PricingTable
-from ai.records import RequestRecord
 from ai.testing import FakeProviderServer, Fault
 from tests.ai.provider_configs import (
     TEST_KEY,

@@ -8,9 +8,9 @@ import logging
 import pytest
 
 from ai.cache import ResponseCache
+from ai.core.records import RequestRecord
 from ai.errors import ConfigurationError, ProviderError
 from ai.llm_service import LLMService
-from ai.records import RequestRecord
 from ai.testing import FakeProviderServer, Fault
 from tests.ai.provider_configs import anthropic_config, openai_config
 

@@ -16,7 +16,7 @@ from ai.cache.entry import CachedResponse, CacheValueError
 from ai.cache.memory import MemoryBackend
 from ai.cache.response_cache import CacheMode, CachePlan, ResponseCache
 from ai.cache.semantic import SemanticIndex
-from ai.embedder import TextEmbedder
+from ai.core.embedder import TextEmbedder
 
 if TYPE_CHECKING:
     from ai.cache.redis_backend import RedisBackend

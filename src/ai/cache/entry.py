@@ -7,8 +7,8 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from ai.core.usage import Usage
 from ai.errors import StoreError
-from ai.usage import Usage
 
 _FORMAT_VERSION = 1
 _COMPRESS_ABOVE = 2048

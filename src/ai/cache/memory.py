@@ -26,7 +26,7 @@ from collections.abc import Callable
 
 from ai.cache.backend import BackendStats
 from ai.cache.entry import CachedResponse, CacheValueError
-from ai.clock import Clock
+from ai.core.clock import Clock
 from ai.errors import ConfigurationError
 
 _NEVER = math.inf

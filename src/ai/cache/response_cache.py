@@ -21,7 +21,7 @@ from ai.cache.keys import UnkeyableRequest, request_key, semantic_scope
 from ai.cache.metrics import CacheMetrics
 from ai.cache.semantic import SemanticIndex, Vector
 from ai.cache.singleflight import SingleFlight
-from ai.clock import Clock, SystemClock
+from ai.core.clock import Clock, SystemClock
 from ai.errors import ConfigurationError, StoreError
 from ai.providers.base import ChatRequest
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from ai.embedder import TextEmbedder
+from ai.core.embedder import TextEmbedder
 from ai.errors import ConfigurationError
 
 Vector = npt.NDArray[np.float32]

@@ -6,10 +6,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ai.accounting.pricing import PricingTable
+from ai.accounting.tokens import count_message_tokens, count_tokens
+from ai.core.usage import Usage
 from ai.errors import TemplateError
-from ai.pricing import PricingTable
-from ai.tokens import count_message_tokens, count_tokens
-from ai.usage import Usage
 
 _HINT_KEYS = frozenset({"model", "temperature", "max_tokens"})
 

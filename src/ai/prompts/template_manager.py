@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ai.clock import Clock, SystemClock
+from ai.core.clock import Clock, SystemClock
+from ai.core.lifecycle import AsyncClosing
 from ai.errors import TemplateError, TemplateNotFoundError
-from ai.lifecycle import AsyncClosing
 from ai.prompts.experiments import Exposure, PromptExperiments, WeightedSplit
 from ai.prompts.library import builtin_history, builtin_templates
 from ai.prompts.rendered import RenderedPrompt

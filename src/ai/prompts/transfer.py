@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ai.clock import Clock
+from ai.core.clock import Clock
 from ai.errors import TemplateError, TemplateNotFoundError
 from ai.prompts.documents import DOCUMENT_SUFFIXES, write_document
 from ai.prompts.stores.base import TemplateStore

@@ -6,6 +6,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ai.core.usage import Usage
 from ai.providers.base import (
     ChatRequest,
     ChatResult,
@@ -17,7 +18,6 @@ from ai.providers.base import (
     ToolCall,
     WireFormat,
 )
-from ai.usage import Usage
 
 ANTHROPIC_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096

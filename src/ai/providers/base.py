@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ai.core.usage import Usage
 from ai.errors import (
     AuthenticationError,
     ContextLengthError,
@@ -22,7 +23,6 @@ from ai.errors import (
     ProviderError,
     RateLimitError,
 )
-from ai.usage import Usage
 
 Message = Mapping[str, Any]
 ToolCall = dict[str, Any]

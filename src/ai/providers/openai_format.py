@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ai.core.usage import Usage
 from ai.providers.base import (
     ChatRequest,
     ChatResult,
@@ -15,7 +16,6 @@ from ai.providers.base import (
     ToolCall,
     WireFormat,
 )
-from ai.usage import Usage
 
 
 class OpenAIChatFormat(WireFormat):

@@ -4,7 +4,7 @@ The splitter asks three questions many times per text: how far can a chunk start
 reach within a budget (`limit`), how far back may an overlap reach (`back`), and exactly
 how big is this span (`count`). For characters all three are arithmetic.
 
-For tokens, the text is encoded once as a whole (`ai.token_encoders`: quicktok, else
+For tokens, the text is encoded once as a whole (`ai.accounting.token_encoders`: quicktok, else
 tiktoken) and the character offset of every token is kept, so `limit` and `back` become
 binary searches. They are estimates: a span cut out of a text can encode differently from
 the same span inside it (BPE pre-tokens run across the cut), so every chunk is also
@@ -31,7 +31,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from ai.token_encoders import TokenEncoder, TokenIds
+from ai.accounting.token_encoders import TokenEncoder, TokenIds
 
 __all__ = ["CharSizer", "Sizer", "TokenSizer", "encode_texts"]
 

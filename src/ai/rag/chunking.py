@@ -6,7 +6,7 @@ at the strongest boundary that fits the size limit: a Markdown section start, a 
 line, a line end, a sentence end, a space, and only when none of these fits, anywhere
 (never inside a line of fenced code). Whitespace between chunks belongs to no chunk.
 
-Sizes are counted in tokens (the encoding of `model`, offline; see `ai.token_encoders`)
+Sizes are counted in tokens (the encoding of `model`, offline; see `ai.accounting.token_encoders`)
 or characters. The splitter works on offsets: it searches each chunk's window once per
 separator level with C-level string and regex searches, and never builds lists of every
 piece.
@@ -37,13 +37,13 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from ai.accounting.token_encoders import TokenIds, token_encoder
+from ai.accounting.tokens import encoding_for_model
 from ai.errors import ConfigurationError
 from ai.rag.chunk_sizing import CharSizer, Sizer, TokenSizer, encode_texts
 from ai.rag.chunk_splitter import Splitter
 from ai.rag.markdown_sections import MarkdownOutline
 from ai.rag.separators import DEFAULT_SEPARATORS, compile_separator
-from ai.token_encoders import TokenIds, token_encoder
-from ai.tokens import encoding_for_model
 
 __all__ = [
     "DEFAULT_SEPARATORS",

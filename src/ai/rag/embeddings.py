@@ -27,10 +27,13 @@ import httpx
 import numpy as np
 import numpy.typing as npt
 
-from ai.clock import Clock, SystemClock
+from ai.accounting.pricing import PricingTable
+from ai.calls.retry import RetryPolicy
+from ai.core.clock import Clock, SystemClock
+from ai.core.lifecycle import AsyncClosing
+from ai.core.records import RecordBus, RequestRecord, Subscriber
+from ai.core.usage import Usage
 from ai.errors import ConfigurationError, InvalidResponseError
-from ai.lifecycle import AsyncClosing
-from ai.pricing import PricingTable
 from ai.rag.embedding_backends import (
     BackendContext,
     EmbeddingBackend,
@@ -45,9 +48,6 @@ from ai.rag.embedding_cache import (
     MemoryEmbeddingCache,
     SqliteEmbeddingCache,
 )
-from ai.records import RecordBus, RequestRecord, Subscriber
-from ai.retry import RetryPolicy
-from ai.usage import Usage
 
 __all__ = [
     "EmbeddingCacheStats",

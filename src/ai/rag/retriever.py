@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from ai.embedder import TextEmbedder
+from ai.accounting.tokens import count_tokens
+from ai.core.embedder import TextEmbedder
 from ai.errors import ConfigurationError
 from ai.rag.chunking import Chunk, ChunkingConfig, chunk_documents
 from ai.rag.filters import Filter, parse_filter
@@ -27,7 +28,6 @@ from ai.rag.keyword_index import KeywordHit, KeywordIndex
 from ai.rag.ranking import maximal_marginal_relevance, reciprocal_rank_fusion
 from ai.rag.types import Match
 from ai.rag.vector_store import VectorStore
-from ai.tokens import count_tokens
 
 Document = Mapping[str, Any]
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from ai.core.lifecycle import AsyncClosing
 from ai.errors import ConfigurationError, StoreError
-from ai.lifecycle import AsyncClosing
 from ai.rag.backend import VectorBackend
 from ai.rag.filters import parse_filter
 from ai.rag.types import DistanceMetric, Match, StoreStats, Vector, VectorRecord

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ai.cache.entry import CachedResponse, CacheValueError
-from ai.usage import Usage
+from ai.core.usage import Usage
 
 # Lone surrogates cannot be encoded as UTF-8; they get their own test below.
 TEXT = st.text(st.characters(blacklist_categories=("Cs",)))

@@ -19,7 +19,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from ai.cache.backend import BackendStats
 from ai.cache.entry import CachedResponse, CacheValueError
 from ai.cache.memory import MemoryBackend
-from ai.clock import FakeClock
+from ai.core.clock import FakeClock
 from ai.errors import ConfigurationError
 
 T = TypeVar("T")

@@ -22,8 +22,8 @@ import pytest
 from ai.cache.backend import BackendStats
 from ai.cache.entry import CachedResponse, CacheValueError
 from ai.cache.redis_backend import RedisBackend, mask_url
+from ai.core.usage import Usage
 from ai.errors import ConfigurationError, StoreError
-from ai.usage import Usage
 
 if TYPE_CHECKING:
     import redis.asyncio

@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from ai.cache import CachedResponse, CacheMode, ResponseCache
-from ai.clock import FakeClock
+from ai.core.clock import FakeClock
 from ai.errors import ConfigurationError
 from ai.providers.base import ChatRequest
 

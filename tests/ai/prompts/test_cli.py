@@ -9,7 +9,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from ai.cli import app
+from ai.cli.app import app
 
 runner = CliRunner()
 

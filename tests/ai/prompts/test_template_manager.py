@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ai.clock import FakeClock
+from ai.core.clock import FakeClock
 from ai.errors import TemplateError, TemplateNotFoundError
 from ai.prompts.experiments import WeightedSplit
 from ai.prompts.library import builtin_templates

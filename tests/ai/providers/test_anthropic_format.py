@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ai.core.usage import Usage
 from ai.errors import (
     AuthenticationError,
     ContextLengthError,
@@ -24,7 +25,6 @@ from ai.providers.anthropic_format import (
     AnthropicMessagesFormat,
 )
 from ai.providers.base import ChatRequest, MalformedResponse, StreamErrorEvent
-from ai.usage import Usage
 
 WIRE = AnthropicMessagesFormat()
 WEATHER_TOOL = {

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ai.core.usage import Usage
 from ai.errors import (
     AuthenticationError,
     ContextLengthError,
@@ -20,7 +21,6 @@ from ai.errors import (
 )
 from ai.providers.base import ChatRequest, MalformedResponse, StreamErrorEvent
 from ai.providers.openai_format import OpenAIChatFormat
-from ai.usage import Usage
 
 WIRE = OpenAIChatFormat()
 MESSAGES = [

@@ -10,6 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ai.accounting.token_encoders import token_encoder
+from ai.accounting.tokens import count_tokens, encoding_for_model
 from ai.errors import ConfigurationError
 from ai.rag.chunking import (
     DEFAULT_SEPARATORS,
@@ -21,8 +23,6 @@ from ai.rag.chunking import (
     chunk_text,
 )
 from ai.rag.markdown_sections import MarkdownOutline
-from ai.token_encoders import token_encoder
-from ai.tokens import count_tokens, encoding_for_model
 
 MODEL = "text-embedding-3-small"
 

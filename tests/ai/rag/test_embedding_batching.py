@@ -10,11 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ai.accounting.tokens import encoding_for_model
 from ai.errors import ConfigurationError
 from ai.providers.base import MalformedResponse
 from ai.rag.embedding_backends.batching import plan_batches
 from ai.rag.embedding_backends.openai_api import parse_embeddings_response, truncate_to_tokens
-from ai.tokens import encoding_for_model
 
 
 @st.composite

@@ -11,10 +11,10 @@ import time
 import numpy as np
 import pytest
 
+from ai.core.records import RequestRecord
 from ai.errors import ConfigurationError
 from ai.rag.embedding_backends.local import SentenceTransformerBackend, load_sentence_transformer
 from ai.rag.embeddings import EmbeddingService
-from ai.records import RequestRecord
 
 # find_spec, not importorskip: importing sentence-transformers here would import
 # huggingface_hub before the loader sets HF_HUB_OFFLINE, which is part of what is tested.

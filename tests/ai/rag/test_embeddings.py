@@ -10,8 +10,11 @@ import httpx
 import numpy as np
 import pytest
 
+from ai.accounting.pricing import PricingTable
 from ai.cache.semantic import SemanticIndex
-from ai.clock import FakeClock
+from ai.calls.retry import ExponentialBackoff, RetryPolicy
+from ai.core.clock import FakeClock
+from ai.core.records import RequestRecord
 from ai.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -19,10 +22,7 @@ from ai.errors import (
     InvalidResponseError,
     RateLimitError,
 )
-from ai.pricing import PricingTable
 from ai.rag.embeddings import EmbeddingService
-from ai.records import RequestRecord
-from ai.retry import ExponentialBackoff, RetryPolicy
 from ai.testing import FakeProviderServer, Fault
 from ai.testing.embeddings import embed as fake_vector
 from tests.ai.provider_configs import TEST_KEY

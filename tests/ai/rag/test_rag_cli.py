@@ -6,7 +6,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from ai.cli import app
+from ai.cli.app import app
 
 
 def test_ingest_then_query_in_separate_runs(tmp_path: Path) -> None:

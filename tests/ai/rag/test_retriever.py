@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from ai.accounting.tokens import count_tokens
 from ai.errors import ConfigurationError, FilterError
 from ai.rag import (
     ChunkingConfig,
@@ -19,7 +20,6 @@ from ai.rag import (
     ndcg_at_k,
     recall_at_k,
 )
-from ai.tokens import count_tokens
 
 LABELED = json.loads((Path(__file__).parent / "data" / "labeled_set.json").read_text())
 

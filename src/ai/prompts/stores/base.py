@@ -13,8 +13,8 @@ import abc
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
+from ai.core.lifecycle import AsyncClosing
 from ai.errors import TemplateError, TemplateNotFoundError
-from ai.lifecycle import AsyncClosing
 from ai.prompts.versions import (
     PRODUCTION,
     TemplateHistory,

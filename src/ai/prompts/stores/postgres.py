@@ -22,7 +22,7 @@ prefix checked against `PREFIX_PATTERN` and quoted; every value travels as a `$n
 parameter. Hence S608 is silenced for this file.
 
 Errors: every failure of the driver or the connection (asyncpg errors, `OSError`,
-time-outs) becomes `StoreError` in the store's `ai.postgres_pool.PostgresPool`, the one
+time-outs) becomes `StoreError` in the store's `ai.db.postgres.PostgresPool`, the one
 boundary; messages name the tables and show the server with its password masked.
 """
 
@@ -43,7 +43,7 @@ from ai.prompts.versions import TemplateHistory
 try:
     import asyncpg
 
-    from ai.postgres_pool import PoolOptions, PostgresPool
+    from ai.db.postgres import PoolOptions, PostgresPool
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
     raise ImportError(
         "The PostgreSQL template store needs asyncpg: pip install 'devora-ai[pgvector]'"

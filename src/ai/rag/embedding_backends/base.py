@@ -16,11 +16,11 @@ import httpx
 import numpy as np
 import numpy.typing as npt
 
-from ai.clock import Clock
+from ai.accounting.pricing import PricingTable
+from ai.calls.retry import RetryPolicy
+from ai.core.clock import Clock
+from ai.core.records import RequestRecord
 from ai.errors import ConfigurationError
-from ai.pricing import PricingTable
-from ai.records import RequestRecord
-from ai.retry import RetryPolicy
 
 Matrix = npt.NDArray[np.float32]
 

@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
+from ai.core.records import RequestRecord
 from ai.errors import ConfigurationError
 from ai.rag.embedding_backends.base import BackendContext, EmbeddingOptions, Matrix
-from ai.records import RequestRecord
 
 DEFAULT_LOCAL_MODEL = "all-MiniLM-L6-v2"
 _PACKAGED_NAMES = frozenset({DEFAULT_LOCAL_MODEL, "sentence-transformers/all-MiniLM-L6-v2"})

@@ -3,8 +3,8 @@
 Requests stay within the API's limits (2,048 inputs and 300,000 tokens per request, 8,191
 tokens per input for OpenAI's models), ask for base64 vectors (a quarter of the JSON's
 size, decoded straight into float32), and go through the same retry, deadline and
-circuit-breaker machinery as `LLMService` (`ai.resilience`), with httpx errors and HTTP
-statuses converted by the same code (`ai.transport`, `ai.attempts`). Each HTTP request,
+circuit-breaker machinery as `LLMService` (`ai.calls.resilience`), with httpx errors and HTTP
+statuses converted by the same code (`ai.calls.transport`, `ai.calls.attempts`). Each HTTP request,
 success or failure, emits one `RequestRecord` with its tokens and cost.
 """
 
@@ -21,22 +21,22 @@ from typing import Any
 import httpx
 import numpy as np
 
-from ai import transport
-from ai.attempts import ProviderCalls, invalid_response
-from ai.circuit import CircuitBreaker
-from ai.config import ModelRoute, ResolvedRoute, resolve_route
+from ai.accounting.pricing import PricingTable
+from ai.accounting.tokens import ModelEncoding, encoding_for_model
+from ai.calls import transport
+from ai.calls.attempts import ProviderCalls, invalid_response
+from ai.calls.circuit import CircuitBreaker
+from ai.calls.config import ModelRoute, ResolvedRoute, resolve_route
+from ai.calls.resilience import CallProgress, ResilientCaller
+from ai.calls.retry import RetryPolicy
+from ai.core.records import RequestRecord
+from ai.core.usage import Usage
 from ai.errors import ConfigurationError, ContextLengthError, ProviderError
-from ai.pricing import PricingTable
 from ai.providers.base import MalformedResponse
 from ai.providers.openai_format import OpenAIChatFormat
 from ai.providers.registry import default_registry
 from ai.rag.embedding_backends.base import BackendContext, EmbeddingOptions, Matrix
 from ai.rag.embedding_backends.batching import plan_batches
-from ai.records import RequestRecord
-from ai.resilience import CallProgress, ResilientCaller
-from ai.retry import RetryPolicy
-from ai.tokens import ModelEncoding, encoding_for_model
-from ai.usage import Usage
 
 DEFAULT_OPENAI_MODEL = "text-embedding-3-small"
 MAX_INPUTS_PER_REQUEST = 2048

@@ -19,7 +19,7 @@ then builds the HNSW index (a bulk build). Later growth is analysed by autovacuu
 then the planner may choose an exact scan, which is slower but returns the same rows.
 
 Errors: every failure of the driver or the connection (any asyncpg error, `OSError`,
-time-outs) is converted by the backend's `ai.postgres_pool.PostgresPool` — the one
+time-outs) is converted by the backend's `ai.db.postgres.PostgresPool` — the one
 boundary — into `StoreError`, whose message names the table and the server without its
 password and says what to check (this module adds the hints for a missing extension and
 missing privileges). Settings that cannot work (a vector of another dimension than the
@@ -56,7 +56,7 @@ try:
     from pgvector import Vector as PgVector
     from pgvector.asyncpg import register_vector
 
-    from ai.postgres_pool import PoolOptions, PostgresPool
+    from ai.db.postgres import PoolOptions, PostgresPool
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
     raise ImportError(
         "The pgvector vector store needs asyncpg and pgvector: pip install 'devora-ai[pgvector]'"

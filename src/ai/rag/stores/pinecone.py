@@ -11,7 +11,7 @@ What the backend does for the front:
 * upserts in batches of at most 1,000 vectors and 2 MB of JSON; fetches and deletes in
   batches of at most 1,000 ids;
 * retries 408/409/429/5xx answers, dropped connections and timeouts with
-  `ai.retry.RetryPolicy` (Retry-After honoured) on an injectable `ai.clock.Clock`; every
+  `ai.calls.retry.RetryPolicy` (Retry-After honoured) on an injectable `ai.core.clock.Clock`; every
   failure leaves as one `StoreError` naming the operation and what to check, never the key;
 * filters go to Pinecone as Pinecone JSON (`filter_to_dict` of the parsed filter);
 * scores keep devora's "higher is closer": Pinecone's euclidean score is the *squared*
@@ -40,7 +40,8 @@ from urllib.parse import quote
 import httpx
 import numpy as np
 
-from ai.clock import Clock, SystemClock
+from ai.calls.retry import RetryPolicy, parse_retry_after
+from ai.core.clock import Clock, SystemClock
 from ai.errors import (
     ConfigurationError,
     InvalidResponseError,
@@ -64,7 +65,6 @@ from ai.rag.stores.pinecone_records import (
 )
 from ai.rag.types import DistanceMetric, Match, StoreStats, Vector, VectorRecord
 from ai.rag.vector_store import VectorStoreConfig
-from ai.retry import RetryPolicy, parse_retry_after
 
 API_VERSION = "2025-10"
 CONTROL_PLANE_URL = "https://api.pinecone.io"

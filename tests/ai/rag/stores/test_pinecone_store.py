@@ -13,13 +13,13 @@ import httpx
 import numpy as np
 import pytest
 
-from ai.clock import FakeClock
+from ai.calls.retry import ExponentialBackoff, RetryPolicy
+from ai.core.clock import FakeClock
 from ai.errors import ConfigurationError, StoreError
 from ai.rag.filters import matches, parse_filter
 from ai.rag.stores.pinecone import API_VERSION, TEXT_KEY, PineconeBackend
 from ai.rag.types import DistanceMetric, VectorRecord
 from ai.rag.vector_store import VectorStore, VectorStoreConfig
-from ai.retry import ExponentialBackoff, RetryPolicy
 from ai.testing import FakePineconeServer, Fault
 
 DIM = 8

@@ -1,0 +1,170 @@
+"""Retries, deadline, circuit breakers and the fallback chain, around any one-attempt call.
+
+Kept apart from `LLMService` so the same loop serves plain calls and the opening of
+streams, and so its behaviour is tested on a fake clock.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from ai.calls.circuit import CircuitBreaker, CircuitState
+from ai.calls.config import ResolvedRoute
+from ai.calls.retry import RetryPolicy
+from ai.core.clock import Clock
+from ai.errors import (
+    AllModelsFailedError,
+    CircuitOpenError,
+    ModelNotFoundError,
+    OverloadedError,
+    ProviderError,
+    TimeoutError,
+)
+
+logger = logging.getLogger("ai.llm_service")
+
+T = TypeVar("T")
+Attempt = Callable[[ResolvedRoute, float], Awaitable[T]]
+
+
+@dataclass
+class CallProgress:
+    """What one call has been through so far; read by the record and the stats."""
+
+    started: float
+    deadline: float
+    timeout: float
+    attempts: int = 0
+    route: ResolvedRoute | None = None
+    fallback_used: bool = False
+    errors: list[ProviderError] = field(default_factory=list)
+
+
+class ResilientCaller:
+    """Runs an attempt function over a fallback chain with retries and breakers."""
+
+    def __init__(
+        self,
+        policy: RetryPolicy,
+        clock: Clock,
+        rng: random.Random,
+        breaker_factory: Callable[[], CircuitBreaker],
+    ) -> None:
+        self._policy = policy
+        self._clock = clock
+        self._rng = rng
+        self._breaker_factory = breaker_factory
+        self._breakers: dict[str, CircuitBreaker] = {}
+
+    def breaker(self, route: ResolvedRoute) -> CircuitBreaker:
+        """The circuit breaker of `route`'s model (created on first use)."""
+        breaker = self._breakers.get(route.key)
+        if breaker is None:
+            breaker = self._breakers[route.key] = self._breaker_factory()
+        return breaker
+
+    async def call(
+        self, routes: Sequence[ResolvedRoute], attempt: Attempt[T], progress: CallProgress
+    ) -> T:
+        """First route that succeeds wins; raises the one error, or `AllModelsFailedError`."""
+        for index, route in enumerate(routes):
+            breaker = self.breaker(route)
+            if not breaker.allow():
+                progress.errors.append(_circuit_open(route, breaker))
+                continue
+            progress.route, progress.fallback_used = route, index > 0
+            try:
+                return await self._with_retries(route, attempt, progress, breaker)
+            except ProviderError as error:
+                progress.errors.append(error)
+                if not error.fallback_can_help or self._deadline_passed(progress):
+                    break
+                if index + 1 < len(routes):
+                    logger.warning(
+                        "model %s on %s failed (%s); falling back to the next model",
+                        route.model,
+                        route.provider,
+                        error.error_type,
+                    )
+        raise _final_error(progress.errors)
+
+    async def _with_retries(
+        self,
+        route: ResolvedRoute,
+        attempt: Attempt[T],
+        progress: CallProgress,
+        breaker: CircuitBreaker,
+    ) -> T:
+        retries = 0
+        while True:
+            remaining = progress.deadline - self._clock.monotonic()
+            if remaining <= 0:
+                raise _deadline_error(route, progress)
+            progress.attempts += 1
+            try:
+                result = await attempt(route, remaining)
+            except ProviderError as error:
+                self._record_health(breaker, error)
+                if not self._policy.should_retry(error, retries):
+                    raise
+                if breaker.state is not CircuitState.CLOSED:
+                    raise
+                retries += 1
+                wait = self._policy.wait(error, retries, self._rng)
+                if self._clock.monotonic() + wait >= progress.deadline:
+                    raise
+                logger.warning(
+                    "%s %s failed (%s, attempt %d); retrying in %.2fs",
+                    route.provider,
+                    route.model,
+                    error.error_type,
+                    progress.attempts,
+                    wait,
+                )
+                await self._clock.sleep(wait)
+                continue
+            breaker.record_success()
+            return result
+
+    @staticmethod
+    def _record_health(breaker: CircuitBreaker, error: ProviderError) -> None:
+        """Outages count against the model; a 4xx about the request means it is up."""
+        if error.retryable or isinstance(error, OverloadedError | ModelNotFoundError):
+            breaker.record_failure()
+        else:
+            breaker.record_success()
+
+    def _deadline_passed(self, progress: CallProgress) -> bool:
+        return self._clock.monotonic() >= progress.deadline
+
+
+def _circuit_open(route: ResolvedRoute, breaker: CircuitBreaker) -> CircuitOpenError:
+    return CircuitOpenError(
+        f"Skipped {route.model!r} on {route.provider}: its circuit breaker is open after "
+        f"repeated failures; next trial in {breaker.seconds_until_retry():.1f}s.",
+        provider=route.provider,
+        model=route.model,
+    )
+
+
+def _deadline_error(route: ResolvedRoute, progress: CallProgress) -> TimeoutError:
+    return TimeoutError(
+        f"The call's deadline of {progress.timeout:g}s passed after {progress.attempts} "
+        f"attempt(s); raise the `timeout` setting or lower `max_retries`.",
+        provider=route.provider,
+        model=route.model,
+        retryable=False,
+    )
+
+
+def _final_error(errors: list[ProviderError]) -> ProviderError:
+    if len(errors) == 1:
+        return errors[0]
+    summary = "; ".join(f"{e.model} on {e.provider}: {e.error_type}" for e in errors)
+    return AllModelsFailedError(
+        f"All {len(errors)} models failed ({summary}). See .errors for each.", errors=errors
+    )

@@ -1,0 +1,231 @@
+"""Per-call statistics and the `RequestRecord` built from them: usage, cost, timings."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+from ai.accounting.pricing import PricingTable
+from ai.accounting.tokens import count_message_tokens, count_tokens
+from ai.cache.entry import CachedResponse
+from ai.calls.resilience import CallProgress
+from ai.core.clock import Clock
+from ai.core.records import CallLabels, RequestRecord
+from ai.core.usage import Usage
+from ai.providers.base import ChatRequest, ChatResult, ToolCall
+
+
+@dataclass(frozen=True, slots=True)
+class CompletionStats:
+    """What one call cost and how it went.
+
+    Token counts follow the OpenTelemetry GenAI conventions: `cached_input_tokens` and
+    `cache_creation_tokens` are part of `input_tokens`, `reasoning_tokens` part of
+    `output_tokens`. `tokens_estimated` is True when the provider reported no usage and
+    we counted ourselves. `estimated_cost` is None when the model has no known price
+    (a warning says so) or cost tracking is off; `cost_source` says where it came from.
+    """
+
+    request_id: str
+    provider: str
+    model: str
+    model_requested: str
+    input_tokens: int
+    output_tokens: int
+    cached_input_tokens: int
+    cache_creation_tokens: int
+    reasoning_tokens: int
+    tokens_estimated: bool
+    estimated_cost: float | None
+    cost_source: str | None
+    latency_ms: float
+    time_to_first_token_ms: float | None
+    attempts: int
+    cached: bool = False
+    fallback_used: bool = False
+    finish_reason: str | None = None
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    saved_cost: float | None = None
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+    @property
+    def usage(self) -> Usage:
+        return Usage(
+            self.input_tokens,
+            self.output_tokens,
+            self.cached_input_tokens,
+            self.cache_creation_tokens,
+            self.reasoning_tokens,
+            self.tokens_estimated,
+        )
+
+    @property
+    def tokens_per_second(self) -> float | None:
+        """Output throughput over the whole call (None for an empty or instant answer)."""
+        if self.output_tokens == 0 or self.latency_ms <= 0:
+            return None
+        return self.output_tokens / (self.latency_ms / 1000)
+
+
+@dataclass(slots=True)
+class StatsBuilder:
+    """Turns a finished (or failed) call into `CompletionStats` and a `RequestRecord`."""
+
+    request: ChatRequest
+    progress: CallProgress
+    clock: Clock
+    pricing: PricingTable | None
+    labels: CallLabels = field(default_factory=lambda: CallLabels())
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    def elapsed_ms(self) -> float:
+        return (self.clock.monotonic() - self.progress.started) * 1000
+
+    def build(self, result: ChatResult, *, time_to_first_token_ms: float | None) -> CompletionStats:
+        """Stats of a successful call; provider-reported usage wins over our count."""
+        route = self.progress.route
+        provider = route.provider if route else "unknown"
+        model_used = result.model or (route.model if route else self.request.model)
+        usage = result.usage or self.estimate_usage(result.text, model_used)
+        cost, source = self.cost(result, usage, model_used)
+        return CompletionStats(
+            request_id=self.request_id,
+            provider=provider,
+            model=model_used,
+            model_requested=self.request.model,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cached_input_tokens=usage.cached_input_tokens,
+            cache_creation_tokens=usage.cache_creation_tokens,
+            reasoning_tokens=usage.reasoning_tokens,
+            tokens_estimated=usage.estimated,
+            estimated_cost=cost,
+            cost_source=source,
+            latency_ms=self.elapsed_ms(),
+            time_to_first_token_ms=time_to_first_token_ms,
+            attempts=self.progress.attempts,
+            fallback_used=self.progress.fallback_used,
+            finish_reason=result.finish_reason,
+            tool_calls=result.tool_calls,
+        )
+
+    def from_cache(self, hit: CachedResponse, *, streamed: bool = False) -> CompletionStats:
+        """Stats of a call served by the cache: no tokens used, nothing spent.
+
+        `saved_cost` is what the original call cost; the answer's own size stays in the
+        cache entry, not in the token counts, so token consumption is never double counted.
+        """
+        elapsed = self.elapsed_ms()
+        return CompletionStats(
+            request_id=self.request_id,
+            provider=hit.provider,
+            model=hit.model or self.request.model,
+            model_requested=self.request.model,
+            input_tokens=0,
+            output_tokens=0,
+            cached_input_tokens=0,
+            cache_creation_tokens=0,
+            reasoning_tokens=0,
+            tokens_estimated=False,
+            estimated_cost=0.0 if self.pricing is not None else None,
+            cost_source="cache",
+            latency_ms=elapsed,
+            time_to_first_token_ms=elapsed if streamed else None,
+            attempts=0,
+            cached=True,
+            finish_reason=hit.finish_reason,
+            tool_calls=list(hit.tool_calls),
+            saved_cost=hit.cost,
+        )
+
+    def estimate_usage(self, output_text: str, model: str) -> Usage:
+        """Our own count, used only when the provider reported none."""
+        prompt = count_message_tokens(self.request.messages, model)
+        completion = count_tokens(output_text, model) if output_text else None
+        return Usage(
+            input_tokens=prompt.tokens,
+            output_tokens=completion.tokens if completion else 0,
+            estimated=True,
+        )
+
+    def cost(
+        self, result: ChatResult, usage: Usage, model_used: str
+    ) -> tuple[float | None, str | None]:
+        """Provider-reported cost first (OpenRouter), else the pricing table."""
+        if self.pricing is None:
+            return None, None
+        if result.provider_cost is not None:
+            return result.provider_cost, "provider"
+        route = self.progress.route
+        for candidate in (model_used, route.model if route else None):
+            if candidate and self.pricing.get(candidate) is not None:
+                return self.pricing.cost(candidate, usage), "pricing"
+        return self.pricing.cost(model_used, usage), None
+
+    def record(self, stats: CompletionStats, *, streamed: bool) -> RequestRecord:
+        """The record of a successful call."""
+        return RequestRecord(
+            request_id=stats.request_id,
+            timestamp=self.clock.now(),
+            provider=stats.provider,
+            model_requested=stats.model_requested,
+            model_used=stats.model,
+            usage=stats.usage,
+            cost=stats.estimated_cost,
+            latency_ms=stats.latency_ms,
+            time_to_first_token_ms=stats.time_to_first_token_ms,
+            attempts=stats.attempts,
+            success=True,
+            cached=stats.cached,
+            streamed=streamed,
+            fallback_used=stats.fallback_used,
+            cost_source=stats.cost_source,
+            saved_cost=stats.saved_cost,
+            user=self.labels.user,
+            agent=self.labels.agent,
+            tags=self.labels.tags,
+        )
+
+    def failure_record(
+        self,
+        error_type: str,
+        message: str,
+        *,
+        streamed: bool,
+        partial: ChatResult | None = None,
+        time_to_first_token_ms: float | None = None,
+    ) -> RequestRecord:
+        """The record of a failed call; a stream cut mid-way still carries its partial cost."""
+        route = self.progress.route
+        usage: Usage | None = None
+        cost: float | None = None
+        source: str | None = None
+        model_used = route.model if route else None
+        if partial is not None and model_used is not None:
+            model_used = partial.model or model_used
+            usage = partial.usage or self.estimate_usage(partial.text, model_used)
+            cost, source = self.cost(partial, usage, model_used)
+        return RequestRecord(
+            request_id=self.request_id,
+            timestamp=self.clock.now(),
+            provider=route.provider if route else "unknown",
+            model_requested=self.request.model,
+            model_used=model_used,
+            usage=usage,
+            cost=cost,
+            latency_ms=self.elapsed_ms(),
+            time_to_first_token_ms=time_to_first_token_ms,
+            attempts=self.progress.attempts,
+            success=False,
+            error_type=error_type,
+            error_message=message[:500],
+            streamed=streamed,
+            fallback_used=self.progress.fallback_used,
+            cost_source=source,
+            user=self.labels.user,
+            agent=self.labels.agent,
+            tags=self.labels.tags,
+        )

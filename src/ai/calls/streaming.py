@@ -1,0 +1,201 @@
+"""Streamed completions: text deltas as they arrive, stats and one record at the end."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncGenerator, Callable, Sequence
+from dataclasses import dataclass
+from typing import Self
+
+from ai.cache.entry import CachedResponse
+from ai.cache.response_cache import CachePlan, ResponseCache
+from ai.calls.attempts import OpenedStream, ProviderCalls
+from ai.calls.config import ResolvedRoute
+from ai.calls.resilience import CallProgress, ResilientCaller
+from ai.calls.stats import CompletionStats, StatsBuilder
+from ai.core.lifecycle import AsyncClosing
+from ai.core.records import RequestRecord
+from ai.errors import DevoraError, ProviderError, StreamInterruptedError
+from ai.providers.base import ChatRequest
+
+
+class CompletionStream(AsyncClosing):
+    """Async iterator of text deltas; after it ends, `text` and `stats` are set.
+
+        stream = llm.stream(messages=[...])
+        async for delta in stream:
+            print(delta, end="")
+        print(stream.stats.estimated_cost)
+
+    Leaving early (`break`, `aclose()` or `async with`) closes the connection and records
+    the call as cancelled, with the cost of what arrived.
+    """
+
+    def __init__(self) -> None:
+        self.text = ""
+        self.stats: CompletionStats | None = None
+        self._deltas: AsyncGenerator[str, None] | None = None
+
+    def bind(self, deltas: AsyncGenerator[str, None]) -> None:
+        """Attach the generator that produces the deltas (done once, by `LLMService`)."""
+        self._deltas = deltas
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> str:
+        if self._deltas is None:
+            raise StopAsyncIteration
+        delta = await self._deltas.__anext__()
+        self.text += delta
+        return delta
+
+    async def aclose(self) -> None:
+        """Stop reading and release the connection."""
+        if self._deltas is not None:
+            await self._deltas.aclose()
+
+    async def collect(self) -> tuple[str, CompletionStats]:
+        """Read the whole stream; returns the text and stats like `complete()`."""
+        async for _ in self:
+            pass
+        if self.stats is None:
+            raise DevoraError("The stream ended without statistics; it was closed early.")
+        return self.text, self.stats
+
+
+@dataclass
+class StreamJob:
+    """Everything one streamed call needs, bundled so the generator stays small."""
+
+    stream: CompletionStream
+    caller: ResilientCaller
+    calls: ProviderCalls
+    routes: Sequence[ResolvedRoute]
+    request: ChatRequest
+    progress: CallProgress
+    builder: StatsBuilder
+    emit: Callable[[RequestRecord], None]
+
+
+async def stream_completion(job: StreamJob) -> AsyncGenerator[str, None]:
+    """Open with retries and fallbacks, then pass deltas through; record once at the end."""
+    try:
+        opened = await job.caller.call(
+            job.routes, job.calls.stream_opening(job.request), job.progress
+        )
+    except ProviderError as error:
+        job.emit(job.builder.failure_record(error.error_type, str(error), streamed=True))
+        raise
+    first_token_ms = _first_token_ms(job, opened)
+    cancelled = True
+    try:
+        if opened.first_text:
+            yield opened.first_text
+        async for text in _remaining_text(job, opened):
+            yield text
+        cancelled = False
+    except StreamInterruptedError as error:
+        cancelled = False
+        _emit_partial(job, opened, error.error_type, str(error), first_token_ms)
+        raise
+    finally:
+        await opened.resources.aclose()
+        if cancelled:
+            _emit_partial(
+                job, opened, "cancelled", "the caller closed the stream early", first_token_ms
+            )
+    job.stream.stats = job.builder.build(
+        opened.decoder.result(), time_to_first_token_ms=first_token_ms
+    )
+    job.emit(job.builder.record(job.stream.stats, streamed=True))
+
+
+async def _remaining_text(job: StreamJob, opened: OpenedStream) -> AsyncGenerator[str, None]:
+    """Deltas after the first; any failure becomes `StreamInterruptedError`."""
+    route = opened.route
+    try:
+        if opened.decoder.finished():
+            return
+        while True:
+            text = await job.calls.read_until_text(opened)
+            if text is None:
+                break
+            yield text
+    except ProviderError as error:
+        raise _interrupted(job, opened, error) from error
+    if not opened.decoder.finished():
+        cause = ProviderError(
+            "the connection closed before the provider's end-of-stream marker",
+            provider=route.provider,
+            model=route.model,
+        )
+        raise _interrupted(job, opened, cause)
+
+
+def _interrupted(
+    job: StreamJob, opened: OpenedStream, cause: ProviderError
+) -> StreamInterruptedError:
+    route = opened.route
+    return StreamInterruptedError(
+        f"The stream from {route.provider} ({route.model!r}) broke after it started: "
+        f"{cause}. The text received so far is in .partial_text; not retried because part "
+        "of the answer had already been delivered.",
+        partial_text=job.stream.text,
+        provider=route.provider,
+        model=route.model,
+        provider_message=cause.provider_message,
+    )
+
+
+def _first_token_ms(job: StreamJob, opened: OpenedStream) -> float | None:
+    if opened.first_text_at is None or not opened.first_text:
+        return None
+    return (opened.first_text_at - job.progress.started) * 1000
+
+
+def _emit_partial(
+    job: StreamJob, opened: OpenedStream, error_type: str, message: str, ttft: float | None
+) -> None:
+    partial = opened.decoder.result()
+    partial.text = job.stream.text
+    job.emit(
+        job.builder.failure_record(
+            error_type, message, streamed=True, partial=partial, time_to_first_token_ms=ttft
+        )
+    )
+
+
+REPLAY_CHUNK_CHARS = 64
+
+
+async def stream_through_cache(
+    job: StreamJob, cache: ResponseCache, plan: CachePlan
+) -> AsyncGenerator[str, None]:
+    """Replay a cached answer in chunks, or stream a fresh one and store it once complete."""
+    if plan.read and (hit := await cache.lookup(plan)) is not None:
+        for start in range(0, max(len(hit.text), 1), REPLAY_CHUNK_CHARS):
+            chunk = hit.text[start : start + REPLAY_CHUNK_CHARS]
+            if chunk:
+                yield chunk
+        job.stream.stats = job.builder.from_cache(hit, streamed=True)
+        job.emit(job.builder.record(job.stream.stats, streamed=True))
+        return
+    async for delta in stream_completion(job):
+        yield delta
+    if job.stream.stats is not None:
+        await cache.store(plan, cache_entry(job.stream.text, job.stream.stats))
+
+
+def cache_entry(text: str, stats: CompletionStats) -> CachedResponse:
+    """What to keep of a finished call so that a hit can stand in for it."""
+    return CachedResponse(
+        text=text,
+        model=stats.model,
+        provider=stats.provider,
+        usage=stats.usage,
+        cost=stats.estimated_cost if stats.cached is False else stats.saved_cost,
+        finish_reason=stats.finish_reason,
+        tool_calls=list(stats.tool_calls),
+        created_at=time.time(),
+    )

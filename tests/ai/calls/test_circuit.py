@@ -1,0 +1,169 @@
+"""Circuit breaker on a fake clock: open, refuse, half-open trial, close or re-open."""
+
+from __future__ import annotations
+
+import pytest
+
+from ai.calls.circuit import CircuitBreaker, CircuitState
+from ai.core.clock import FakeClock
+from ai.errors import ConfigurationError
+
+
+def open_breaker(clock: FakeClock, threshold: int = 3, cooldown: float = 10.0) -> CircuitBreaker:
+    breaker = CircuitBreaker(clock, failure_threshold=threshold, cooldown=cooldown)
+    for _ in range(threshold):
+        assert breaker.allow()
+        breaker.record_failure()
+    assert breaker.state is CircuitState.OPEN
+    return breaker
+
+
+def test_new_breaker_is_closed_and_allows() -> None:
+    breaker = CircuitBreaker(FakeClock())
+    assert breaker.state is CircuitState.CLOSED
+    assert breaker.allow()
+    assert breaker.seconds_until_retry() == 0.0
+
+
+def test_defaults() -> None:
+    breaker = CircuitBreaker(FakeClock())
+    assert (breaker.failure_threshold, breaker.cooldown) == (5, 30.0)
+
+
+def test_stays_closed_below_threshold() -> None:
+    breaker = CircuitBreaker(FakeClock(), failure_threshold=3)
+    breaker.record_failure()
+    breaker.record_failure()
+    assert breaker.state is CircuitState.CLOSED
+    assert breaker.allow()
+
+
+def test_opens_after_threshold_consecutive_failures() -> None:
+    breaker = CircuitBreaker(FakeClock(), failure_threshold=3, cooldown=10.0)
+    for _ in range(3):
+        breaker.record_failure()
+    assert breaker.state is CircuitState.OPEN
+    assert not breaker.allow()
+
+
+def test_threshold_of_one_opens_on_first_failure() -> None:
+    breaker = CircuitBreaker(FakeClock(), failure_threshold=1)
+    breaker.record_failure()
+    assert breaker.state is CircuitState.OPEN
+
+
+def test_success_resets_the_consecutive_count() -> None:
+    breaker = CircuitBreaker(FakeClock(), failure_threshold=3)
+    breaker.record_failure()
+    breaker.record_failure()
+    breaker.record_success()
+    breaker.record_failure()
+    breaker.record_failure()
+    assert breaker.state is CircuitState.CLOSED
+    breaker.record_failure()
+    assert breaker.state is CircuitState.OPEN
+
+
+def test_open_refuses_until_cooldown_has_passed() -> None:
+    clock = FakeClock()
+    breaker = open_breaker(clock, cooldown=10.0)
+    clock.advance(9.999)
+    assert breaker.state is CircuitState.OPEN
+    assert not breaker.allow()
+    assert not breaker.allow()
+
+
+def test_seconds_until_retry_counts_down() -> None:
+    clock = FakeClock()
+    breaker = open_breaker(clock, cooldown=10.0)
+    assert breaker.seconds_until_retry() == 10.0
+    clock.advance(4.0)
+    assert breaker.seconds_until_retry() == pytest.approx(6.0)
+    clock.advance(6.0)
+    assert breaker.seconds_until_retry() == 0.0
+    clock.advance(100.0)
+    assert breaker.seconds_until_retry() == 0.0
+
+
+def test_half_open_after_cooldown_admits_exactly_one_trial() -> None:
+    clock = FakeClock()
+    breaker = open_breaker(clock, cooldown=10.0)
+    clock.advance(10.0)
+    assert breaker.state is CircuitState.HALF_OPEN
+    assert breaker.allow()
+    assert not breaker.allow()
+    clock.advance(9.9)
+    assert not breaker.allow()  # the trial is still in flight
+
+
+def test_a_trial_that_never_reports_back_is_given_up_after_a_cooldown() -> None:
+    # A caller cancelled mid-trial records neither success nor failure; the model must
+    # not stay shut out for good.
+    clock = FakeClock()
+    breaker = open_breaker(clock, cooldown=10.0)
+    clock.advance(10.0)
+    assert breaker.allow()
+    clock.advance(9.0)
+    assert not breaker.allow()
+    clock.advance(1.0)
+    assert breaker.allow()  # a second trial, the first being lost
+    assert not breaker.allow()
+    breaker.record_success()
+    assert breaker.state is CircuitState.CLOSED
+
+
+def test_trial_success_closes_the_circuit() -> None:
+    clock = FakeClock()
+    breaker = open_breaker(clock, threshold=3, cooldown=10.0)
+    clock.advance(10.0)
+    assert breaker.allow()
+    breaker.record_success()
+    assert breaker.state is CircuitState.CLOSED
+    assert breaker.allow()
+    assert breaker.allow()
+    assert breaker.seconds_until_retry() == 0.0
+    # The count started again: it takes the full threshold to open once more.
+    breaker.record_failure()
+    breaker.record_failure()
+    assert breaker.state is CircuitState.CLOSED
+    breaker.record_failure()
+    assert breaker.state is CircuitState.OPEN
+
+
+def test_trial_failure_reopens_for_a_full_cooldown() -> None:
+    clock = FakeClock()
+    breaker = open_breaker(clock, threshold=3, cooldown=10.0)
+    clock.advance(15.0)  # well past the cool-down: the new one starts at the trial's failure
+    assert breaker.allow()
+    clock.advance(2.0)
+    breaker.record_failure()
+    assert breaker.state is CircuitState.OPEN
+    assert not breaker.allow()
+    assert breaker.seconds_until_retry() == 10.0
+    clock.advance(9.5)
+    assert not breaker.allow()
+    clock.advance(0.5)
+    assert breaker.state is CircuitState.HALF_OPEN
+    assert breaker.allow()
+    assert not breaker.allow()
+
+
+def test_zero_cooldown_goes_straight_to_half_open() -> None:
+    clock = FakeClock()
+    breaker = CircuitBreaker(clock, failure_threshold=1, cooldown=0.0)
+    breaker.record_failure()
+    assert breaker.state is CircuitState.HALF_OPEN
+    assert breaker.seconds_until_retry() == 0.0
+    assert breaker.allow()
+    breaker.record_failure()
+    assert breaker.state is CircuitState.HALF_OPEN
+
+
+def test_state_values_are_stable_strings() -> None:
+    assert [state.value for state in CircuitState] == ["closed", "open", "half_open"]
+
+
+@pytest.mark.parametrize(("threshold", "cooldown"), [(0, 1.0), (-1, 1.0), (1, -0.5)])
+def test_invalid_settings_are_rejected(threshold: int, cooldown: float) -> None:
+    with pytest.raises(ConfigurationError):
+        CircuitBreaker(FakeClock(), failure_threshold=threshold, cooldown=cooldown)
