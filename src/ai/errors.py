@@ -4,24 +4,29 @@ Lower libraries' errors (httpx, redis, asyncpg) are converted to these at one bo
 per subsystem; nothing else in the package raises a foreign exception type on purpose.
 
     DevoraError
-    ├── ConfigurationError          a setting is missing, misspelt or out of range
-    ├── TemplateError               a prompt template or its variables are invalid
-    │   └── TemplateNotFoundError   no such template, version or label
-    ├── FilterError                 a metadata filter is malformed
-    ├── StoreError                  a database, cache or vector store failed
-    ├── BudgetExceededError         a budget refuses the call
-    └── ProviderError               an LLM provider call failed (status, provider message)
-        ├── AuthenticationError     401/403: the key is wrong or lacks access
-        ├── RateLimitError          429: slow down (retry_after when the provider said)
-        ├── TimeoutError            the deadline or a read timeout passed
-        ├── ConnectionError         no connection, or it broke before a response
-        ├── ModelNotFoundError      404 / unknown model: another model may work
-        ├── ContextLengthError      the prompt does not fit the model's context
-        ├── OverloadedError         529 / provider overloaded
-        ├── InvalidResponseError    the provider answered something we cannot parse
-        ├── StreamInterruptedError  a stream broke after it started
-        ├── CircuitOpenError        the model failed repeatedly and is paused for a cool-down
-        └── AllModelsFailedError    every model in the fallback chain failed
+    ├── ConfigurationError              a setting is missing, misspelt or out of range
+    ├── TemplateError                   a prompt template or its variables are invalid
+    │   └── TemplateNotFoundError       no such template, version or label
+    ├── FilterError                     a metadata filter is malformed
+    ├── StoreError                      a database, cache or vector store failed
+    ├── CallRefusedError                a guard refused the call before it was made
+    │   └── BudgetExceededError         a budget refuses the call
+    └── ProviderError                   an LLM provider call failed (status, provider message)
+        ├── AuthenticationError         401/403: the key is wrong or lacks access
+        ├── RateLimitError              429: slow down (retry_after when the provider said)
+        ├── ProviderTimeoutError        the deadline or a read timeout passed
+        ├── ProviderConnectionError     no connection, or it broke before a response
+        ├── ModelNotFoundError          404 / unknown model: another model may work
+        ├── ContextLengthError          the prompt does not fit the model's context
+        ├── OverloadedError             529 / provider overloaded
+        ├── InvalidResponseError        the provider answered something we cannot parse
+        ├── StreamInterruptedError      a stream broke after it started
+        ├── CircuitOpenError            the model failed repeatedly and is paused for a cool-down
+        └── AllModelsFailedError        every model in the fallback chain failed
+
+`ProviderTimeoutError` and `ProviderConnectionError` were called `TimeoutError` and
+`ConnectionError` until 0.1, shadowing the built-ins; the old names still import, with a
+`DeprecationWarning`, for one release.
 
 Every message says what to do next. No message ever contains an API key: values that
 look like keys are masked by `redact` before they reach an error, log line or repr.
@@ -30,6 +35,7 @@ look like keys are masked by `redact` before they reach an error, log line or re
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
@@ -105,7 +111,22 @@ class StoreError(DevoraError):
     """A storage backend (database, cache, vector store) failed."""
 
 
-class BudgetExceededError(DevoraError):
+class CallRefusedError(DevoraError):
+    """A guard (`ai.core.guards.CallGuard`) refused the call before any provider request.
+
+    `guard` names the guard; `retry_after` is when trying again may succeed, if known.
+    The refused call still leaves one `RequestRecord` (outcome "refused").
+    """
+
+    def __init__(
+        self, message: str, *, guard: str | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(redact(message))
+        self.guard = guard
+        self.retry_after = retry_after
+
+
+class BudgetExceededError(CallRefusedError):
     """A budget refuses the call; raise the limit or wait for the next period."""
 
 
@@ -160,13 +181,13 @@ class RateLimitError(ProviderError):
     retryable_by_default = True
 
 
-class TimeoutError(ProviderError):
+class ProviderTimeoutError(ProviderError):
     """A read timeout or the overall deadline passed."""
 
     retryable_by_default = True
 
 
-class ConnectionError(ProviderError):
+class ProviderConnectionError(ProviderError):
     """The connection was refused or broke before any response."""
 
     retryable_by_default = True
@@ -230,8 +251,8 @@ _ERROR_TYPES: dict[type[ProviderError], str] = {
     ProviderError: "provider_error",
     AuthenticationError: "authentication",
     RateLimitError: "rate_limit",
-    TimeoutError: "timeout",
-    ConnectionError: "connection",
+    ProviderTimeoutError: "timeout",
+    ProviderConnectionError: "connection",
     ModelNotFoundError: "model_not_found",
     ContextLengthError: "context_length",
     OverloadedError: "overloaded",
@@ -240,3 +261,23 @@ _ERROR_TYPES: dict[type[ProviderError], str] = {
     CircuitOpenError: "circuit_open",
     AllModelsFailedError: "all_models_failed",
 }
+
+
+_DEPRECATED_NAMES = {
+    "TimeoutError": ProviderTimeoutError,
+    "ConnectionError": ProviderConnectionError,
+}
+
+
+def __getattr__(name: str) -> type[ProviderError]:
+    """The pre-0.2 names of renamed errors, with a `DeprecationWarning`."""
+    renamed = _DEPRECATED_NAMES.get(name)
+    if renamed is None:
+        raise AttributeError(f"module 'ai.errors' has no attribute {name!r}")
+    warnings.warn(
+        f"ai.errors.{name} is now ai.errors.{renamed.__name__}: the old name shadowed the "
+        "built-in and goes away in the next release.",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return renamed

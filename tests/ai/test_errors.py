@@ -14,16 +14,16 @@ from ai.errors import (
     AuthenticationError,
     CircuitOpenError,
     ConfigurationError,
-    ConnectionError,
     ContextLengthError,
     DevoraError,
     InvalidResponseError,
     ModelNotFoundError,
     OverloadedError,
+    ProviderConnectionError,
     ProviderError,
+    ProviderTimeoutError,
     RateLimitError,
     StreamInterruptedError,
-    TimeoutError,
     mask_secret,
     redact,
 )
@@ -37,8 +37,8 @@ ALL_PROVIDER_ERRORS: list[type[ProviderError]] = [
     ProviderError,
     AuthenticationError,
     RateLimitError,
-    TimeoutError,
-    ConnectionError,
+    ProviderTimeoutError,
+    ProviderConnectionError,
     ModelNotFoundError,
     ContextLengthError,
     OverloadedError,
@@ -210,8 +210,32 @@ def test_whole_tree_descends_from_devora_error() -> None:
 
 def test_timeout_and_connection_errors_do_not_shadow_builtins_in_the_tree() -> None:
     # Catching the builtins must not swallow ours by accident, and vice versa.
-    assert not issubclass(errors.TimeoutError, builtins.TimeoutError)
-    assert not issubclass(errors.ConnectionError, builtins.ConnectionError)
+    assert not issubclass(errors.ProviderTimeoutError, builtins.TimeoutError)
+    assert not issubclass(errors.ProviderConnectionError, builtins.ConnectionError)
+    assert "TimeoutError" not in errors.__dict__
+    assert "ConnectionError" not in errors.__dict__
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [("TimeoutError", "ProviderTimeoutError"), ("ConnectionError", "ProviderConnectionError")],
+)
+def test_old_error_names_still_import_with_a_deprecation_warning(old: str, new: str) -> None:
+    with pytest.warns(DeprecationWarning, match=new):
+        alias = getattr(errors, old)
+    assert alias is getattr(errors, new)
+
+
+def test_unknown_error_names_are_attribute_errors() -> None:
+    with pytest.raises(AttributeError, match="NoSuchError"):
+        _ = errors.NoSuchError  # type: ignore[attr-defined]
+
+
+def test_a_refused_call_is_its_own_branch_and_budgets_are_refusals() -> None:
+    error = errors.BudgetExceededError("daily budget spent", guard="budget", retry_after=60.0)
+    assert isinstance(error, errors.CallRefusedError)
+    assert not isinstance(error, ProviderError)
+    assert (error.guard, error.retry_after) == ("budget", 60.0)
 
 
 @pytest.mark.parametrize(
@@ -220,8 +244,8 @@ def test_timeout_and_connection_errors_do_not_shadow_builtins_in_the_tree() -> N
         (ProviderError, "provider_error"),
         (AuthenticationError, "authentication"),
         (RateLimitError, "rate_limit"),
-        (TimeoutError, "timeout"),
-        (ConnectionError, "connection"),
+        (ProviderTimeoutError, "timeout"),
+        (ProviderConnectionError, "connection"),
         (ModelNotFoundError, "model_not_found"),
         (ContextLengthError, "context_length"),
         (OverloadedError, "overloaded"),
@@ -247,8 +271,8 @@ def test_unregistered_subclass_falls_back_to_provider_error_type() -> None:
         (ProviderError, False),
         (AuthenticationError, False),
         (RateLimitError, True),
-        (TimeoutError, True),
-        (ConnectionError, True),
+        (ProviderTimeoutError, True),
+        (ProviderConnectionError, True),
         (ModelNotFoundError, False),
         (ContextLengthError, False),
         (OverloadedError, True),
@@ -270,8 +294,8 @@ def test_retryable_defaults(cls: type[ProviderError], retryable: bool) -> None:
         (InvalidResponseError("x"), False),
         (StreamInterruptedError("x"), False),
         (RateLimitError("x"), True),
-        (TimeoutError("x"), True),
-        (ConnectionError("x"), True),
+        (ProviderTimeoutError("x"), True),
+        (ProviderConnectionError("x"), True),
         (OverloadedError("x"), True),
         (ModelNotFoundError("x"), True),
         (ContextLengthError("x"), True),
@@ -309,9 +333,9 @@ def test_all_models_failed_keeps_every_error_and_takes_details_from_the_last() -
 
 
 def test_all_models_failed_copies_the_error_list() -> None:
-    given_errors = [TimeoutError("t")]
+    given_errors = [ProviderTimeoutError("t")]
     error = AllModelsFailedError("failed", errors=given_errors)
-    given_errors.append(ConnectionError("c"))
+    given_errors.append(ProviderConnectionError("c"))
     assert len(error.errors) == 1
 
 

@@ -22,7 +22,7 @@ from ai.errors import (
     ModelNotFoundError,
     OverloadedError,
     ProviderError,
-    TimeoutError,
+    ProviderTimeoutError,
 )
 
 logger = logging.getLogger("ai.llm_service")
@@ -151,8 +151,8 @@ def _circuit_open(route: ResolvedRoute, breaker: CircuitBreaker) -> CircuitOpenE
     )
 
 
-def _deadline_error(route: ResolvedRoute, progress: CallProgress) -> TimeoutError:
-    return TimeoutError(
+def _deadline_error(route: ResolvedRoute, progress: CallProgress) -> ProviderTimeoutError:
+    return ProviderTimeoutError(
         f"The call's deadline of {progress.timeout:g}s passed after {progress.attempts} "
         f"attempt(s); raise the `timeout` setting or lower `max_retries`.",
         provider=route.provider,

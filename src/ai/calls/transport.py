@@ -10,23 +10,23 @@ from typing import Any
 import httpx
 
 from ai.calls.config import ResolvedRoute
-from ai.errors import ConnectionError, ProviderError, TimeoutError
+from ai.errors import ProviderConnectionError, ProviderError, ProviderTimeoutError
 
 
 @contextmanager
 def provider_errors(route: ResolvedRoute) -> Iterator[None]:
-    """Turn httpx transport failures into `TimeoutError` / `ConnectionError`."""
+    """Turn httpx transport failures into `ProviderTimeoutError` / `ProviderConnectionError`."""
     try:
         yield
     except httpx.TimeoutException as exc:
-        raise TimeoutError(
+        raise ProviderTimeoutError(
             f"{route.provider} did not answer in time for model {route.model!r} "
             f"({type(exc).__name__}). Retried; raise the `timeout` setting if calls are long.",
             provider=route.provider,
             model=route.model,
         ) from exc
     except httpx.TransportError as exc:
-        raise ConnectionError(
+        raise ProviderConnectionError(
             f"Could not reach {route.provider} at {route.base_url} for model {route.model!r} "
             f"({type(exc).__name__}: {exc}). Retried; check the base URL and network.",
             provider=route.provider,

@@ -13,13 +13,13 @@ from ai.core.records import RequestRecord
 from ai.errors import (
     AllModelsFailedError,
     AuthenticationError,
-    ConnectionError,
     InvalidResponseError,
     ModelNotFoundError,
     OverloadedError,
+    ProviderConnectionError,
     ProviderError,
+    ProviderTimeoutError,
     RateLimitError,
-    TimeoutError,
 )
 from ai.llm_service import LLMService, ModelRoute
 from ai.testing import FakeProviderServer, Fault
@@ -170,7 +170,7 @@ async def test_refused_connection_without_fallback(clock: FakeClock) -> None:
         retry_jitter=0.0,
     )
     async with LLMService(config, clock=clock) as llm:
-        with pytest.raises(ConnectionError, match="Could not reach"):
+        with pytest.raises(ProviderConnectionError, match="Could not reach"):
             await llm.complete(messages=HELLO)
     assert clock.sleeps == [1.0, 2.0]
 
@@ -179,7 +179,7 @@ async def test_slow_first_byte_hits_the_deadline(fake: FakeProviderServer) -> No
     fake.faults.add(Fault.slow_first_byte(2.0), times=None)
     config = openai_config(fake, timeout=0.3, max_retries=3)
     async with LLMService(config) as llm:
-        with pytest.raises(TimeoutError):
+        with pytest.raises(ProviderTimeoutError):
             await llm.complete(messages=HELLO)
     assert fake.request_count() == 1  # the deadline covers every attempt
 

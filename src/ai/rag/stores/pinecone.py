@@ -50,8 +50,8 @@ from ai.errors import (
     StoreError,
     redact,
 )
-from ai.errors import ConnectionError as Unreachable
-from ai.errors import TimeoutError as TimedOut
+from ai.errors import ProviderConnectionError as Unreachable
+from ai.errors import ProviderTimeoutError as TimedOut
 from ai.rag.filters import Filter, filter_to_dict
 from ai.rag.stores.pinecone_records import (
     MAX_BATCH_BYTES,
