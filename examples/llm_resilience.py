@@ -15,8 +15,8 @@ from ai.testing import FakeProviderServer, Fault
 def show(record: RequestRecord) -> None:
     outcome = "ok" if record.success else f"failed ({record.error_type})"
     print(
-        f"  record: {record.provider}/{record.model_used} {outcome}, "
-        f"attempts={record.attempts}, fallback={record.fallback_used}, cost={record.cost}"
+        f"  record: {record.provider}/{record.model} {outcome}, "
+        f"attempts={record.attempts}, fallback={record.fallback_used}, cost={record.estimated_cost}"
     )
 
 

@@ -34,9 +34,11 @@ look like keys are masked by `redact` before they reach an error, log line or re
 
 from __future__ import annotations
 
+import asyncio
 import re
 import warnings
 from collections.abc import Sequence
+from enum import StrEnum
 from urllib.parse import urlsplit
 
 _KEY_PATTERN = re.compile(
@@ -85,6 +87,30 @@ def mask_url(url: str) -> str:
     # Edit the query in place: geturl() would turn unix:///path into unix:/path.
     head, question_mark, query = url.partition("?")
     return head + question_mark + _QUERY_PASSWORD.sub(r"\g<1>***", query)
+
+
+class ErrorType(StrEnum):
+    """Stable short names of failures, for records, metrics and dashboards.
+
+    Provider failures map one to one onto the `ProviderError` subclasses; `cancelled`,
+    `refused` and `unexpected` name calls that ended without a provider error.
+    """
+
+    PROVIDER_ERROR = "provider_error"
+    AUTHENTICATION = "authentication"
+    RATE_LIMIT = "rate_limit"
+    TIMEOUT = "timeout"
+    CONNECTION = "connection"
+    MODEL_NOT_FOUND = "model_not_found"
+    CONTEXT_LENGTH = "context_length"
+    OVERLOADED = "overloaded"
+    INVALID_RESPONSE = "invalid_response"
+    STREAM_INTERRUPTED = "stream_interrupted"
+    CIRCUIT_OPEN = "circuit_open"
+    ALL_MODELS_FAILED = "all_models_failed"
+    CANCELLED = "cancelled"
+    REFUSED = "refused"
+    UNEXPECTED = "unexpected"
 
 
 class DevoraError(Exception):
@@ -159,9 +185,9 @@ class ProviderError(DevoraError):
         self.retryable = self.retryable_by_default if retryable is None else retryable
 
     @property
-    def error_type(self) -> str:
+    def error_type(self) -> ErrorType:
         """Stable short name for records and dashboards, e.g. `rate_limit`."""
-        return _ERROR_TYPES.get(type(self), "provider_error")
+        return _ERROR_TYPES.get(type(self), ErrorType.PROVIDER_ERROR)
 
     @property
     def fallback_can_help(self) -> bool:
@@ -243,24 +269,37 @@ class AllModelsFailedError(ProviderError):
         self.errors = list(errors)
 
     @property
-    def error_type(self) -> str:
-        return self.errors[-1].error_type if self.errors else "all_models_failed"
+    def error_type(self) -> ErrorType:
+        return self.errors[-1].error_type if self.errors else ErrorType.ALL_MODELS_FAILED
 
 
-_ERROR_TYPES: dict[type[ProviderError], str] = {
-    ProviderError: "provider_error",
-    AuthenticationError: "authentication",
-    RateLimitError: "rate_limit",
-    ProviderTimeoutError: "timeout",
-    ProviderConnectionError: "connection",
-    ModelNotFoundError: "model_not_found",
-    ContextLengthError: "context_length",
-    OverloadedError: "overloaded",
-    InvalidResponseError: "invalid_response",
-    StreamInterruptedError: "stream_interrupted",
-    CircuitOpenError: "circuit_open",
-    AllModelsFailedError: "all_models_failed",
+_ERROR_TYPES: dict[type[ProviderError], ErrorType] = {
+    ProviderError: ErrorType.PROVIDER_ERROR,
+    AuthenticationError: ErrorType.AUTHENTICATION,
+    RateLimitError: ErrorType.RATE_LIMIT,
+    ProviderTimeoutError: ErrorType.TIMEOUT,
+    ProviderConnectionError: ErrorType.CONNECTION,
+    ModelNotFoundError: ErrorType.MODEL_NOT_FOUND,
+    ContextLengthError: ErrorType.CONTEXT_LENGTH,
+    OverloadedError: ErrorType.OVERLOADED,
+    InvalidResponseError: ErrorType.INVALID_RESPONSE,
+    StreamInterruptedError: ErrorType.STREAM_INTERRUPTED,
+    CircuitOpenError: ErrorType.CIRCUIT_OPEN,
+    AllModelsFailedError: ErrorType.ALL_MODELS_FAILED,
 }
+
+
+def describe_failure(error: BaseException) -> tuple[ErrorType, str]:
+    """The error type and (masked) message a record keeps for any way a call can end
+    without an answer: a provider error, a guard's refusal, the caller's cancellation, or
+    an exception nothing else classified."""
+    if isinstance(error, ProviderError):
+        return error.error_type, str(error)
+    if isinstance(error, CallRefusedError):
+        return ErrorType.REFUSED, str(error)
+    if isinstance(error, asyncio.CancelledError | GeneratorExit):
+        return ErrorType.CANCELLED, "the caller cancelled the call before it finished"
+    return ErrorType.UNEXPECTED, redact(f"{type(error).__name__}: {error}")
 
 
 _DEPRECATED_NAMES = {

@@ -35,7 +35,7 @@ async def test_a_repeated_deterministic_call_is_served_from_cache(
     assert second.input_tokens == 0 and second.attempts == 0
     assert [r.cached for r in records] == [False, True]
     assert records[1].saved_cost == pytest.approx(first.estimated_cost)
-    assert records[1].cost == 0.0
+    assert records[1].estimated_cost == 0.0
     assert cache.get_metrics()["cost_saved"] == pytest.approx(first.estimated_cost)
 
 
@@ -89,7 +89,7 @@ async def test_a_hundred_concurrent_identical_calls_make_one_provider_call(
     assert fake.request_count() == 1
     assert len({text for text, _ in results}) == 1
     assert sum(not stats.cached for _, stats in results) == 1
-    assert len(records) == 100 and sum(r.cost or 0 for r in records) == pytest.approx(
+    assert len(records) == 100 and sum(r.estimated_cost or 0 for r in records) == pytest.approx(
         next(s.estimated_cost for _, s in results if not s.cached)
     )
     assert cache.get_metrics()["coalesced_calls"] == 99

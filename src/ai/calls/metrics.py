@@ -48,11 +48,11 @@ class ServiceMetrics:
             self.errors[record.error_type or "unknown"] += 1
         self.input_tokens += record.input_tokens
         self.output_tokens += record.output_tokens
-        if record.cost is not None:
-            self.cost += record.cost
+        if record.estimated_cost is not None:
+            self.cost += record.estimated_cost
         elif record.usage is not None:
             self.unpriced += 1
-        self.by_model[record.model_used or record.model_requested] += 1
+        self.by_model[record.model or record.model_requested] += 1
 
     def snapshot(self) -> dict[str, Any]:
         """A plain dict for printing or JSON."""

@@ -10,8 +10,9 @@ from ai.accounting.tokens import count_message_tokens, count_tokens
 from ai.cache.entry import CachedResponse
 from ai.calls.resilience import CallProgress
 from ai.core.clock import Clock
-from ai.core.records import CallLabels, RequestRecord
+from ai.core.records import CallLabels, CostSource, Operation, RequestRecord
 from ai.core.usage import Usage
+from ai.errors import describe_failure
 from ai.providers.base import ChatRequest, ChatResult, ToolCall
 
 
@@ -37,7 +38,7 @@ class CompletionStats:
     reasoning_tokens: int
     tokens_estimated: bool
     estimated_cost: float | None
-    cost_source: str | None
+    cost_source: CostSource | None
     latency_ms: float
     time_to_first_token_ms: float | None
     attempts: int
@@ -72,7 +73,9 @@ class CompletionStats:
 
 @dataclass(slots=True)
 class StatsBuilder:
-    """Turns a finished (or failed) call into `CompletionStats` and a `RequestRecord`."""
+    """Internal: turns a finished (or failed) call into `CompletionStats` and its
+    `RequestRecord`. `model_requested` is what the caller asked for, before any guard
+    rewrote the request."""
 
     request: ChatRequest
     progress: CallProgress
@@ -80,6 +83,10 @@ class StatsBuilder:
     pricing: PricingTable | None
     labels: CallLabels = field(default_factory=lambda: CallLabels())
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    model_requested: str = ""
+
+    def __post_init__(self) -> None:
+        self.model_requested = self.model_requested or self.request.model
 
     def elapsed_ms(self) -> float:
         return (self.clock.monotonic() - self.progress.started) * 1000
@@ -95,7 +102,7 @@ class StatsBuilder:
             request_id=self.request_id,
             provider=provider,
             model=model_used,
-            model_requested=self.request.model,
+            model_requested=self.model_requested,
             input_tokens=usage.input_tokens,
             output_tokens=usage.output_tokens,
             cached_input_tokens=usage.cached_input_tokens,
@@ -123,7 +130,7 @@ class StatsBuilder:
             request_id=self.request_id,
             provider=hit.provider,
             model=hit.model or self.request.model,
-            model_requested=self.request.model,
+            model_requested=self.model_requested,
             input_tokens=0,
             output_tokens=0,
             cached_input_tokens=0,
@@ -131,7 +138,7 @@ class StatsBuilder:
             reasoning_tokens=0,
             tokens_estimated=False,
             estimated_cost=0.0 if self.pricing is not None else None,
-            cost_source="cache",
+            cost_source=CostSource.CACHE,
             latency_ms=elapsed,
             time_to_first_token_ms=elapsed if streamed else None,
             attempts=0,
@@ -153,16 +160,16 @@ class StatsBuilder:
 
     def cost(
         self, result: ChatResult, usage: Usage, model_used: str
-    ) -> tuple[float | None, str | None]:
+    ) -> tuple[float | None, CostSource | None]:
         """Provider-reported cost first (OpenRouter), else the pricing table."""
         if self.pricing is None:
             return None, None
         if result.provider_cost is not None:
-            return result.provider_cost, "provider"
+            return result.provider_cost, CostSource.PROVIDER
         route = self.progress.route
         for candidate in (model_used, route.model if route else None):
             if candidate and self.pricing.get(candidate) is not None:
-                return self.pricing.cost(candidate, usage), "pricing"
+                return self.pricing.cost(candidate, usage), CostSource.PRICING
         return self.pricing.cost(model_used, usage), None
 
     def record(self, stats: CompletionStats, *, streamed: bool) -> RequestRecord:
@@ -172,9 +179,9 @@ class StatsBuilder:
             timestamp=self.clock.now(),
             provider=stats.provider,
             model_requested=stats.model_requested,
-            model_used=stats.model,
+            model=stats.model,
             usage=stats.usage,
-            cost=stats.estimated_cost,
+            estimated_cost=stats.estimated_cost,
             latency_ms=stats.latency_ms,
             time_to_first_token_ms=stats.time_to_first_token_ms,
             attempts=stats.attempts,
@@ -191,18 +198,19 @@ class StatsBuilder:
 
     def failure_record(
         self,
-        error_type: str,
-        message: str,
+        error: BaseException,
         *,
         streamed: bool,
         partial: ChatResult | None = None,
         time_to_first_token_ms: float | None = None,
     ) -> RequestRecord:
-        """The record of a failed call; a stream cut mid-way still carries its partial cost."""
+        """The record of a call that ended without an answer: failed, cancelled or refused.
+        A stream cut mid-way still carries the usage and cost of what arrived."""
+        error_type, message = describe_failure(error)
         route = self.progress.route
         usage: Usage | None = None
         cost: float | None = None
-        source: str | None = None
+        source: CostSource | None = None
         model_used = route.model if route else None
         if partial is not None and model_used is not None:
             model_used = partial.model or model_used
@@ -212,10 +220,10 @@ class StatsBuilder:
             request_id=self.request_id,
             timestamp=self.clock.now(),
             provider=route.provider if route else "unknown",
-            model_requested=self.request.model,
-            model_used=model_used,
+            model_requested=self.model_requested,
+            model=model_used,
             usage=usage,
-            cost=cost,
+            estimated_cost=cost,
             latency_ms=self.elapsed_ms(),
             time_to_first_token_ms=time_to_first_token_ms,
             attempts=self.progress.attempts,
@@ -228,4 +236,5 @@ class StatsBuilder:
             user=self.labels.user,
             agent=self.labels.agent,
             tags=self.labels.tags,
+            operation=Operation.CHAT,
         )

@@ -66,7 +66,8 @@ class CompletionStream(AsyncClosing):
 
 @dataclass
 class StreamJob:
-    """Everything one streamed call needs, bundled so the generator stays small."""
+    """Internal: everything one streamed call needs, bundled so the generator stays small.
+    `emit` takes the call's one record (a guard chain's `RecordSlot.emit`)."""
 
     stream: CompletionStream
     caller: ResilientCaller
@@ -85,26 +86,19 @@ async def stream_completion(job: StreamJob) -> AsyncGenerator[str, None]:
             job.routes, job.calls.stream_opening(job.request), job.progress
         )
     except ProviderError as error:
-        job.emit(job.builder.failure_record(error.error_type, str(error), streamed=True))
+        job.emit(job.builder.failure_record(error, streamed=True))
         raise
     first_token_ms = _first_token_ms(job, opened)
-    cancelled = True
     try:
         if opened.first_text:
             yield opened.first_text
         async for text in _remaining_text(job, opened):
             yield text
-        cancelled = False
-    except StreamInterruptedError as error:
-        cancelled = False
-        _emit_partial(job, opened, error.error_type, str(error), first_token_ms)
+    except BaseException as error:  # interrupted, or closed early by the caller
+        _emit_partial(job, opened, error, first_token_ms)
         raise
     finally:
         await opened.resources.aclose()
-        if cancelled:
-            _emit_partial(
-                job, opened, "cancelled", "the caller closed the stream early", first_token_ms
-            )
     job.stream.stats = job.builder.build(
         opened.decoder.result(), time_to_first_token_ms=first_token_ms
     )
@@ -155,13 +149,13 @@ def _first_token_ms(job: StreamJob, opened: OpenedStream) -> float | None:
 
 
 def _emit_partial(
-    job: StreamJob, opened: OpenedStream, error_type: str, message: str, ttft: float | None
+    job: StreamJob, opened: OpenedStream, error: BaseException, ttft: float | None
 ) -> None:
     partial = opened.decoder.result()
     partial.text = job.stream.text
     job.emit(
         job.builder.failure_record(
-            error_type, message, streamed=True, partial=partial, time_to_first_token_ms=ttft
+            error, streamed=True, partial=partial, time_to_first_token_ms=ttft
         )
     )
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from ai.accounting.pricing import PricingTable
 from ai.accounting.tokens import count_message_tokens, count_tokens
+from ai.core.records import TagKey
 from ai.core.usage import Usage
 from ai.errors import TemplateError
 
@@ -114,13 +115,13 @@ class RenderedPrompt:
 
     def call_tags(self) -> dict[str, str]:
         """Tags for `LLMService.complete(tags=...)`: template, version, experiment, variant."""
-        tags = {"prompt": self.name}
+        tags = {TagKey.PROMPT.value: self.name}
         if self.version is not None:
-            tags["prompt_version"] = str(self.version)
+            tags[TagKey.PROMPT_VERSION.value] = str(self.version)
         if self.experiment is not None:
-            tags["experiment"] = self.experiment
+            tags[TagKey.EXPERIMENT.value] = self.experiment
         if self.variant is not None:
-            tags["variant"] = self.variant
+            tags[TagKey.VARIANT.value] = self.variant
         return tags
 
     def with_version(

@@ -10,8 +10,10 @@ calls embedding the same texts, hands the rest to the backend in batches of its
 `max_batch`, normalises rows and puts them back in the caller's order. Backends
 (`ai.rag.embedding_backends`) only turn a batch of texts into a matrix.
 
-Every backend request emits one `RequestRecord` to `subscribe`rs (with tokens and cost for
-paid APIs); cache hits make no request and emit nothing.
+Every backend request runs under the service's guards (`ai.core.guards`) and emits exactly
+one `RequestRecord` (operation "embedding", with tokens and cost for paid APIs, labelled
+with the `user`, `agent` and `tags` given to `embed`) to the service's `RecordBus`, which
+may be shared with other services; cache hits make no request and emit nothing.
 """
 
 from __future__ import annotations
@@ -30,8 +32,9 @@ import numpy.typing as npt
 from ai.accounting.pricing import PricingTable
 from ai.calls.retry import RetryPolicy
 from ai.core.clock import Clock, SystemClock
+from ai.core.guards import CallGuard, GuardChain
 from ai.core.lifecycle import AsyncClosing
-from ai.core.records import RecordBus, RequestRecord, Subscriber
+from ai.core.records import CallLabels, RecordBus, RequestRecord, Subscriber
 from ai.core.usage import Usage
 from ai.errors import ConfigurationError, InvalidResponseError
 from ai.rag.embedding_backends import (
@@ -41,6 +44,7 @@ from ai.rag.embedding_backends import (
     EmbeddingProviderRegistry,
     default_embedding_providers,
 )
+from ai.rag.embedding_backends.base import labelled
 from ai.rag.embedding_backends.local import DEFAULT_LOCAL_MODEL
 from ai.rag.embedding_cache import (
     DEFAULT_MAX_ENTRIES,
@@ -98,8 +102,10 @@ class EmbeddingService(AsyncClosing):
 
     Cache: `cache=True` keeps up to `cache_size` vectors in memory; `cache_path` adds a
     SQLite file that survives restarts; `cache=False` turns caching off; or pass any
-    `EmbeddingCache`. `http_client`, `clock`, `rng`, `pricing`, `environ` and `registry`
-    are seams for tests and larger apps.
+    `EmbeddingCache`. `guards` run around every backend request (they may refuse or
+    relabel it); `bus` is the `RecordBus` records go to, shareable with other services.
+    `http_client`, `clock`, `rng`, `pricing`, `environ` and `registry` are seams for tests
+    and larger apps.
     """
 
     def __init__(
@@ -125,6 +131,8 @@ class EmbeddingService(AsyncClosing):
         pricing: PricingTable | None = None,
         environ: Mapping[str, str] | None = None,
         registry: EmbeddingProviderRegistry | None = None,
+        guards: Sequence[CallGuard] = (),
+        bus: RecordBus | None = None,
     ) -> None:
         options = EmbeddingOptions(
             provider=str(provider),
@@ -139,17 +147,17 @@ class EmbeddingService(AsyncClosing):
             truncate=truncate,
             max_concurrency=max_concurrency,
         )
-        self._bus = RecordBus()
+        self._bus = bus or RecordBus()
         self._usage = Usage()
         self._total_cost = 0.0
-        self._bus.subscribe(self._account)
         context = BackendContext(
             clock=clock or SystemClock(),
-            emit=self._bus.emit,
+            emit=self._emit,
             rng=rng or random.Random(),
             environ=os.environ if environ is None else environ,
             http_client=http_client,
             pricing=pricing,
+            guards=GuardChain(guards),
         )
         self._backend: EmbeddingBackend = (registry or default_embedding_providers()).get(
             options.provider
@@ -229,8 +237,14 @@ class EmbeddingService(AsyncClosing):
         """The embedding cache, or None when caching is off."""
         return self._cache
 
+    @property
+    def bus(self) -> RecordBus:
+        """Where this service's records go (shared when one was passed in)."""
+        return self._bus
+
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
-        """Receive the `RequestRecord` of every backend request; returns an unsubscribe."""
+        """Receive every `RequestRecord` of the bus (each backend request of this service,
+        and other services' when the bus is shared); returns an unsubscribe."""
         return self._bus.subscribe(subscriber)
 
     async def aclose(self) -> None:
@@ -238,16 +252,35 @@ class EmbeddingService(AsyncClosing):
         await self._bus.flush()
         await self._backend.aclose()
 
-    async def embed_query(self, text: str) -> Vector:
+    async def embed_query(
+        self,
+        text: str,
+        *,
+        user: str | None = None,
+        agent: str | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> Vector:
         """The (d,) vector of one text, e.g. a search query."""
         if not isinstance(text, str):
             raise ConfigurationError(f"embed_query takes one string, got {type(text).__name__}.")
-        vector: Vector = (await self.embed([text]))[0]
+        vector: Vector = (await self.embed([text], user=user, agent=agent, tags=tags))[0]
         return vector
 
-    async def embed(self, texts: Sequence[str]) -> Matrix:
-        """An (n, d) float32 matrix of unit rows, row i for `texts[i]`; (0, d) for none."""
-        items = _text_list(texts)
+    async def embed(
+        self,
+        texts: Sequence[str],
+        *,
+        user: str | None = None,
+        agent: str | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> Matrix:
+        """An (n, d) float32 matrix of unit rows, row i for `texts[i]`; (0, d) for none.
+
+        `user`, `agent` and `tags` label the records of the backend requests this makes."""
+        with labelled(CallLabels(user, agent, dict(tags or {}))):
+            return await self._embed(_text_list(texts))
+
+    async def _embed(self, items: list[str]) -> Matrix:
         if not items:
             size = await asyncio.to_thread(lambda: self._backend.dimension)
             return np.empty((0, size or 0), dtype=np.float32)
@@ -341,11 +374,13 @@ class EmbeddingService(AsyncClosing):
             )
         return normalise_rows(matrix)
 
-    def _account(self, record: RequestRecord) -> None:
+    def _emit(self, record: RequestRecord) -> None:
+        """This service's totals, then the (possibly shared) bus."""
         if record.usage is not None:
             self._usage = self._usage + record.usage
-        if record.cost is not None:
-            self._total_cost += record.cost
+        if record.estimated_cost is not None:
+            self._total_cost += record.estimated_cost
+        self._bus.emit(record)
 
 
 def normalise_rows(matrix: Matrix) -> Matrix:

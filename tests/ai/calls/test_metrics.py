@@ -19,9 +19,9 @@ def record(**overrides: Any) -> RequestRecord:
         "timestamp": datetime(2026, 1, 1, tzinfo=UTC),
         "provider": "openai",
         "model_requested": "gpt-4o-mini",
-        "model_used": "gpt-4o-mini",
+        "model": "gpt-4o-mini",
         "usage": Usage(input_tokens=100, output_tokens=20),
-        "cost": 0.002,
+        "estimated_cost": 0.002,
         "latency_ms": 400.0,
         "time_to_first_token_ms": None,
         "attempts": 1,
@@ -60,10 +60,10 @@ def test_snapshot_over_a_mix_of_records() -> None:
     metrics.observe(record())  # plain success
     metrics.observe(
         record(
-            model_used="openai/gpt-4o",
+            model="openai/gpt-4o",
             model_requested="openai/gpt-4o",
             usage=Usage(input_tokens=50, output_tokens=30),
-            cost=0.003,
+            estimated_cost=0.003,
             latency_ms=1200.0,
             time_to_first_token_ms=150.0,
             streamed=True,
@@ -72,16 +72,16 @@ def test_snapshot_over_a_mix_of_records() -> None:
     metrics.observe(
         record(
             usage=Usage(input_tokens=100, output_tokens=20),
-            cost=0.0,
+            estimated_cost=0.0,
             latency_ms=2.0,
             cached=True,
         )
     )
     metrics.observe(
         record(
-            model_used=None,
+            model=None,
             usage=None,
-            cost=None,
+            estimated_cost=None,
             latency_ms=3000.0,
             attempts=4,
             success=False,
@@ -90,9 +90,9 @@ def test_snapshot_over_a_mix_of_records() -> None:
     )
     metrics.observe(
         record(
-            model_used="acme-1",
+            model="acme-1",
             usage=Usage(input_tokens=10, output_tokens=5),
-            cost=None,  # a model without a price
+            estimated_cost=None,  # a model without a price
             latency_ms=98.0,
             time_to_first_token_ms=50.0,
             attempts=2,
@@ -125,9 +125,9 @@ def test_snapshot_over_a_mix_of_records() -> None:
 
 def test_failure_without_error_type_counts_as_unknown() -> None:
     metrics = ServiceMetrics(FakeClock())
-    metrics.observe(record(success=False, error_type=None, usage=None, cost=None))
-    metrics.observe(record(success=False, error_type="timeout", usage=None, cost=None))
-    metrics.observe(record(success=False, error_type="timeout", usage=None, cost=None))
+    metrics.observe(record(success=False, error_type=None, usage=None, estimated_cost=None))
+    metrics.observe(record(success=False, error_type="timeout", usage=None, estimated_cost=None))
+    metrics.observe(record(success=False, error_type="timeout", usage=None, estimated_cost=None))
     snapshot = metrics.snapshot()
     assert snapshot["errors_by_type"] == {"unknown": 1, "timeout": 2}
     assert snapshot["error_rate"] == 1.0
@@ -157,7 +157,7 @@ def test_snapshot_is_a_copy() -> None:
 
 def test_counters_are_public_and_match_the_snapshot() -> None:
     metrics = ServiceMetrics(FakeClock())
-    metrics.observe(record(cost=0.25))
-    metrics.observe(record(cost=0.5, cached=True))
+    metrics.observe(record(estimated_cost=0.25))
+    metrics.observe(record(estimated_cost=0.5, cached=True))
     assert (metrics.requests, metrics.cached, metrics.cost) == (2, 1, 0.75)
     assert metrics.by_model == {"gpt-4o-mini": 2}

@@ -155,7 +155,7 @@ async def test_refused_connection_falls_back_to_another_provider(
     assert text and stats.provider == "anthropic" and stats.fallback_used
     assert stats.attempts == 3  # two refused tries on the primary, one on the fallback
     assert records[0].model_requested == "gpt-4o-mini"
-    assert records[0].model_used is not None and records[0].model_used.startswith("claude")
+    assert records[0].model is not None and records[0].model.startswith("claude")
 
 
 async def test_refused_connection_without_fallback(clock: FakeClock) -> None:

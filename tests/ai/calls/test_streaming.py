@@ -69,7 +69,7 @@ async def test_stream_cut_midway_raises_after_yielding_what_arrived(
     [record] = records
     assert not record.success and record.error_type == "stream_interrupted"
     assert record.streamed and record.output_tokens > 0  # the partial answer is accounted
-    assert record.cost is not None and record.cost > 0
+    assert record.estimated_cost is not None and record.estimated_cost > 0
 
 
 @pytest.mark.parametrize("make_config", CONFIGS)

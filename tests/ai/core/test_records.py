@@ -19,9 +19,9 @@ def record(request_id: str = "r1", **overrides: Any) -> RequestRecord:
         "timestamp": datetime(2026, 1, 1, tzinfo=UTC),
         "provider": "openai",
         "model_requested": "gpt-4o-mini",
-        "model_used": "gpt-4o-mini-2024-07-18",
+        "model": "gpt-4o-mini-2024-07-18",
         "usage": Usage(input_tokens=12, output_tokens=5),
-        "cost": 0.0001,
+        "estimated_cost": 0.0001,
         "latency_ms": 250.0,
         "time_to_first_token_ms": None,
         "attempts": 1,
@@ -199,3 +199,47 @@ async def test_subscriber_unsubscribing_itself_during_emit_does_not_skip_others(
     bus.emit(record())
     bus.emit(record())
     assert got == ["once", "always", "always"]
+
+
+def test_schema_version_and_operation_defaults() -> None:
+    from ai.core.records import SCHEMA_VERSION, Operation
+
+    r = record()
+    assert r.schema_version == SCHEMA_VERSION == 2
+    assert r.operation is Operation.CHAT
+
+
+def test_outcome_follows_success_error_type_and_guard_decisions() -> None:
+    from ai.core.records import GuardAction, GuardDecision, Outcome
+    from ai.errors import ErrorType
+
+    assert record().outcome is Outcome.SUCCESS
+    assert record(success=False, error_type=ErrorType.TIMEOUT).outcome is Outcome.ERROR
+    assert record(success=False, error_type=ErrorType.CANCELLED).outcome is Outcome.CANCELLED
+    refused = record(
+        success=False,
+        error_type=ErrorType.REFUSED,
+        guard_decisions=(GuardDecision("budget", GuardAction.REFUSE, reason="spent"),),
+    )
+    assert refused.outcome is Outcome.REFUSED
+
+
+def test_schema_1_names_still_read_with_a_deprecation_warning() -> None:
+    r = record()
+    with pytest.warns(DeprecationWarning, match="estimated_cost"):
+        assert r.cost == r.estimated_cost
+    with pytest.warns(DeprecationWarning, match="RequestRecord.model"):
+        assert r.model_used == r.model
+
+
+def test_tag_keys_are_the_ones_rendered_prompts_use() -> None:
+    from ai.core.records import TagKey
+    from ai.prompts import RenderedPrompt
+
+    rendered = RenderedPrompt(name="greet", text="hi", version=2, experiment="e", variant="b")
+    assert rendered.call_tags() == {
+        TagKey.PROMPT: "greet",
+        TagKey.PROMPT_VERSION: "2",
+        TagKey.EXPERIMENT: "e",
+        TagKey.VARIANT: "b",
+    }

@@ -69,7 +69,7 @@ async def test_repeated_texts_come_from_the_cache(local: EmbeddingService) -> No
     np.testing.assert_array_equal(first[::-1], second)
     assert (local.cache_stats.hits - before[0], local.cache_stats.misses - before[1]) == (2, 2)
     [record] = records
-    assert record.provider == "local" and record.cost == 0.0 and record.success
+    assert record.provider == "local" and record.estimated_cost == 0.0 and record.success
 
 
 async def test_encoding_runs_off_the_event_loop(local: EmbeddingService) -> None:

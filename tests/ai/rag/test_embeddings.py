@@ -276,10 +276,10 @@ async def test_records_carry_tokens_and_cost_and_totals_add_up(
         assert record.model_requested == "text-embedding-3-small"
         assert record.input_tokens > 0 and record.output_tokens == 0
         assert record.usage is not None and not record.usage.estimated
-        assert record.cost == pytest.approx(record.input_tokens * price.input / 1e6)
-        assert record.tags["operation"] == "embeddings"
+        assert record.estimated_cost == pytest.approx(record.input_tokens * price.input / 1e6)
+        assert record.operation == "embedding"
     assert embeddings.usage.input_tokens == sum(r.input_tokens for r in records)
-    assert embeddings.total_cost == pytest.approx(sum(r.cost or 0 for r in records))
+    assert embeddings.total_cost == pytest.approx(sum(r.estimated_cost or 0 for r in records))
 
 
 async def test_the_cache_prevents_a_second_request(fake: FakeProviderServer) -> None:

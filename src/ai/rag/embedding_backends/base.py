@@ -8,7 +8,9 @@ matrix. This is simonw/llm's `EmbeddingModel.embed_batch` idea.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field, fields
 from typing import Protocol
 
@@ -19,7 +21,8 @@ import numpy.typing as npt
 from ai.accounting.pricing import PricingTable
 from ai.calls.retry import RetryPolicy
 from ai.core.clock import Clock
-from ai.core.records import RequestRecord
+from ai.core.guards import GuardChain, PlannedCall, RecordSlot
+from ai.core.records import CallLabels, Operation, RequestRecord
 from ai.errors import ConfigurationError
 
 Matrix = npt.NDArray[np.float32]
@@ -83,10 +86,28 @@ class EmbeddingOptions:
             )
 
 
+_CALL_LABELS: ContextVar[CallLabels | None] = ContextVar("devora_embedding_labels", default=None)
+
+
+@contextmanager
+def labelled(labels: CallLabels) -> Iterator[None]:
+    """Label the backend requests made inside this block (set by `EmbeddingService.embed`;
+    a context variable, so concurrent calls and their child tasks keep their own)."""
+    token = _CALL_LABELS.set(labels)
+    try:
+        yield
+    finally:
+        _CALL_LABELS.reset(token)
+
+
+SendRequest = Callable[[PlannedCall, Callable[[RequestRecord], None]], Awaitable[Matrix]]
+FailedRecord = Callable[[PlannedCall, BaseException], RequestRecord]
+
+
 @dataclass(frozen=True, slots=True)
 class BackendContext:
-    """Seams shared by the service and its backend: clock, record sink, HTTP client,
-    prices and environment. Tests inject fakes; the defaults are the real things."""
+    """Seams shared by the service and its backend: clock, record sink, guards, HTTP
+    client, prices and environment. Tests inject fakes; the defaults are the real things."""
 
     clock: Clock
     emit: Callable[[RequestRecord], None]
@@ -94,6 +115,45 @@ class BackendContext:
     environ: Mapping[str, str]
     http_client: httpx.AsyncClient | None = None
     pricing: PricingTable | None = None
+    guards: GuardChain = field(default_factory=GuardChain)
+
+    async def guarded(
+        self,
+        *,
+        provider: str,
+        model: str,
+        inputs: Sequence[str],
+        send: SendRequest,
+        failed: FailedRecord,
+    ) -> Matrix:
+        """Run one backend request under the guards, leaving exactly one record.
+
+        `send` makes the request and emits its record through the sink it is given;
+        `failed` builds the record when it ends without one (refused, cancelled, crashed).
+        Guards may refuse an embedding request or relabel it, but not change its model:
+        vectors of another model would not be comparable with the rest of the index.
+        """
+        labels = _CALL_LABELS.get() or CallLabels()
+        planned = PlannedCall(
+            operation=Operation.EMBEDDING,
+            model=model,
+            provider=provider,
+            inputs=inputs,
+            user=labels.user,
+            agent=labels.agent,
+            tags=labels.tags,
+        )
+
+        async def work(call: PlannedCall, slot: RecordSlot) -> Matrix:
+            if (call.model, call.provider, call.parameters) != (model, provider, {}):
+                raise ConfigurationError(
+                    f"A guard changed the model or parameters of an embedding request for "
+                    f"{model!r}; guards may refuse or relabel embedding calls, not redirect "
+                    "them (vectors from another model are not comparable)."
+                )
+            return await send(call, slot.emit)
+
+        return await self.guards.run(planned, self.emit, work, failed)
 
 
 BackendFactory = Callable[[EmbeddingOptions, BackendContext], EmbeddingBackend]

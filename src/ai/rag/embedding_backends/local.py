@@ -10,14 +10,14 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from ai.core.records import RequestRecord
-from ai.errors import ConfigurationError
+from ai.core.guards import PlannedCall
+from ai.core.records import CostSource, Operation, RequestRecord
+from ai.errors import ConfigurationError, describe_failure
 from ai.rag.embedding_backends.base import BackendContext, EmbeddingOptions, Matrix
 
 DEFAULT_LOCAL_MODEL = "all-MiniLM-L6-v2"
@@ -75,12 +75,21 @@ class SentenceTransformerBackend:
         return self._load()
 
     async def embed_batch(self, texts: Sequence[str]) -> Matrix:
-        clock = self._context.clock
-        started = clock.monotonic()
-        model = self._loaded if self._loaded is not None else await asyncio.to_thread(self._load)
-        matrix = await asyncio.to_thread(self._encode, model, texts)
-        self._context.emit(self._record(started, len(texts)))
-        return matrix
+        started = self._context.clock.monotonic()
+
+        async def send(call: PlannedCall, emit: Callable[[RequestRecord], None]) -> Matrix:
+            loaded = self._loaded
+            model = loaded if loaded is not None else await asyncio.to_thread(self._load)
+            matrix = await asyncio.to_thread(self._encode, model, texts)
+            emit(self._record(call, started, len(texts), None))
+            return matrix
+
+        def failed(call: PlannedCall, error: BaseException) -> RequestRecord:
+            return self._record(call, started, len(texts), error)
+
+        return await self._context.guarded(
+            provider=self.provider, model=self.model, inputs=texts, send=send, failed=failed
+        )
 
     async def aclose(self) -> None:
         self._loaded = None
@@ -100,22 +109,30 @@ class SentenceTransformerBackend:
                 self._loaded = load_sentence_transformer(self.model, self.device)
             return self._loaded
 
-    def _record(self, started: float, count: int) -> RequestRecord:
+    def _record(
+        self, call: PlannedCall, started: float, count: int, error: BaseException | None
+    ) -> RequestRecord:
         clock = self._context.clock
+        error_type, message = describe_failure(error) if error else (None, None)
         return RequestRecord(
-            request_id=uuid.uuid4().hex,
+            request_id=call.request_id,
             timestamp=clock.now(),
             provider=self.provider,
             model_requested=self.model,
-            model_used=self.model,
+            model=self.model if error is None else None,
             usage=None,
-            cost=0.0,
+            estimated_cost=0.0 if error is None else None,
             latency_ms=(clock.monotonic() - started) * 1000,
             time_to_first_token_ms=None,
             attempts=1,
-            success=True,
-            cost_source="local",
-            tags={"operation": "embeddings", "inputs": str(count)},
+            success=error is None,
+            error_type=error_type,
+            error_message=message,
+            cost_source=CostSource.LOCAL if error is None else None,
+            user=call.user,
+            agent=call.agent,
+            tags={**call.tags, "inputs": str(count)},
+            operation=Operation.EMBEDDING,
         )
 
 

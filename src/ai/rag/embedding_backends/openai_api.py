@@ -13,8 +13,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,9 +28,10 @@ from ai.calls.circuit import CircuitBreaker
 from ai.calls.config import ModelRoute, ResolvedRoute, resolve_route
 from ai.calls.resilience import CallProgress, ResilientCaller
 from ai.calls.retry import RetryPolicy
-from ai.core.records import RequestRecord
+from ai.core.guards import PlannedCall
+from ai.core.records import CostSource, Operation, RequestRecord
 from ai.core.usage import Usage
-from ai.errors import ConfigurationError, ContextLengthError, ProviderError
+from ai.errors import ConfigurationError, ContextLengthError, ProviderError, describe_failure
 from ai.providers.base import MalformedResponse
 from ai.providers.openai_format import OpenAIChatFormat
 from ai.providers.registry import default_registry
@@ -211,13 +211,21 @@ class OpenAIEmbeddingBackend:
             except (ValueError, MalformedResponse) as exc:
                 raise invalid_response(route, exc) from exc
 
-        try:
-            reply = await self._caller.call([self._route], attempt, progress)
-        except ProviderError as error:
-            self._context.emit(self._record(progress, len(inputs), None, error))
-            raise
-        self._context.emit(self._record(progress, len(inputs), reply, None))
-        return reply.matrix
+        async def send(call: PlannedCall, emit: Callable[[RequestRecord], None]) -> Matrix:
+            try:
+                reply = await self._caller.call([self._route], attempt, progress)
+            except ProviderError as error:
+                emit(self._record(call, progress, len(inputs), None, error))
+                raise
+            emit(self._record(call, progress, len(inputs), reply, None))
+            return reply.matrix
+
+        def failed(call: PlannedCall, error: BaseException) -> RequestRecord:
+            return self._record(call, progress, len(inputs), None, error)
+
+        return await self._context.guarded(
+            provider=self.provider, model=self.model, inputs=inputs, send=send, failed=failed
+        )
 
     def _parse(self, data: Any, count: int, counted_tokens: int) -> _Reply:
         matrix = parse_embeddings_response(data, count, self._dimension)
@@ -231,29 +239,38 @@ class OpenAIEmbeddingBackend:
         )
 
     def _record(
-        self, progress: CallProgress, count: int, reply: _Reply | None, error: ProviderError | None
+        self,
+        call: PlannedCall,
+        progress: CallProgress,
+        count: int,
+        reply: _Reply | None,
+        error: BaseException | None,
     ) -> RequestRecord:
         clock = self._context.clock
         cost = None
         if reply is not None:
             pricing = self._context.pricing or PricingTable.default()
             cost = pricing.cost(self.model, reply.usage)
+        error_type, message = describe_failure(error) if error else (None, None)
         return RequestRecord(
-            request_id=uuid.uuid4().hex,
+            request_id=call.request_id,
             timestamp=clock.now(),
             provider=self.provider,
             model_requested=self.model,
-            model_used=(reply.model or self.model) if reply else None,
+            model=(reply.model or self.model) if reply else None,
             usage=reply.usage if reply else None,
-            cost=cost,
+            estimated_cost=cost,
             latency_ms=(clock.monotonic() - progress.started) * 1000,
             time_to_first_token_ms=None,
             attempts=progress.attempts,
             success=error is None,
-            error_type=error.error_type if error else None,
-            error_message=str(error) if error else None,
-            cost_source="pricing" if cost is not None else None,
-            tags={"operation": "embeddings", "inputs": str(count)},
+            error_type=error_type,
+            error_message=message,
+            cost_source=CostSource.PRICING if cost is not None else None,
+            user=call.user,
+            agent=call.agent,
+            tags={**call.tags, "inputs": str(count)},
+            operation=Operation.EMBEDDING,
         )
 
     def _http(self) -> httpx.AsyncClient:
