@@ -21,4 +21,6 @@ from ai import _moved
 
 __version__ = "0.1.0"
 
+__all__: list[str] = []
+
 _moved.install()

@@ -9,16 +9,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import typing as _typing
 
 from ai.cache.backend import BackendStats, CacheBackend
 from ai.cache.entry import CachedResponse, CacheValueError
 from ai.cache.memory import MemoryBackend
 from ai.cache.response_cache import CacheMode, CachePlan, ResponseCache
 from ai.cache.semantic import SemanticIndex
+from ai.core import lazy as _lazy
 from ai.core.embedder import TextEmbedder
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from ai.cache.redis_backend import RedisBackend
 
 __all__ = [
@@ -36,9 +37,6 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name == "RedisBackend":
-        from ai.cache.redis_backend import RedisBackend
-
-        return RedisBackend
-    raise AttributeError(f"module 'ai.cache' has no attribute {name!r}")
+__getattr__, __dir__ = _lazy.lazy_exports(
+    __name__, __all__, {"RedisBackend": "ai.cache.redis_backend"}
+)

@@ -7,8 +7,9 @@ async with TemplateManager() as prompts:        # .devora/prompts + the built-in
     text, stats = await llm.complete(rendered.as_messages(), tags=rendered.call_tags())
 """
 
-from typing import TYPE_CHECKING, Any
+import typing as _typing
 
+from ai.core import lazy as _lazy
 from ai.errors import TemplateError, TemplateNotFoundError
 from ai.prompts.experiments import Exposure, PromptExperiments, WeightedSplit
 from ai.prompts.library import builtin_templates
@@ -32,17 +33,8 @@ from ai.prompts.versions import (
     TemplateVersion,
 )
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from ai.prompts.stores.postgres import PostgresTemplateStore
-
-
-def __getattr__(name: str) -> Any:
-    """`PostgresTemplateStore` on first use, so importing `ai.prompts` never imports asyncpg."""
-    if name == "PostgresTemplateStore":
-        from ai.prompts.stores.postgres import PostgresTemplateStore
-
-        return PostgresTemplateStore
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [
@@ -76,3 +68,7 @@ __all__ = [
     "builtin_templates",
     "open_template_store",
 ]
+
+__getattr__, __dir__ = _lazy.lazy_exports(
+    __name__, __all__, {"PostgresTemplateStore": "ai.prompts.stores.postgres"}
+)

@@ -1,0 +1,5 @@
+"""The event store: every `RequestRecord` appended to a request log (SQLite by default,
+PostgreSQL in production), written in batches off the call path, with retention and
+roll-ups. Monitoring, cost tracking and A/B testing read their history from here."""
+
+__all__: list[str] = []
