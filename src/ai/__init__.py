@@ -19,7 +19,7 @@ import-linter in the test command):
 
 from ai import _moved
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__: list[str] = []
 

@@ -25,7 +25,7 @@ per subsystem; nothing else in the package raises a foreign exception type on pu
         └── AllModelsFailedError        every model in the fallback chain failed
 
 `ProviderTimeoutError` and `ProviderConnectionError` were called `TimeoutError` and
-`ConnectionError` until 0.1, shadowing the built-ins; the old names still import, with a
+`ConnectionError` in 0.1, shadowing the built-ins; the old names still import, with a
 `DeprecationWarning`, for one release.
 
 Every message says what to do next. No message ever contains an API key: values that

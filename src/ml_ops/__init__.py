@@ -16,6 +16,6 @@ It sees calls only through the seams of `ai`: records on a shared
 after each call. `ai` never imports `ml_ops`.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__: list[str] = []

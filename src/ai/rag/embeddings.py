@@ -177,6 +177,8 @@ class EmbeddingService(AsyncClosing):
         cache_size: int = DEFAULT_MAX_ENTRIES,
         cache_path: str | os.PathLike[str] | None = None,
         clock: Clock | None = None,
+        guards: Sequence[CallGuard] = (),
+        bus: RecordBus | None = None,
     ) -> EmbeddingService:
         """A local sentence-transformers model (needs the `local` extra), offline.
 
@@ -191,6 +193,8 @@ class EmbeddingService(AsyncClosing):
             cache_size=cache_size,
             cache_path=cache_path,
             clock=clock,
+            guards=guards,
+            bus=bus,
         )
 
     def __repr__(self) -> str:
