@@ -4,7 +4,9 @@
 `SqliteEmbeddingCache` adds a SQLite file under it, so vectors survive restarts and are
 shared by processes on one machine: one table, `embeddings(model, key, dim, vector)`,
 vectors stored as little-endian float32 bytes, WAL mode. Its disk work runs in a worker
-thread, never on the event loop.
+thread, never on the event loop. The file is opened and written through `ai.db.sqlite`,
+so writers of several processes take turns (`BEGIN IMMEDIATE`, retried while the file is
+busy) instead of failing.
 """
 
 from __future__ import annotations
@@ -15,20 +17,31 @@ import os
 import sqlite3
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
-from ai.errors import ConfigurationError, StoreError
+from ai.db.sqlite import open_sqlite, read_transaction, sqlite_errors, write_transaction
+from ai.errors import ConfigurationError
 
 Vector = npt.NDArray[np.float32]
 Matrix = npt.NDArray[np.float32]
 
 DEFAULT_MAX_ENTRIES = 10_000
 SQLITE_FILE_NAME = "embeddings.sqlite"
+#: Seconds a cache write waits for another process's write lock; a cache should not stall
+#: the call it speeds up for long (a failed write only costs recomputation later).
+DEFAULT_BUSY_TIMEOUT_S = 5.0
+_STORE = "embedding cache"
+_ADVICE = "Pass a writable cache_path, or cache=True for memory only."
+_CREATE_TABLE = (
+    "CREATE TABLE IF NOT EXISTS embeddings (model TEXT NOT NULL, key BLOB NOT NULL, "
+    "dim INTEGER NOT NULL, vector BLOB NOT NULL, PRIMARY KEY (model, key)) WITHOUT ROWID"
+)
+_INSERT = "INSERT OR REPLACE INTO embeddings (model, key, dim, vector) VALUES (?, ?, ?, ?)"
 _SQL_VARIABLES = 500  # keys per SELECT, well under SQLite's 32,766 limit
 
 logger = logging.getLogger(__name__)
@@ -98,10 +111,19 @@ class MemoryEmbeddingCache:
 
 class SqliteEmbeddingCache:
     """A SQLite file behind a memory LRU. `path` is the file, or a folder to hold
-    `embeddings.sqlite`."""
+    `embeddings.sqlite`.
+
+    Opening raises `StoreError` when the file cannot be used; afterwards a failed read or
+    write only logs a warning (the vectors are recomputed or kept in memory). A write
+    waits up to `busy_timeout` seconds for another writer of the same file.
+    """
 
     def __init__(
-        self, path: str | os.PathLike[str], max_entries: int = DEFAULT_MAX_ENTRIES
+        self,
+        path: str | os.PathLike[str],
+        max_entries: int = DEFAULT_MAX_ENTRIES,
+        *,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT_S,
     ) -> None:
         target = Path(path)
         if target.is_dir():
@@ -109,21 +131,20 @@ class SqliteEmbeddingCache:
         self.path = target
         self.memory = MemoryEmbeddingCache(max_entries)
         self._lock = threading.Lock()
+        self._busy_timeout = busy_timeout
+        self._db = open_sqlite(target, store=_STORE, busy_timeout=busy_timeout, advice=_ADVICE)
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS embeddings (model TEXT NOT NULL, key BLOB NOT NULL, "
-                "dim INTEGER NOT NULL, vector BLOB NOT NULL, PRIMARY KEY (model, key)) "
-                "WITHOUT ROWID"
-            )
-        except (OSError, sqlite3.Error) as exc:
-            raise StoreError(
-                f"Cannot open the embedding cache at {target} ({exc}); pass a writable "
-                "cache_path or cache=True for memory only."
-            ) from exc
+            with sqlite_errors(
+                target,
+                store=_STORE,
+                operation="create table",
+                busy_timeout=busy_timeout,
+                advice=_ADVICE,
+            ):
+                self._write(lambda db: db.execute(_CREATE_TABLE))
+        except BaseException:
+            self._db.close()
+            raise
 
     async def get_many(self, model_id: str, keys: Sequence[bytes]) -> list[Vector | None]:
         found = self.memory.lookup(model_id, keys)
@@ -160,7 +181,7 @@ class SqliteEmbeddingCache:
         """Forget everything, on disk too."""
         self.memory.clear()
         with self._lock:
-            self._db.execute("DELETE FROM embeddings")
+            self._write(lambda db: db.execute("DELETE FROM embeddings"))
 
     def close(self) -> None:
         """Close the database file."""
@@ -168,34 +189,40 @@ class SqliteEmbeddingCache:
             self._db.close()
 
     def _select(self, model_id: str, keys: list[bytes]) -> dict[bytes, Vector]:
-        found: dict[bytes, Vector] = {}
         with self._lock:
-            for start in range(0, len(keys), _SQL_VARIABLES):
-                chunk = keys[start : start + _SQL_VARIABLES]
-                marks = ",".join("?" * len(chunk))
-                rows = self._db.execute(
-                    f"SELECT key, dim, vector FROM embeddings WHERE model = ? AND key IN ({marks})",  # noqa: S608 - only placeholders are interpolated
-                    (model_id, *chunk),
-                )
-                for key, dim, blob in rows:
-                    vector = np.frombuffer(blob, dtype="<f4").astype(np.float32, copy=False)
-                    if vector.shape[0] == dim:
-                        found[bytes(key)] = vector
-        return found
+            return read_transaction(
+                self._db,
+                lambda db: _select_vectors(db, model_id, keys),
+                busy_timeout=self._busy_timeout,
+            )
 
     def _insert(self, model_id: str, keys: Sequence[bytes], vectors: Matrix) -> None:
         little = vectors.astype("<f4", copy=False)
         dim = int(little.shape[1])
         rows = [(model_id, key, dim, row.tobytes()) for key, row in zip(keys, little, strict=True)]
         with self._lock:
-            self._db.execute("BEGIN")
-            try:
-                self._db.executemany(
-                    "INSERT OR REPLACE INTO embeddings (model, key, dim, vector) "
-                    "VALUES (?, ?, ?, ?)",
-                    rows,
-                )
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+            self._write(lambda db: db.executemany(_INSERT, rows))
+
+    def _write(self, work: Callable[[sqlite3.Connection], object]) -> None:
+        """One write transaction, retried while another writer holds the file."""
+        write_transaction(self._db, work, busy_timeout=self._busy_timeout)
+
+
+def _select_vectors(
+    db: sqlite3.Connection, model_id: str, keys: list[bytes]
+) -> dict[bytes, Vector]:
+    """The stored vectors among `keys`, in chunks that stay under SQLite's variable limit;
+    rows whose length disagrees with their `dim` are skipped as damaged."""
+    found: dict[bytes, Vector] = {}
+    for start in range(0, len(keys), _SQL_VARIABLES):
+        chunk = keys[start : start + _SQL_VARIABLES]
+        marks = ",".join("?" * len(chunk))
+        rows = db.execute(
+            f"SELECT key, dim, vector FROM embeddings WHERE model = ? AND key IN ({marks})",  # noqa: S608 - only placeholders are interpolated
+            (model_id, *chunk),
+        )
+        for key, dim, blob in rows:
+            vector = np.frombuffer(blob, dtype="<f4").astype(np.float32, copy=False)
+            if vector.shape[0] == dim:
+                found[bytes(key)] = vector
+    return found

@@ -15,8 +15,10 @@ row edited behind the store's back is refused rather than served.
 The row conversions at the bottom are shared with the PostgreSQL store, which keeps the
 same two tables.
 
-Errors: `sqlite3.Error` and `OSError` become `StoreError` in `_guarded`, the one boundary,
-with a message that names the file and says what to check.
+Opening the file, the write transaction with its retry on a busy file, and the error
+conversion are `ai.db.sqlite`'s, shared with the other SQLite stores. Errors:
+`sqlite3.Error` and `OSError` become `StoreError` in `_guarded`, the one boundary, with a
+message that names the file and says what to check.
 """
 
 from __future__ import annotations
@@ -24,19 +26,21 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ai.db.sqlite import open_sqlite, read_transaction, sqlite_errors, write_transaction
 from ai.errors import StoreError
 from ai.prompts.stores.base import HistoryChange, TemplateStore, added_versions
 from ai.prompts.stores.rows import history_from_rows, label_changes, version_row
 from ai.prompts.versions import TemplateHistory, TemplateVersion
 
 _T = TypeVar("_T")
+
+_STORE = "SQLite template store"
 
 SCHEMA_SQL = (
     """CREATE TABLE IF NOT EXISTS prompt_versions (
@@ -89,14 +93,16 @@ class SQLiteTemplateStore(TemplateStore):
         return f"SQLiteTemplateStore({str(self.path)!r})"
 
     async def load(self, name: str) -> TemplateHistory | None:
-        return await asyncio.to_thread(self._run, "load", lambda conn: _read(conn, name))
+        return await asyncio.to_thread(
+            self._run, "load", lambda conn: _read(conn, name, self._busy_timeout)
+        )
 
     async def names(self) -> list[str]:
         return await asyncio.to_thread(self._run, "names", _names)
 
     async def update(self, name: str, change: HistoryChange) -> TemplateHistory:
         return await asyncio.to_thread(
-            self._run, "update", lambda conn: _update(conn, name, change)
+            self._run, "update", lambda conn: _update(conn, name, change, self._busy_timeout)
         )
 
     async def aclose(self) -> None:
@@ -113,15 +119,11 @@ class SQLiteTemplateStore(TemplateStore):
         if self._closed:
             raise StoreError(f"SQLite template store {self.path}: the store is closed")
         if self._conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(
-                self.path,
-                timeout=self._busy_timeout,
-                isolation_level=None,  # transactions are explicit: BEGIN IMMEDIATE for writes
-                check_same_thread=False,  # worker threads, one at a time under self._lock
+            conn = open_sqlite(
+                self.path, store=_STORE, busy_timeout=self._busy_timeout, foreign_keys=True
             )
             try:
-                _prepare(conn, self._busy_timeout)
+                _create_tables(conn, self._busy_timeout)
             except BaseException:
                 conn.close()
                 raise
@@ -135,61 +137,26 @@ class SQLiteTemplateStore(TemplateStore):
             if conn is not None:
                 conn.close()
 
-    @contextmanager
-    def _guarded(self, operation: str) -> Iterator[None]:
+    def _guarded(self, operation: str) -> AbstractContextManager[None]:
         """The one boundary: SQLite and file-system errors leave as `StoreError`."""
-        try:
-            yield
-        except (sqlite3.Error, OSError) as exc:
-            raise StoreError(
-                f"SQLite template store {self.path}: {operation} failed: "
-                f"{type(exc).__name__}: {exc}. {_hint(exc, self._busy_timeout)}"
-            ) from exc
+        return sqlite_errors(
+            self.path, store=_STORE, operation=operation, busy_timeout=self._busy_timeout
+        )
 
 
-def _prepare(conn: sqlite3.Connection, busy_timeout: float) -> None:
-    """Per connection: WAL, the busy timeout, foreign keys, and the tables."""
-    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-    conn.execute("PRAGMA foreign_keys = ON")
-    _use_wal(conn, busy_timeout)
+def _create_tables(conn: sqlite3.Connection, busy_timeout: float) -> None:
+    """The two tables, created by whichever opener gets the write lock first."""
     present = conn.execute(
         "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
         " AND name IN ('prompt_versions', 'prompt_labels')"
     ).fetchone()[0]
     if present < len(SCHEMA_SQL):  # only a first use needs the write lock
-        with _transaction(conn, "BEGIN IMMEDIATE"):
-            for statement in SCHEMA_SQL:
-                conn.execute(statement)
+        write_transaction(conn, _execute_schema, busy_timeout=busy_timeout)
 
 
-def _use_wal(conn: sqlite3.Connection, busy_timeout: float) -> None:
-    """Switch the file to WAL (a no-op once it is), retrying while another opener holds it.
-
-    Leaving the rollback journal needs an exclusive lock, and SQLite answers SQLITE_BUSY
-    at once instead of calling the busy handler, so processes opening a new file together
-    would fail without this loop.
-    """
-    deadline = time.monotonic() + busy_timeout
-    while True:
-        try:
-            conn.execute("PRAGMA journal_mode = WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if _primary_code(exc) != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
-                raise
-        time.sleep(0.005)
-
-
-@contextmanager
-def _transaction(conn: sqlite3.Connection, begin: str = "BEGIN") -> Iterator[None]:
-    conn.execute(begin)
-    try:
-        yield
-    except BaseException:
-        if conn.in_transaction:  # some errors (a full disk) have rolled back already
-            conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
+def _execute_schema(conn: sqlite3.Connection) -> None:
+    for statement in SCHEMA_SQL:
+        conn.execute(statement)
 
 
 def _names(conn: sqlite3.Connection) -> list[str]:
@@ -197,9 +164,9 @@ def _names(conn: sqlite3.Connection) -> list[str]:
     return sorted(str(row[0]) for row in rows)
 
 
-def _read(conn: sqlite3.Connection, name: str) -> TemplateHistory | None:
-    with _transaction(conn):  # one snapshot for versions and labels
-        return _select(conn, name)
+def _read(conn: sqlite3.Connection, name: str, busy_timeout: float) -> TemplateHistory | None:
+    """Versions and labels from one snapshot."""
+    return read_transaction(conn, lambda c: _select(c, name), busy_timeout=busy_timeout)
 
 
 def _select(conn: sqlite3.Connection, name: str) -> TemplateHistory | None:
@@ -208,45 +175,25 @@ def _select(conn: sqlite3.Connection, name: str) -> TemplateHistory | None:
     return history_from_rows(name, versions, labels)
 
 
-def _update(conn: sqlite3.Connection, name: str, change: HistoryChange) -> TemplateHistory:
-    with _transaction(conn, "BEGIN IMMEDIATE"):
-        old = _select(conn, name)
-        new = change(old)
-        added = added_versions(name, old, new)
-        conn.executemany(_INSERT_VERSION, [_sqlite_row(version) for version in added])
-        removed, moved = label_changes(old, new)
-        conn.executemany(_DELETE_LABEL, [(name, label) for label in removed])
-        now = datetime.now(UTC).isoformat()
-        conn.executemany(
-            _UPSERT_LABEL, [(name, label, number, now) for label, number in moved.items()]
-        )
-        return new
+def _update(
+    conn: sqlite3.Connection, name: str, change: HistoryChange, busy_timeout: float
+) -> TemplateHistory:
+    """Read, change and write under the write lock; a busy retry re-reads and re-applies."""
+    return write_transaction(conn, lambda c: _apply(c, name, change), busy_timeout=busy_timeout)
+
+
+def _apply(conn: sqlite3.Connection, name: str, change: HistoryChange) -> TemplateHistory:
+    old = _select(conn, name)
+    new = change(old)
+    added = added_versions(name, old, new)
+    conn.executemany(_INSERT_VERSION, [_sqlite_row(version) for version in added])
+    removed, moved = label_changes(old, new)
+    conn.executemany(_DELETE_LABEL, [(name, label) for label in removed])
+    now = datetime.now(UTC).isoformat()
+    conn.executemany(_UPSERT_LABEL, [(name, label, number, now) for label, number in moved.items()])
+    return new
 
 
 def _sqlite_row(version: TemplateVersion) -> tuple[Any, ...]:
     row = version_row(version)
     return (*row[:3], version.created_at.isoformat(), *row[4:])
-
-
-def _hint(exc: BaseException, busy_timeout: float) -> str:
-    """What to do next, for the errors people meet."""
-    code = _primary_code(exc)
-    if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
-        return (
-            f"Another writer kept the database locked for more than {busy_timeout}s; retry, "
-            "or raise busy_timeout."
-        )
-    if isinstance(exc, OSError) or code in _UNWRITABLE:
-        return "Check that the folder exists (or can be created) and is writable."
-    if code in (sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT):
-        return "The file is not a healthy SQLite database; restore it from a backup."
-    return "Check the file, its folder's permissions and the free disk space."
-
-
-_UNWRITABLE = (sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM)
-
-
-def _primary_code(exc: BaseException) -> int | None:
-    """SQLite's primary result code (the low byte of an extended one like BUSY_SNAPSHOT)."""
-    code = getattr(exc, "sqlite_errorcode", None)
-    return code & 0xFF if isinstance(code, int) else None
