@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from enum import StrEnum
-from typing import Any, TypeVar
+from enum import Enum, StrEnum
+from typing import Any, Final, TypeVar
 
 from ai.cache.backend import CacheBackend
 from ai.cache.entry import CachedResponse, CacheValueError
@@ -28,6 +28,51 @@ from ai.providers.base import ChatRequest
 logger = logging.getLogger("ai.cache")
 
 T = TypeVar("T")
+
+#: `ResponseCache`'s own default time to live, for the memory backend it builds itself.
+DEFAULT_TTL = 3600.0
+
+
+class _NotGiven(Enum):
+    """Marker for `ttl` left out (None there means "no expiry")."""
+
+    NOT_GIVEN = "NOT_GIVEN"
+
+    def __repr__(self) -> str:
+        return self.value
+
+
+NOT_GIVEN: Final = _NotGiven.NOT_GIVEN
+
+#: Options of `ResponseCache` itself, which every backend factory passes through.
+CACHE_OPTIONS: Final = frozenset(
+    {"cache_nondeterministic", "max_value_bytes", "semantic", "retry_interval", "clock"}
+)
+#: The backend options each factory (`ResponseCache.memory`, `.redis`) takes; one line per
+#: factory, so an option given to the wrong one can name the right one.
+BACKEND_OPTIONS: Final[Mapping[str, frozenset[str]]] = {
+    "memory": frozenset({"max_entries", "max_bytes", "ttl"}),
+    "redis": frozenset({"url", "prefix", "ttl"}),
+}
+
+
+def reject_unused(factory: str, options: Mapping[str, object]) -> None:
+    """Raise `ConfigurationError` naming every option that `ResponseCache.<factory>()`
+    does not use, and the factory that does, if any."""
+    unused = sorted(set(options) - CACHE_OPTIONS)
+    if not unused:
+        return
+    others = [
+        name
+        for name, allowed in BACKEND_OPTIONS.items()
+        if name != factory and allowed.issuperset(unused)
+    ]
+    remedy = "remove it" if len(unused) == 1 else "remove them"
+    if others:
+        remedy += ", or use " + " or ".join(f"ResponseCache.{name}(...)" for name in others)
+    raise ConfigurationError(
+        f"ResponseCache.{factory}() does not use {', '.join(unused)}; {remedy}."
+    )
 
 
 class CacheMode(StrEnum):
@@ -55,32 +100,44 @@ class CachePlan:
 class ResponseCache:
     """LLM response cache over a `CacheBackend` (memory LRU+TTL by default, or Redis).
 
-    `ttl` is the default time to live in seconds (None: until evicted). Only requests with
-    temperature 0 are cached unless `cache_nondeterministic` is set or a call passes
-    `cache="use"`. `semantic` (a `SemanticIndex`) turns on matching by meaning.
+    `ttl` is the default time to live in seconds (None: until evicted). Left out, it is
+    3600 for the memory backend built here, and a `backend` you pass keeps its own
+    `default_ttl`; given with such a backend, it overrides that default for every entry
+    (a number only: `ttl=None` cannot turn a built backend's expiry off, so that is an
+    error). Only requests with temperature 0 are cached unless `cache_nondeterministic`
+    is set or a call passes `cache="use"`. `semantic` (a `SemanticIndex`) turns on
+    matching by meaning.
     """
 
     def __init__(
         self,
         backend: CacheBackend | None = None,
         *,
-        ttl: float | None = 3600.0,
+        ttl: float | _NotGiven | None = NOT_GIVEN,
         cache_nondeterministic: bool = False,
         max_value_bytes: int = 1_000_000,
         semantic: SemanticIndex | None = None,
         retry_interval: float = 1.0,
         clock: Clock | None = None,
     ) -> None:
-        if ttl is not None and ttl <= 0:
+        if ttl is not None and ttl is not NOT_GIVEN and ttl <= 0:
             raise ConfigurationError(f"cache ttl must be > 0 seconds or None, got {ttl}.")
         if max_value_bytes < 1:
             raise ConfigurationError(f"max_value_bytes must be >= 1, got {max_value_bytes}.")
         if backend is None:
             from ai.cache.memory import MemoryBackend
 
-            backend = MemoryBackend(default_ttl=ttl, clock=clock)
+            default_ttl = DEFAULT_TTL if ttl is NOT_GIVEN else ttl
+            backend = MemoryBackend(default_ttl=default_ttl, clock=clock)
+            ttl = None  # the backend's default is this cache's
+        elif ttl is None:
+            raise ConfigurationError(
+                "ResponseCache(backend=..., ttl=None) cannot turn off the expiry of a backend "
+                "built elsewhere; build it with default_ttl=None and leave ttl out."
+            )
         self.backend = backend
-        self.ttl = ttl
+        #: The time to live every entry is stored with (None: the backend's default).
+        self.ttl: float | None = None if ttl is NOT_GIVEN else ttl
         self.cache_nondeterministic = cache_nondeterministic
         self.max_value_bytes = max_value_bytes
         self.semantic = semantic
@@ -99,16 +156,21 @@ class ResponseCache:
         ttl: float | None = 3600.0,
         **options: Any,
     ) -> ResponseCache:
-        """An in-process LRU cache bounded by entries and bytes."""
+        """An in-process LRU cache bounded by entries and bytes.
+
+        `options` are `ResponseCache`'s own (`cache_nondeterministic`, `max_value_bytes`,
+        `semantic`, `retry_interval`, `clock`); any other is a `ConfigurationError`.
+        """
         from ai.cache.memory import MemoryBackend
 
+        reject_unused("memory", options)
         backend = MemoryBackend(
             max_entries=max_entries,
             max_bytes=max_bytes,
             default_ttl=ttl,
             clock=options.get("clock"),
         )
-        return cls(backend, ttl=ttl, **options)
+        return cls(backend, **options)
 
     @classmethod
     def redis(
@@ -119,10 +181,15 @@ class ResponseCache:
         ttl: float | None = 3600.0,
         **options: Any,
     ) -> ResponseCache:
-        """A cache shared by every process using the same Redis and prefix."""
+        """A cache shared by every process using the same Redis and prefix.
+
+        `options` are `ResponseCache`'s own, as for `memory()`; for the backend's other
+        settings build it yourself: `ResponseCache(RedisBackend(url, ...))`.
+        """
         from ai.cache.redis_backend import RedisBackend
 
-        return cls(RedisBackend(url, prefix=prefix, default_ttl=ttl), ttl=ttl, **options)
+        reject_unused("redis", options)
+        return cls(RedisBackend(url, prefix=prefix, default_ttl=ttl), **options)
 
     @property
     def available(self) -> bool:

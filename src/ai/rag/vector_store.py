@@ -2,15 +2,22 @@
 
 The front validates everything once (ids, dimensions, filters), normalises vectors for
 cosine, and hands backends clean inputs; a backend only stores and searches.
+
+`VectorStoreConfig` holds the settings of every backend. Each backend declares, next to
+its factory in `BACKENDS`, the fields it reads beyond the ones the front itself uses
+(`COMMON_FIELDS`); a field that the chosen backend does not read is a `ConfigurationError`
+when the config is built, never silently ignored. Backend fields therefore default to "not
+given" (None, or `NOT_GIVEN` where None has a meaning of its own), and the backends read
+the effective values through `resolved_*()`.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import Any
+from dataclasses import dataclass, field, fields
+from enum import Enum, StrEnum
+from typing import Any, Final
 
 import numpy as np
 
@@ -29,9 +36,47 @@ class VectorStoreType(StrEnum):
     PINECONE = "pinecone"
 
 
+class _NotGiven(Enum):
+    """Marker for a field left out, where None is itself a meaningful value."""
+
+    NOT_GIVEN = "NOT_GIVEN"
+
+    def __repr__(self) -> str:
+        return self.value
+
+
+#: The default of `ann_threshold`: "not given" (None there means "exact search only").
+NOT_GIVEN: Final = _NotGiven.NOT_GIVEN
+
+#: The effective `index_name` (pgvector table, Pinecone index) when none is given.
+DEFAULT_INDEX_NAME = "devora-embeddings"
+#: The in-memory store's HNSW index starts above this many vectors unless told otherwise.
+DEFAULT_ANN_THRESHOLD = 50_000
+
+#: Fields the front reads for every backend: they are never "unused".
+COMMON_FIELDS: Final = frozenset({"store_type", "dimension", "metric", "namespace"})
+
+
+@dataclass(frozen=True, slots=True)
+class HnswSettings:
+    """HNSW graph parameters (memory's usearch index, pgvector's index): the graph degree
+    `m`, the beam while building (`ef_construction`) and while searching (`ef_search`)."""
+
+    m: int = 16
+    ef_construction: int = 64
+    ef_search: int = 100
+
+
 @dataclass
 class VectorStoreConfig:
-    """Settings for every backend; each reads the fields that concern it.
+    """Settings for every backend; each backend accepts only the fields it reads.
+
+    `store_type`, `dimension`, `metric` and `namespace` (the default namespace of calls
+    that name none) apply to every backend. The others belong to the backends that declare
+    them in `BACKENDS` (see `backend_types`); giving one to a backend that does not read it
+    raises `ConfigurationError`. Left out, they take their documented defaults:
+    `index_name` "devora-embeddings", `ann_threshold` 50,000 (None: exact search only),
+    `hnsw_m` 16, `hnsw_ef_construction` 64, `hnsw_ef_search` 100.
 
     `dimension` None means "take it from the first vectors stored". The connection
     string falls back to `POSTGRES_CONNECTION_STRING`, the Pinecone key to
@@ -42,27 +87,74 @@ class VectorStoreConfig:
     dimension: int | None = None
     connection_string: str | None = field(default=None, repr=False)
     api_key: str | None = field(default=None, repr=False)
-    index_name: str = "devora-embeddings"
+    index_name: str | None = None
     namespace: str = ""
     metric: DistanceMetric = DistanceMetric.COSINE
     index_host: str | None = None
-    ann_threshold: int | None = 50_000
-    hnsw_m: int = 16
-    hnsw_ef_construction: int = 64
-    hnsw_ef_search: int = 100
+    ann_threshold: int | _NotGiven | None = NOT_GIVEN
+    hnsw_m: int | None = None
+    hnsw_ef_construction: int | None = None
+    hnsw_ef_search: int | None = None
     persist_path: str | None = None
 
     def __post_init__(self) -> None:
-        self.store_type = VectorStoreType(self.store_type)
+        try:
+            self.store_type = VectorStoreType(self.store_type)
+        except ValueError:
+            known = ", ".join(repr(t.value) for t in VectorStoreType)
+            raise ConfigurationError(
+                f"VectorStoreConfig.store_type {self.store_type!r} is not one of {known}."
+            ) from None
         self.metric = DistanceMetric(self.metric)
+        self.reject_unused()
         if self.dimension is not None and self.dimension < 1:
             raise ConfigurationError(
                 f"VectorStoreConfig.dimension must be >= 1, got {self.dimension}."
             )
-        if not self.index_name:
+        if self.index_name is not None and not self.index_name:
             raise ConfigurationError("VectorStoreConfig.index_name is empty.")
-        if self.hnsw_m < 2 or self.hnsw_ef_construction < 1 or self.hnsw_ef_search < 1:
+        hnsw = self.resolved_hnsw()
+        if hnsw.m < 2 or hnsw.ef_construction < 1 or hnsw.ef_search < 1:
             raise ConfigurationError("HNSW settings must be positive (hnsw_m >= 2).")
+
+    def given_fields(self) -> list[str]:
+        """The backend-specific fields set to something other than "not given"."""
+        return [
+            f.name
+            for f in fields(self)
+            if f.name not in COMMON_FIELDS and getattr(self, f.name) is not f.default
+        ]
+
+    def reject_unused(self) -> None:
+        """Raise `ConfigurationError` naming every given field the backend does not read."""
+        used = BACKENDS[self.store_type].fields
+        given = self.given_fields()
+        unused = [name for name in given if name not in used]
+        if unused:
+            raise ConfigurationError(_unused_message(self.store_type, unused, given))
+
+    def resolved_index_name(self) -> str:
+        """The pgvector table or Pinecone index: `index_name`, else "devora-embeddings"."""
+        return DEFAULT_INDEX_NAME if self.index_name is None else self.index_name
+
+    def resolved_ann_threshold(self) -> int | None:
+        """Vectors per namespace above which memory builds an HNSW index (None: never)."""
+        if self.ann_threshold is NOT_GIVEN:
+            return DEFAULT_ANN_THRESHOLD
+        return self.ann_threshold
+
+    def resolved_hnsw(self) -> HnswSettings:
+        """The HNSW parameters given, with the defaults for those left out."""
+        default = HnswSettings()
+        return HnswSettings(
+            m=default.m if self.hnsw_m is None else self.hnsw_m,
+            ef_construction=(
+                default.ef_construction
+                if self.hnsw_ef_construction is None
+                else self.hnsw_ef_construction
+            ),
+            ef_search=default.ef_search if self.hnsw_ef_search is None else self.hnsw_ef_search,
+        )
 
     def resolved_connection_string(self) -> str:
         """The PostgreSQL URL, or a `ConfigurationError` naming the variable to set."""
@@ -84,7 +176,46 @@ class VectorStoreConfig:
         return key
 
 
+def _unused_message(
+    store_type: VectorStoreType, unused: Sequence[str], given: Sequence[str]
+) -> str:
+    """Names the unused fields, the store type, and what to do: remove them, or switch to
+    a backend that reads every field given (else say which backend reads each one)."""
+    fit = [t for t in BACKENDS if all(t in backend_types(name) for name in given)]
+    remedy = "remove it" if len(unused) == 1 else "remove them"
+    if fit:
+        described = ", ".join(unused)
+        remedy += f", or set {_either(fit)}"
+    else:
+        described = ", ".join(f"{name} (read by {_either(backend_types(name))})" for name in unused)
+    return f"VectorStoreConfig(store_type={store_type.value!r}) does not use {described}; {remedy}."
+
+
+def _either(types: Sequence[VectorStoreType]) -> str:
+    return "store_type=" + " or ".join(repr(t.value) for t in types)
+
+
+def backend_types(field_name: str) -> list[VectorStoreType]:
+    """The store types whose backend reads `field_name` (every one for a common field)."""
+    return [t for t, spec in BACKENDS.items() if field_name in COMMON_FIELDS | spec.fields]
+
+
 BackendFactory = Callable[[VectorStoreConfig], VectorBackend]
+
+
+@dataclass(frozen=True, slots=True)
+class BackendSpec:
+    """One registered backend: its factory, and the `VectorStoreConfig` fields it reads
+    beyond `COMMON_FIELDS`. Calling the spec builds the backend."""
+
+    factory: BackendFactory
+    fields: frozenset[str]
+
+    def __call__(self, config: VectorStoreConfig) -> VectorBackend:
+        return self.factory(config)
+
+
+_HNSW_FIELDS = frozenset({"hnsw_m", "hnsw_ef_construction", "hnsw_ef_search"})
 
 
 def _memory(config: VectorStoreConfig) -> VectorBackend:
@@ -93,10 +224,18 @@ def _memory(config: VectorStoreConfig) -> VectorBackend:
     return MemoryVectorBackend(config)
 
 
+MEMORY_BACKEND = BackendSpec(_memory, frozenset({"ann_threshold", "persist_path"}) | _HNSW_FIELDS)
+
+
 def _pgvector(config: VectorStoreConfig) -> VectorBackend:
     from ai.rag.stores.pgvector import PgVectorBackend
 
     return PgVectorBackend(config)
+
+
+PGVECTOR_BACKEND = BackendSpec(
+    _pgvector, frozenset({"connection_string", "index_name"}) | _HNSW_FIELDS
+)
 
 
 def _pinecone(config: VectorStoreConfig) -> VectorBackend:
@@ -105,10 +244,13 @@ def _pinecone(config: VectorStoreConfig) -> VectorBackend:
     return PineconeBackend(config)
 
 
-BACKENDS: Mapping[VectorStoreType, BackendFactory] = {
-    VectorStoreType.MEMORY: _memory,
-    VectorStoreType.PGVECTOR: _pgvector,
-    VectorStoreType.PINECONE: _pinecone,
+PINECONE_BACKEND = BackendSpec(_pinecone, frozenset({"api_key", "index_name", "index_host"}))
+
+#: One line per backend.
+BACKENDS: Mapping[VectorStoreType, BackendSpec] = {
+    VectorStoreType.MEMORY: MEMORY_BACKEND,
+    VectorStoreType.PGVECTOR: PGVECTOR_BACKEND,
+    VectorStoreType.PINECONE: PINECONE_BACKEND,
 }
 
 RecordLike = VectorRecord | Mapping[str, Any]
@@ -125,6 +267,7 @@ class VectorStore(AsyncClosing):
         self, config: VectorStoreConfig | None = None, *, backend: VectorBackend | None = None
     ) -> None:
         self.config = config or VectorStoreConfig()
+        self.config.reject_unused()  # again: the config is mutable
         self._backend = backend or BACKENDS[self.config.store_type](self.config)
         # A backend that loaded stored vectors (memory with persist_path) knows the dimension.
         self.dimension = self.config.dimension or getattr(self._backend, "dimension", None)
@@ -245,7 +388,13 @@ def _record_from_mapping(raw: Mapping[str, Any], index: int) -> VectorRecord:
 
 __all__ = [
     "BACKENDS",
+    "COMMON_FIELDS",
+    "DEFAULT_ANN_THRESHOLD",
+    "DEFAULT_INDEX_NAME",
+    "NOT_GIVEN",
+    "BackendSpec",
     "DistanceMetric",
+    "HnswSettings",
     "Match",
     "StoreError",
     "StoreStats",
@@ -253,4 +402,5 @@ __all__ = [
     "VectorStore",
     "VectorStoreConfig",
     "VectorStoreType",
+    "backend_types",
 ]

@@ -217,6 +217,7 @@ class MemoryVectorBackend:
         self.config = config
         self.metric = config.metric
         self.dimension = config.dimension
+        self._ef_search = config.resolved_hnsw().ef_search
         self._namespaces: dict[str, _Namespace] = {}
         self._dirty = False
         if config.persist_path and Path(config.persist_path).exists():
@@ -295,7 +296,7 @@ class MemoryVectorBackend:
         if filter is not None:
             return [await self.query(q, top_k, namespace, filter, include_values) for q in queries]
         if ns.ann is not None:
-            found = ns.ann.search_batch(queries, max(top_k, self.config.hnsw_ef_search))
+            found = ns.ann.search_batch(queries, max(top_k, self._ef_search))
             return [
                 self._matches(ns, query, self._rerank(ns, query, rows, top_k), include_values)
                 for query, rows in zip(queries, found, strict=True)
@@ -449,10 +450,10 @@ class MemoryVectorBackend:
         if mask is None:
             # The graph walk visits ef_search candidates whatever the count asked for, so
             # taking all of them and re-ranking exactly costs little and lifts recall.
-            rows = ns.ann.search(query, max(top_k, self.config.hnsw_ef_search))
+            rows = ns.ann.search(query, max(top_k, self._ef_search))
             return self._rerank(ns, query, rows, top_k)
         passing = int(np.count_nonzero(mask))
-        fetch = max(math.ceil(2 * top_k * n / max(passing, 1)), self.config.hnsw_ef_search)
+        fetch = max(math.ceil(2 * top_k * n / max(passing, 1)), self._ef_search)
         if passing == 0 or fetch > n // 5:
             return None
         rows = ns.ann.search(query, fetch)
@@ -472,7 +473,7 @@ class MemoryVectorBackend:
 
     def _maintain_ann(self, ns: _Namespace) -> None:
         """Build the index past the threshold, drop it below half, rebuild when stale."""
-        threshold = self.config.ann_threshold
+        threshold = self.config.resolved_ann_threshold()
         if threshold is None:
             ns.ann = None
             ns.use_order("F")

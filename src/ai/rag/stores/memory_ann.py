@@ -60,6 +60,7 @@ class AnnIndex:
     ) -> None:
         """Index `vectors` as rows 0..len-1 (one multi-threaded batch insert)."""
         index_type = _usearch_index()
+        hnsw = config.resolved_hnsw()
         self._augment = metric is DistanceMetric.DOT
         self._max_norm = 0.0
         if self._augment and vectors.shape[0]:
@@ -68,9 +69,9 @@ class AnnIndex:
             ndim=dimension + 1 if self._augment else dimension,
             metric=_USEARCH_METRIC[metric],
             dtype="f32",
-            connectivity=config.hnsw_m,
-            expansion_add=config.hnsw_ef_construction,
-            expansion_search=config.hnsw_ef_search,
+            connectivity=hnsw.m,
+            expansion_add=hnsw.ef_construction,
+            expansion_search=hnsw.ef_search,
         )
         self._next_label = 0
         self._size = 0

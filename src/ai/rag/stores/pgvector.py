@@ -104,9 +104,10 @@ class PgVectorBackend:
     def __init__(self, config: VectorStoreConfig) -> None:
         self._config = config
         self._metric = config.metric
-        self._sql = TableSql(table_name(config.index_name), METRICS[config.metric])
+        self._sql = TableSql(table_name(config.resolved_index_name()), METRICS[config.metric])
         self._dimension = config.dimension
-        self._ef_search = min(config.hnsw_ef_search, MAX_EF_SEARCH)
+        self._hnsw = config.resolved_hnsw()
+        self._ef_search = min(self._hnsw.ef_search, MAX_EF_SEARCH)
         self._table_ready = False
         self._pool = PostgresPool(
             config.resolved_connection_string(),
@@ -322,7 +323,7 @@ class PgVectorBackend:
             self._adopt_dimension(int(existing))
             present = {row["relname"] for row in await conn.fetch(TABLE_INDEXES_SQL, self.table)}
             indexes = self._sql.create_indexes(
-                self._metric, self._config.hnsw_m, self._config.hnsw_ef_construction
+                self._metric, self._hnsw.m, self._hnsw.ef_construction
             )
             for name, statement in indexes.items():
                 if name not in present:

@@ -280,7 +280,7 @@ class PineconeBackend:
             return self._host
         async with self._host_lock:
             if self._host is None:
-                name = self._config.index_name
+                name = self._config.resolved_index_name()
                 url = f"{self._control_plane}/indexes/{quote(name, safe='')}"
                 model = await self._call("describe_index", "GET", url)
                 host = model.get("host") if isinstance(model, Mapping) else None
@@ -297,7 +297,7 @@ class PineconeBackend:
             return self._host
 
     def _check_index(self, model: Mapping[str, Any]) -> None:
-        name, config = self._config.index_name, self._config
+        name, config = self._config.resolved_index_name(), self._config
         metric = _METRICS.get(str(model.get("metric")))
         if metric is not None and metric is not config.metric:
             raise ConfigurationError(
