@@ -133,7 +133,12 @@ class LLMService(AsyncClosing):
             self._clock,
             rng or random.Random(),
             lambda: CircuitBreaker(
-                self._clock, config.circuit_failure_threshold, config.circuit_cooldown
+                self._clock,
+                config.circuit_failure_threshold,
+                config.circuit_cooldown,
+                failure_rate=config.circuit_failure_rate,
+                window=config.circuit_window,
+                half_open_trials=config.circuit_half_open_trials,
             ),
         )
 

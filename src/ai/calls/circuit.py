@@ -1,7 +1,20 @@
-"""Circuit breaker per model: stop sending to a model that keeps failing, test it later."""
+"""Circuit breaker per model: stop sending to a model that is down, test it again later.
+
+The rule is a failure *rate* over a sliding window of recent attempts, with a minimum
+number of failures (as resilience4j and Envoy's outlier detection do), not a count of
+consecutive failures: under concurrency, a flaky upstream interleaves the failures of
+unrelated calls, and a consecutive count would open the circuit on ordinary noise and turn
+retryable faults into user-visible errors. A dead upstream fails every attempt, so it
+still trips after `failure_threshold` attempts.
+
+Attempts still running count in the rate as not failed (yet): a refused connection fails
+in a millisecond while a good answer takes a second, so at the start of a burst the fast
+failures of a flaky upstream would otherwise arrive alone and look like an outage.
+"""
 
 from __future__ import annotations
 
+from collections import deque
 from enum import StrEnum
 
 from ai.core.clock import Clock
@@ -9,7 +22,7 @@ from ai.errors import ConfigurationError
 
 
 class CircuitState(StrEnum):
-    """CLOSED lets calls through; OPEN refuses them; HALF_OPEN lets one trial through."""
+    """CLOSED lets calls through; OPEN refuses them; HALF_OPEN lets a few trials through."""
 
     CLOSED = "closed"
     OPEN = "open"
@@ -17,23 +30,51 @@ class CircuitState(StrEnum):
 
 
 class CircuitBreaker:
-    """Opens after `failure_threshold` consecutive failures, half-opens after `cooldown`.
+    """Opens when, among the last `window` finished attempts, at least `failure_threshold`
+    failed and they are at least `failure_rate` of those plus the attempts still running
+    (`attempt_started` counts them); half-opens after `cooldown` seconds.
 
-    In HALF_OPEN one trial call is allowed; its success closes the circuit, its failure
-    opens it again for another cool-down.
+    In HALF_OPEN up to `half_open_trials` calls are let through at once; the first success
+    closes the circuit (with a fresh window), a failure opens it for another cool-down.
+    `outage` says the failures are not noise (the last `failure_threshold` attempts all
+    failed): only then do calls already in flight give up their remaining retries.
     """
 
-    def __init__(self, clock: Clock, failure_threshold: int = 5, cooldown: float = 30.0) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        failure_threshold: int = 5,
+        cooldown: float = 30.0,
+        *,
+        failure_rate: float = 0.5,
+        window: int = 20,
+        half_open_trials: int = 1,
+    ) -> None:
         if failure_threshold < 1 or cooldown < 0:
             raise ConfigurationError(
                 "circuit breaker needs failure_threshold >= 1 and cooldown >= 0 seconds."
             )
+        if not 0 < failure_rate <= 1 or window < failure_threshold or half_open_trials < 1:
+            raise ConfigurationError(
+                "circuit breaker needs 0 < failure_rate <= 1, window >= failure_threshold "
+                "and half_open_trials >= 1."
+            )
         self._clock = clock
         self.failure_threshold = failure_threshold
         self.cooldown = cooldown
-        self._failures = 0
+        self.failure_rate = failure_rate
+        self.half_open_trials = half_open_trials
+        self._outcomes: deque[bool] = deque(maxlen=window)  # True: the attempt failed
+        self._failures_in_window = 0
+        self._trailing_failures = 0
         self._opened_at: float | None = None
-        self._trial_started_at: float | None = None
+        self._trials: list[float] = []  # start times of trials not yet reported
+        self._running = 0
+
+    @property
+    def window(self) -> int:
+        """How many recent attempts the failure rate is computed over."""
+        return self._outcomes.maxlen or 0
 
     @property
     def state(self) -> CircuitState:
@@ -44,38 +85,74 @@ class CircuitBreaker:
             return CircuitState.HALF_OPEN
         return CircuitState.OPEN
 
+    @property
+    def outage(self) -> bool:
+        """The circuit is not closed and the last `failure_threshold` attempts all failed."""
+        return self._opened_at is not None and self._trailing_failures >= self.failure_threshold
+
     def allow(self) -> bool:
-        """Whether a call may go to this model now (claims the half-open trial if so)."""
+        """Whether a call may go to this model now (claims a half-open trial if so)."""
         state = self.state
         if state is CircuitState.CLOSED:
             return True
-        if state is CircuitState.HALF_OPEN and not self._trial_pending():
-            self._trial_started_at = self._clock.monotonic()
-            return True
-        return False
-
-    def _trial_pending(self) -> bool:
-        """A trial was let through and has not reported back. One silent for a whole
-        cool-down (its caller was cancelled) is given up, or the model would stay shut."""
-        if self._trial_started_at is None:
+        if state is CircuitState.OPEN:
             return False
-        return self._clock.monotonic() - self._trial_started_at < self.cooldown
+        now = self._clock.monotonic()
+        # A trial silent for a whole cool-down (its caller was cancelled) is given up,
+        # or the model would stay shut forever.
+        self._trials = [t for t in self._trials if now - t < self.cooldown]
+        if len(self._trials) >= self.half_open_trials:
+            return False
+        self._trials.append(now)
+        return True
+
+    def attempt_started(self) -> None:
+        """An attempt is under way; report its end with `record_success`,
+        `record_failure` or `attempt_abandoned`."""
+        self._running += 1
+
+    def attempt_abandoned(self) -> None:
+        """An attempt ended without a verdict on the model (its caller was cancelled)."""
+        self._running = max(0, self._running - 1)
 
     def record_success(self) -> None:
-        """A call succeeded: close the circuit."""
-        self._failures = 0
-        self._opened_at = None
-        self._trial_started_at = None
+        """An attempt succeeded: in half-open this closes the circuit."""
+        self.attempt_abandoned()
+        self._trailing_failures = 0
+        if self._opened_at is not None:
+            self._close()
+            return
+        self._push(failed=False)
 
     def record_failure(self) -> None:
-        """A call failed in a way that says the model is unhealthy."""
-        self._failures += 1
-        if self._trial_started_at is not None or self._failures >= self.failure_threshold:
+        """An attempt failed in a way that says the model is unhealthy."""
+        self.attempt_abandoned()
+        self._trailing_failures += 1
+        if self._opened_at is not None:
+            if self._trials:  # a trial failed: shut again for a full cool-down
+                self._opened_at = self._clock.monotonic()
+                self._trials.clear()
+            return
+        self._push(failed=True)
+        if self._failures_in_window >= self.failure_threshold and (
+            self._failures_in_window >= self.failure_rate * (len(self._outcomes) + self._running)
+        ):
             self._opened_at = self._clock.monotonic()
-        self._trial_started_at = None
 
     def seconds_until_retry(self) -> float:
         """How long until a trial call will be let through (0 when closed or half-open)."""
         if self._opened_at is None:
             return 0.0
         return max(0.0, self.cooldown - (self._clock.monotonic() - self._opened_at))
+
+    def _push(self, *, failed: bool) -> None:
+        if len(self._outcomes) == self._outcomes.maxlen and self._outcomes[0]:
+            self._failures_in_window -= 1
+        self._outcomes.append(failed)
+        self._failures_in_window += failed
+
+    def _close(self) -> None:
+        self._opened_at = None
+        self._trials.clear()
+        self._outcomes.clear()
+        self._failures_in_window = 0

@@ -62,6 +62,9 @@ class LLMConfig:
     retry_after_cap: float = 60.0
     circuit_failure_threshold: int = 5
     circuit_cooldown: float = 30.0
+    circuit_failure_rate: float = 0.5
+    circuit_window: int = 20
+    circuit_half_open_trials: int = 1
     extra_headers: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -103,6 +106,18 @@ class LLMConfig:
         _check(
             self.circuit_cooldown >= 0,
             f"circuit_cooldown must be >= 0 seconds, got {self.circuit_cooldown}",
+        )
+        _check(
+            0 < self.circuit_failure_rate <= 1,
+            f"circuit_failure_rate must be within (0, 1], got {self.circuit_failure_rate}",
+        )
+        _check(
+            self.circuit_window >= self.circuit_failure_threshold,
+            f"circuit_window must be >= circuit_failure_threshold, got {self.circuit_window}",
+        )
+        _check(
+            self.circuit_half_open_trials >= 1,
+            f"circuit_half_open_trials must be >= 1, got {self.circuit_half_open_trials}",
         )
         if isinstance(self.fallback_models, str):
             raise ConfigurationError(

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from ai.calls.circuit import CircuitBreaker, CircuitState
+from ai.calls.circuit import CircuitBreaker
 from ai.calls.config import ResolvedRoute
 from ai.calls.retry import RetryPolicy
 from ai.core.clock import Clock
@@ -105,13 +105,14 @@ class ResilientCaller:
             if remaining <= 0:
                 raise _deadline_error(route, progress)
             progress.attempts += 1
+            breaker.attempt_started()
             try:
                 result = await attempt(route, remaining)
             except ProviderError as error:
                 self._record_health(breaker, error)
                 if not self._policy.should_retry(error, retries):
                     raise
-                if breaker.state is not CircuitState.CLOSED:
+                if breaker.outage:  # the model is down: retrying it only adds latency
                     raise
                 retries += 1
                 wait = self._policy.wait(error, retries, self._rng)
@@ -127,6 +128,9 @@ class ResilientCaller:
                 )
                 await self._clock.sleep(wait)
                 continue
+            except BaseException:  # cancelled, or a bug: no verdict on the model
+                breaker.attempt_abandoned()
+                raise
             breaker.record_success()
             return result
 

@@ -52,16 +52,54 @@ def test_threshold_of_one_opens_on_first_failure() -> None:
     assert breaker.state is CircuitState.OPEN
 
 
-def test_success_resets_the_consecutive_count() -> None:
-    breaker = CircuitBreaker(FakeClock(), failure_threshold=3)
+def test_successes_dilute_failures_below_the_rate() -> None:
+    # Under concurrency, a flaky upstream interleaves failures of unrelated calls: 25% of
+    # attempts failing must never open the circuit, however they are ordered.
+    breaker = CircuitBreaker(FakeClock(), failure_threshold=3, window=20)
+    for _ in range(40):
+        breaker.record_failure()
+        for _ in range(3):
+            breaker.record_success()
+        assert breaker.state is CircuitState.CLOSED
+
+
+def test_opens_when_the_rate_and_the_count_are_both_reached() -> None:
+    breaker = CircuitBreaker(FakeClock(), failure_threshold=3, failure_rate=0.5, window=10)
+    for failed in [True, False, True, False]:
+        breaker.record_failure() if failed else breaker.record_success()
+    assert breaker.state is CircuitState.CLOSED  # 2 failures: under the count
+    breaker.record_failure()
+    assert breaker.state is CircuitState.OPEN  # 3 of 5 = 60%
+    assert not breaker.outage  # the failures are interleaved with successes
+
+
+def test_the_window_forgets_old_failures() -> None:
+    breaker = CircuitBreaker(FakeClock(), failure_threshold=3, window=4)
     breaker.record_failure()
     breaker.record_failure()
-    breaker.record_success()
+    for _ in range(4):
+        breaker.record_success()
     breaker.record_failure()
     breaker.record_failure()
-    assert breaker.state is CircuitState.CLOSED
+    assert breaker.state is CircuitState.CLOSED  # the first two have left the window
     breaker.record_failure()
     assert breaker.state is CircuitState.OPEN
+
+
+def test_consecutive_failures_are_an_outage() -> None:
+    breaker = open_breaker(FakeClock(), threshold=3)
+    assert breaker.outage
+
+
+def test_half_open_admits_up_to_the_configured_trials() -> None:
+    clock = FakeClock()
+    breaker = CircuitBreaker(clock, failure_threshold=2, cooldown=5.0, half_open_trials=3)
+    breaker.record_failure()
+    breaker.record_failure()
+    clock.advance(5.0)
+    assert [breaker.allow() for _ in range(4)] == [True, True, True, False]
+    breaker.record_success()
+    assert breaker.state is CircuitState.CLOSED and breaker.allow()
 
 
 def test_open_refuses_until_cooldown_has_passed() -> None:
@@ -167,3 +205,12 @@ def test_state_values_are_stable_strings() -> None:
 def test_invalid_settings_are_rejected(threshold: int, cooldown: float) -> None:
     with pytest.raises(ConfigurationError):
         CircuitBreaker(FakeClock(), failure_threshold=threshold, cooldown=cooldown)
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [{"failure_rate": 0.0}, {"failure_rate": 1.5}, {"window": 4}, {"half_open_trials": 0}],
+)
+def test_invalid_rate_window_and_trials_are_rejected(settings: dict[str, float]) -> None:
+    with pytest.raises(ConfigurationError):
+        CircuitBreaker(FakeClock(), failure_threshold=5, **settings)  # type: ignore[arg-type]
