@@ -5,6 +5,8 @@ per subsystem; nothing else in the package raises a foreign exception type on pu
 
     DevoraError
     ├── ConfigurationError              a setting is missing, misspelt or out of range
+    ├── OpenAIRequestError              a request to our OpenAI-format server is invalid
+    │                                   (ai.providers.openai_serving; status, param, code)
     ├── TemplateError                   a prompt template or its variables are invalid
     │   └── TemplateNotFoundError       no such template, version or label
     ├── FilterError                     a metadata filter is malformed

@@ -31,6 +31,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ai.providers.openai_serving import error_body
 from ai.testing.anthropic_messages import (
     DIALECT as ANTHROPIC_DIALECT,
 )
@@ -241,10 +242,7 @@ def _models_route(path: str, state: FakeState) -> Route:
 async def _not_found(request: Request, exc: Exception) -> Response:
     status = exc.status_code if isinstance(exc, HTTPException) else 404
     message = f"Invalid URL ({request.method} {request.url.path})"
-    body = {
-        "error": {"message": message, "type": "invalid_request_error", "param": None, "code": None}
-    }
-    return json_response(body, status)
+    return json_response(error_body(message), status)
 
 
 ExceptionHandler = Callable[[Request, Exception], Awaitable[Response]]

@@ -1,11 +1,13 @@
 """Model listings: `GET /v1/models` (OpenAI or Anthropic, told apart by the
 `anthropic-version`/`x-api-key` headers, since both use that path), `GET /v1/models/{id}`,
-and OpenRouter's `GET /api/v1/models` with per-token prices as strings."""
+and OpenRouter's `GET /api/v1/models` with per-token prices as strings. OpenAI's model
+objects are rendered by `ai.providers.openai_serving`, as the gateway renders them."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from ai.providers.openai_serving import model_list, model_object
 from ai.testing.api_errors import Dialect
 from ai.testing.catalogue import Api, ModelCatalogue, openrouter_price
 from ai.testing.wire import JsonReply
@@ -15,7 +17,7 @@ _CREATED_AT = "2024-10-22T00:00:00Z"
 
 
 def _openai_model(model: str) -> dict[str, Any]:
-    return {"id": model, "object": "model", "created": _CREATED, "owned_by": "system"}
+    return model_object(model, created=_CREATED)
 
 
 def _anthropic_model(model: str) -> dict[str, Any]:
@@ -54,7 +56,7 @@ def list_models(api: Api, catalogue: ModelCatalogue) -> JsonReply:
         )
     if api is Api.OPENROUTER:
         return JsonReply({"data": [_openrouter_model(m) for m in models]})
-    return JsonReply({"object": "list", "data": [_openai_model(m) for m in models]})
+    return JsonReply(model_list(_openai_model(m) for m in models))
 
 
 def retrieve_model(api: Api, model: str, catalogue: ModelCatalogue, dialect: Dialect) -> JsonReply:

@@ -4,11 +4,11 @@ What differs between the two hosts is data in a `ChatFlavor` (id prefix, error f
 cost accounting, the SSE comment OpenRouter sends first), so this module never asks which
 host it is serving.
 
-Non-stream answers are full `chat.completion` objects. Streams are `chat.completion.chunk`
-events: a first delta with the role, content deltas (or tool-call argument fragments), a
-finish chunk, then, when usage is asked for (`stream_options.include_usage`, or always on
-OpenRouter), a chunk with `"choices": []` and the usage, and `data: [DONE]`. With
-`include_usage` every earlier chunk carries `"usage": null`, as the real API does.
+Validation and rendering are product code shared with the gateway
+(`ai.providers.openai_serving`): this module adds only what is fake, namely the catalogue
+check, the canned answer (`replies.compose`), the prompt accounting, ids and headers, how
+text is cut into stream deltas, and the events the content faults inject. Usage is streamed
+when asked for (`stream_options.include_usage`, or always on OpenRouter).
 """
 
 from __future__ import annotations
@@ -19,16 +19,31 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ai.testing.api_errors import ApiError, Dialect, ErrorKind
+from ai.providers.openai_serving import (
+    ChatChunkEncoder,
+    ChatCompletionRequest,
+    ChoiceOutput,
+    CompletionMeta,
+    FinishReason,
+    OpenAIRequestError,
+    ToolCallOutput,
+    completion_object,
+    error_body,
+    not_a_chat_model,
+    parse_chat_request,
+    render_chat_stream,
+    sse_data,
+    usage_object,
+)
+from ai.testing.api_errors import Dialect
 from ai.testing.catalogue import (
     Api,
     ModelCatalogue,
     openrouter_cost,
     openrouter_provider,
 )
-from ai.testing.openai_dialects import OpenAIDialect, OpenRouterDialect
+from ai.testing.openai_dialects import OpenAIDialect, OpenRouterDialect, api_error
 from ai.testing.openai_prompt import PromptAccount, account_prompt, content_text
-from ai.testing.openai_validation import validate_chat
 from ai.testing.replies import (
     Finish,
     Outcome,
@@ -40,28 +55,23 @@ from ai.testing.replies import (
     stream_pieces,
 )
 from ai.testing.state import PromptCache
-from ai.testing.wire import JsonReply, Reply, StreamEvent, StreamReply, sse_data
+from ai.testing.wire import JsonReply, Reply, StreamEvent, StreamReply
 
 SYSTEM_FINGERPRINT = "fp_d3f0a7e1c2"
-_DONE = b"data: [DONE]\n\n"
 _MALFORMED = b"data: {not json\n\n"
-_FINISH_NAMES: dict[Finish, str] = {
-    Finish.STOP: "stop",
-    Finish.STOP_SEQUENCE: "stop",
-    Finish.LENGTH: "length",
-    Finish.TOOL: "tool_calls",
+_FINISH_REASONS: dict[Finish, FinishReason] = {
+    Finish.STOP: FinishReason.STOP,
+    Finish.STOP_SEQUENCE: FinishReason.STOP,
+    Finish.LENGTH: FinishReason.LENGTH,
+    Finish.TOOL: FinishReason.TOOL_CALLS,
 }
 
 
 def _openai_error_chunk(frame: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "error": {
-            "message": "The server had an error while processing your request. Sorry about that!",
-            "type": "server_error",
-            "param": None,
-            "code": None,
-        }
-    }
+    return error_body(
+        "The server had an error while processing your request. Sorry about that!",
+        "server_error",
+    )
 
 
 def _openrouter_error_chunk(frame: Mapping[str, Any]) -> dict[str, Any]:
@@ -150,34 +160,28 @@ def parse_chat(
     """Validate `body` as the host would; raise its `ApiError` (400, or 404 for the model)."""
     if not isinstance(body, dict):
         raise flavor.dialect.invalid_json()
-    validate_chat(body, reasoning_rules=flavor.reasoning_rules)
-    model: str = body["model"]
-    if not catalogue.serves(flavor.api, model):
-        if catalogue.serves(Api.EMBEDDINGS, model):
-            raise ApiError(
-                404,
-                ErrorKind.NOT_FOUND,
-                "This is not a chat model and thus not supported in the v1/chat/completions "
-                "endpoint. Did you mean to use v1/completions?",
-                param="model",
-            )
-        raise flavor.dialect.unknown_model(model)
-    stream = bool(body.get("stream"))
-    options = body.get("stream_options") or {}
-    prompt = account_prompt(body, model, cache)
+    try:
+        parsed = parse_chat_request(body, reasoning_rules=flavor.reasoning_rules)
+        if not catalogue.serves(flavor.api, parsed.model):
+            if catalogue.serves(Api.EMBEDDINGS, parsed.model):
+                raise not_a_chat_model()
+            raise flavor.dialect.unknown_model(parsed.model)
+    except OpenAIRequestError as error:
+        raise api_error(error) from None
+    prompt = account_prompt(body, parsed.model, cache)
     usage_wanted = isinstance(body.get("usage"), dict) and bool(body["usage"].get("include"))
     return ChatRequest(
-        model=model,
-        stream=stream,
-        include_usage=bool(options.get("include_usage")) or usage_wanted,
-        n=int(body.get("n") or 1),
-        turn=_turn(body, model),
+        model=parsed.model,
+        stream=parsed.stream,
+        include_usage=parsed.include_usage or usage_wanted,
+        n=parsed.n,
+        turn=_turn(parsed),
         prompt=prompt,
     )
 
 
-def _turn(body: Mapping[str, Any], model: str) -> Turn:
-    messages: list[dict[str, Any]] = body["messages"]
+def _turn(request: ChatCompletionRequest) -> Turn:
+    messages = request.messages
     last = messages[-1]
     user_text = next(
         (content_text(m.get("content")) for m in reversed(messages) if m.get("role") == "user"),
@@ -185,28 +189,26 @@ def _turn(body: Mapping[str, Any], model: str) -> Turn:
     )
     tools = tuple(
         ToolSpec(tool["function"]["name"], tool["function"].get("parameters") or {})
-        for tool in body.get("tools") or ()
+        for tool in request.tools
     )
-    choice = body.get("tool_choice")
-    forced = choice["function"]["name"] if isinstance(choice, dict) else None
-    response_format = body.get("response_format")
+    choice = request.tool_choice
+    forced = choice["function"]["name"] if isinstance(choice, Mapping) else None
+    response_format = request.response_format
     schema = None
-    if isinstance(response_format, dict) and response_format.get("type") == "json_schema":
+    if response_format is not None and response_format.get("type") == "json_schema":
         spec = response_format.get("json_schema")
         schema = spec.get("schema") if isinstance(spec, dict) else None
-    stop = body.get("stop")
     return Turn(
-        model=model,
+        model=request.model,
         user_text=user_text,
         tool_result=quote_tool_result(last.get("content")) if last.get("role") == "tool" else None,
         tools=tools,
         forced_tool=forced,
         tools_enabled=choice != "none" and last.get("role") == "user",
-        max_tokens=body.get("max_completion_tokens") or body.get("max_tokens"),
-        stop=(stop,) if isinstance(stop, str) else tuple(stop or ()),
+        max_tokens=request.max_tokens,
+        stop=request.stop,
         json_schema=schema if isinstance(schema, dict) else None,
-        json_object=isinstance(response_format, dict)
-        and response_format.get("type") == "json_object",
+        json_object=response_format is not None and response_format.get("type") == "json_object",
     )
 
 
@@ -214,18 +216,7 @@ def usage_block(
     flavor: ChatFlavor, model: str, prompt: PromptAccount, completion: int
 ) -> dict[str, Any]:
     """The `usage` object, with OpenRouter's cost fields when the flavor reports cost."""
-    usage: dict[str, Any] = {
-        "prompt_tokens": prompt.prompt_tokens,
-        "completion_tokens": completion,
-        "total_tokens": prompt.prompt_tokens + completion,
-        "prompt_tokens_details": {"cached_tokens": prompt.cached_tokens, "audio_tokens": 0},
-        "completion_tokens_details": {
-            "reasoning_tokens": 0,
-            "audio_tokens": 0,
-            "accepted_prediction_tokens": 0,
-            "rejected_prediction_tokens": 0,
-        },
-    }
+    usage = usage_object(prompt.prompt_tokens, completion, cached_tokens=prompt.cached_tokens)
     if flavor.reports_cost:
         cost = openrouter_cost(model, prompt.prompt_tokens, completion, prompt.cached_tokens)
         usage["prompt_tokens_details"]["cache_write_tokens"] = 0
@@ -239,152 +230,57 @@ def build_chat_reply(flavor: ChatFlavor, request: ChatRequest, pushed: str | Non
     """The answer to `request` (`pushed` is a queued reply text, if any)."""
     outcome = compose(request.turn, pushed)
     response_id = flavor.new_id()
-    frame: dict[str, Any] = {
-        "id": response_id,
-        "created": int(time.time()),
-        "model": request.model,
-    }
-    if flavor.names_provider:
-        frame["provider"] = openrouter_provider(request.model)
+    meta = CompletionMeta(
+        id=response_id,
+        model=request.model,
+        created=int(time.time()),
+        system_fingerprint=SYSTEM_FINGERPRINT,
+        provider=openrouter_provider(request.model) if flavor.names_provider else None,
+        native_finish_reason=flavor.names_provider,
+    )
     usage = usage_block(flavor, request.model, request.prompt, outcome.output_tokens * request.n)
     headers = flavor.headers(response_id)
+    choices = [_choice(outcome) for _ in range(request.n)]
     if request.stream:
-        return _stream_reply(flavor, request, outcome, frame, usage, headers)
-    return JsonReply(_completion(flavor, request, outcome, frame, usage), headers)
+        return _stream_reply(flavor, request, meta, choices, usage, headers)
+    return JsonReply(completion_object(meta, choices, usage), headers)
 
 
 def _call_id() -> str:
     return "call_" + uuid.uuid4().hex[:24]
 
 
-def _completion(
-    flavor: ChatFlavor,
-    request: ChatRequest,
-    outcome: Outcome,
-    frame: Mapping[str, Any],
-    usage: dict[str, Any],
-) -> dict[str, Any]:
-    finish = _FINISH_NAMES[outcome.finish]
-    choices = []
-    for index in range(request.n):
-        message: dict[str, Any] = {
-            "role": "assistant",
-            "content": None if outcome.tool_call else outcome.text,
-            "refusal": None,
-            "annotations": [],
-        }
-        if outcome.tool_call is not None:
-            message["tool_calls"] = [
-                {
-                    "id": _call_id(),
-                    "type": "function",
-                    "function": {
-                        "name": outcome.tool_call.name,
-                        "arguments": outcome.tool_call.arguments,
-                    },
-                }
-            ]
-        choice: dict[str, Any] = {
-            "index": index,
-            "message": message,
-            "logprobs": None,
-            "finish_reason": finish,
-        }
-        if flavor.names_provider:
-            choice["native_finish_reason"] = finish
-        choices.append(choice)
-    return {
-        "id": frame["id"],
-        "object": "chat.completion",
-        "created": frame["created"],
-        "model": frame["model"],
-        **({"provider": frame["provider"]} if "provider" in frame else {}),
-        "choices": choices,
-        "usage": usage,
-        "service_tier": "default",
-        "system_fingerprint": SYSTEM_FINGERPRINT,
-    }
+def _choice(outcome: Outcome) -> ChoiceOutput:
+    """One choice of the answer; every choice's tool call gets its own id."""
+    finish = _FINISH_REASONS[outcome.finish]
+    call = outcome.tool_call
+    if call is None:
+        return ChoiceOutput(content=outcome.text, finish_reason=finish)
+    output = ToolCallOutput(id=_call_id(), name=call.name, arguments=call.arguments)
+    return ChoiceOutput(content=None, finish_reason=finish, tool_calls=(output,))
 
 
 def _stream_reply(
     flavor: ChatFlavor,
     request: ChatRequest,
-    outcome: Outcome,
-    frame: dict[str, Any],
+    meta: CompletionMeta,
+    choices: list[ChoiceOutput],
     usage: dict[str, Any],
     headers: dict[str, str],
 ) -> StreamReply:
-    base = {
-        "id": frame["id"],
-        "object": "chat.completion.chunk",
-        "created": frame["created"],
-        "model": frame["model"],
-        **({"provider": frame["provider"]} if "provider" in frame else {}),
-        "service_tier": "default",
-        "system_fingerprint": SYSTEM_FINGERPRINT,
-    }
-    usage_null = request.include_usage
-
-    def chunk(choice: dict[str, Any], *, content: bool = False) -> StreamEvent:
-        body = {**base, "choices": [choice]}
-        if usage_null:
-            body["usage"] = None
-        return StreamEvent(sse_data(body), content)
-
-    events: list[StreamEvent] = []
-    for index in range(request.n):
-        events.extend(_choice_events(flavor, index, outcome, chunk))
-    if request.include_usage or flavor.always_stream_usage:
-        events.append(StreamEvent(sse_data({**base, "choices": [], "usage": usage})))
-    events.append(StreamEvent(_DONE))
+    chunks = render_chat_stream(
+        meta,
+        choices,
+        usage,
+        include_usage=request.include_usage,
+        always_send_usage=flavor.always_stream_usage,
+        split_text=stream_pieces,
+        split_arguments=json_fragments,
+    )
     return StreamReply(
-        events=events,
-        error_event=sse_data(flavor.error_chunk(base)),
+        events=[StreamEvent(chunk.data, chunk.output) for chunk in chunks],
+        error_event=sse_data(flavor.error_chunk(ChatChunkEncoder(meta).frame)),
         malformed_event=_MALFORMED,
         preamble=flavor.sse_preamble,
         headers=headers,
     )
-
-
-def _choice_events(
-    flavor: ChatFlavor,
-    index: int,
-    outcome: Outcome,
-    chunk: Callable[..., StreamEvent],
-) -> list[StreamEvent]:
-    def choice(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "index": index,
-            "delta": delta,
-            "logprobs": None,
-            "finish_reason": finish,
-        }
-        if flavor.names_provider:
-            body["native_finish_reason"] = finish
-        return body
-
-    call = outcome.tool_call
-    if call is None:
-        first = chunk(choice({"role": "assistant", "content": "", "refusal": None}))
-        deltas = [
-            chunk(choice({"content": piece}), content=True) for piece in stream_pieces(outcome.text)
-        ]
-    else:
-        opening = {
-            "index": 0,
-            "id": _call_id(),
-            "type": "function",
-            "function": {"name": call.name, "arguments": ""},
-        }
-        first = chunk(
-            choice({"role": "assistant", "content": None, "tool_calls": [opening], "refusal": None})
-        )
-        deltas = [
-            chunk(
-                choice({"tool_calls": [{"index": 0, "function": {"arguments": part}}]}),
-                content=True,
-            )
-            for part in json_fragments(call.arguments)
-        ]
-    finish = chunk(choice({}, _FINISH_NAMES[outcome.finish]))
-    return [first, *deltas, finish]

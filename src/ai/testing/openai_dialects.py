@@ -4,6 +4,10 @@ OpenAI: `{"error": {"message", "type", "param", "code"}}`, `x-request-id`, and
 `x-ratelimit-*` headers on 429s. OpenRouter speaks the same request format but reports
 errors as `{"error": {"code": <HTTP status>, "message", "metadata"?}}`.
 Both authenticate with `Authorization: Bearer <key>`.
+
+Request validation is product code (`ai.providers.openai_serving`) and raises
+`OpenAIRequestError`; `api_error` turns it into the fakes' `ApiError`, so each host renders
+it in its own format.
 """
 
 from __future__ import annotations
@@ -15,6 +19,12 @@ from collections.abc import Mapping
 
 from starlette.responses import Response
 
+from ai.providers.openai_serving import (
+    OpenAIRequestError,
+    error_body,
+    invalid_json,
+    model_not_found,
+)
 from ai.testing.api_errors import (
     ApiError,
     ErrorKind,
@@ -38,8 +48,22 @@ _OPENAI_5XX: dict[int, str] = {
     502: "Bad gateway.",
     503: "The server is overloaded or not ready yet.",
 }
+_KINDS_BY_STATUS: dict[int, ErrorKind] = {
+    401: ErrorKind.AUTHENTICATION,
+    404: ErrorKind.NOT_FOUND,
+    429: ErrorKind.RATE_LIMIT,
+}
 _RPM_LIMIT = 10_000
 _TPM_LIMIT = 30_000_000
+
+
+def api_error(error: OpenAIRequestError) -> ApiError:
+    """The fakes' `ApiError` for a request the serving code refused (same status, message,
+    param and code; the kind follows from the status)."""
+    kind = _KINDS_BY_STATUS.get(error.status, ErrorKind.INVALID_REQUEST)
+    if error.status >= 500:
+        kind = ErrorKind.SERVER
+    return ApiError(error.status, kind, error.message, param=error.param, code=error.code)
 
 
 def _duration(seconds: float) -> str:
@@ -63,14 +87,7 @@ class OpenAIDialect:
 
     def render(self, error: ApiError) -> Response:
         """`{"error": {...}}` with the OpenAI type name for the error kind."""
-        body = {
-            "error": {
-                "message": error.message,
-                "type": _OPENAI_TYPES[error.kind],
-                "param": error.param,
-                "code": error.code,
-            }
-        }
+        body = error_body(error.message, _OPENAI_TYPES[error.kind], error.param, error.code)
         headers = {"x-request-id": _request_id(), **error.headers}
         return json_response(body, error.status, headers)
 
@@ -99,22 +116,11 @@ class OpenAIDialect:
 
     def unknown_model(self, model: str | None) -> ApiError:
         """404 `model_not_found`."""
-        return ApiError(
-            404,
-            ErrorKind.NOT_FOUND,
-            f"The model `{model}` does not exist or you do not have access to it.",
-            code="model_not_found",
-        )
+        return api_error(model_not_found(model))
 
     def invalid_json(self) -> ApiError:
         """400 for a body that is not a JSON object."""
-        return ApiError(
-            400,
-            ErrorKind.INVALID_REQUEST,
-            "We could not parse the JSON body of your request. (HINT: This likely means you "
-            "aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, "
-            "but what was sent was not valid JSON.)",
-        )
+        return api_error(invalid_json())
 
     def fault_error(self, fault: Fault, model: str | None) -> ApiError:
         """The status-code form of `fault` as api.openai.com would send it."""

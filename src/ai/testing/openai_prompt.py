@@ -17,9 +17,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ai.providers.openai_serving import dumps
 from ai.testing.state import PromptCache
 from ai.testing.token_counting import count_tokens
-from ai.testing.wire import dumps
 
 MIN_CACHED_PROMPT = 1024
 CACHE_INCREMENT = 128

@@ -1,4 +1,8 @@
-"""Bytes on the wire: JSON encoding, SSE framing, and responses that break on purpose.
+"""Bytes on the wire: the fakes' replies, and responses that break on purpose.
+
+JSON encoding and SSE `data:` framing are OpenAI wire-format facts shared with the gateway;
+they live in `ai.providers.openai_serving` (`dumps` is re-exported here for the Anthropic
+fake, whose named events, `sse_event`, use the same encoder).
 
 Handlers produce a `JsonReply` or a `StreamReply` (a list of pre-encoded SSE events marked
 as content or not); `deliver` turns that into an ASGI response, applying the content faults
@@ -14,7 +18,6 @@ nothing and sends nothing more.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,33 +25,14 @@ from typing import Any
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from ai.providers.openai_serving.framing import JSON_MEDIA_TYPE, SSE_MEDIA_TYPE
+from ai.providers.openai_serving.framing import dumps as dumps  # re-exported for the fakes
 from ai.testing.faults import Fault, FaultKind
 
 DROP_CONNECTION = "devora.drop_connection"
 """Scope key under which the fake's protocol class offers `() -> None` to close the socket."""
 
-JSON_MEDIA_TYPE = "application/json"
-SSE_MEDIA_TYPE = "text/event-stream; charset=utf-8"
 _DISCONNECT_WAIT_S = 2.0
-# str.splitlines() (used by some SSE line readers) splits on these; JSON may escape them.
-_LINE_BREAKERS = (("\u2028", "\\u2028"), ("\u2029", "\\u2029"), ("\x85", "\\u0085"))
-
-
-def dumps(value: Any) -> bytes:
-    """Compact UTF-8 JSON, as the providers send it, safe inside one SSE `data:` line."""
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    for raw, escaped in _LINE_BREAKERS:
-        if raw in text:
-            text = text.replace(raw, escaped)
-    try:
-        return text.encode("utf-8")
-    except UnicodeEncodeError:  # lone surrogates from the client's JSON: escape everything
-        return json.dumps(value, separators=(",", ":")).encode("ascii")
-
-
-def sse_data(value: Any) -> bytes:
-    """One OpenAI-style SSE event: `data: <json>` and a blank line."""
-    return b"data: " + dumps(value) + b"\n\n"
 
 
 def sse_event(name: str, value: Any) -> bytes:

@@ -1,10 +1,12 @@
-"""Validation of OpenAI-format chat requests, with the real API's 400 messages.
+"""Validation of `POST /v1/chat/completions` bodies, with the real API's 400 messages.
 
 The checks are the ones clients actually trip over: missing or mistyped `model` and
 `messages`, unknown roles, missing content, tool messages that answer nothing, assistant
 tool calls left unanswered, out-of-range sampling parameters, `stream_options` without
-`stream`, `tool_choice` without `tools`, and (OpenAI only) `max_tokens`/`temperature` on
-reasoning models. Each raises `ApiError` with OpenAI's `param` and `code`.
+`stream`, `tool_choice` without `tools`, and (with `reasoning_rules`, as api.openai.com
+applies them) `max_tokens`/`temperature` on reasoning models. Each raises
+`OpenAIRequestError` with OpenAI's `param` and `code`, so a client sees the same answer
+from devora as from OpenAI. Checks stop at the first problem, in OpenAI's order.
 """
 
 from __future__ import annotations
@@ -12,47 +14,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ai.testing.api_errors import ApiError, ErrorKind
+from ai.providers.openai_serving.errors import (
+    OpenAIRequestError,
+    invalid,
+    missing,
+    missing_model,
+    wrong_type,
+)
 
 ROLES = ("system", "assistant", "user", "function", "tool", "developer")
 _PART_TYPES = frozenset({"text", "image_url", "input_audio", "file", "refusal"})
 _REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5")
-
-
-def invalid(message: str, param: str | None = None, code: str | None = None) -> ApiError:
-    """A 400 invalid_request_error."""
-    return ApiError(400, ErrorKind.INVALID_REQUEST, message, param=param, code=code)
-
-
-def json_type(value: object) -> str:
-    """How OpenAI's messages name a JSON value's type ("a string", "an object")."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a decimal"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "an object"
-
-
-def missing(param: str) -> ApiError:
-    """400 for an absent required parameter."""
-    return invalid(f"Missing required parameter: '{param}'.", param, "missing_required_parameter")
-
-
-def wrong_type(param: str, expected: str, value: object) -> ApiError:
-    """400 for a parameter of the wrong JSON type."""
-    return invalid(
-        f"Invalid type for '{param}': expected {expected}, but got {json_type(value)} instead.",
-        param,
-        "invalid_type",
-    )
 
 
 def check_number(
@@ -81,11 +53,15 @@ def check_number(
         )
 
 
-def validate_chat(body: Mapping[str, Any], *, reasoning_rules: bool) -> None:
-    """Raise the first error OpenAI would report for this chat completions body."""
+def validate_chat_body(body: Mapping[str, Any], *, reasoning_rules: bool = True) -> None:
+    """Raise the first error OpenAI would report for this chat completions body.
+
+    `reasoning_rules` refuses `max_tokens` and a non-default `temperature` for reasoning
+    models (o1, o3, o4, gpt-5), as api.openai.com does; OpenRouter does not.
+    """
     model = body.get("model")
     if model is None:
-        raise invalid("you must provide a model parameter")
+        raise missing_model()
     if not isinstance(model, str):
         raise wrong_type("model", "a string", model)
     _validate_messages(body)
@@ -109,7 +85,7 @@ def _validate_messages(body: Mapping[str, Any]) -> None:
             "messages",
             "empty_array",
         )
-    pending: list[str] = []
+    pending: list[Any] = []
     for index, message in enumerate(messages):
         _validate_message(index, message)
         pending = _check_tool_sequence(index, message, pending)
@@ -153,7 +129,7 @@ def _validate_part(where: str, part: object) -> None:
     kind = part.get("type")
     if kind is None:
         raise missing(f"{where}.type")
-    if kind not in _PART_TYPES:
+    if not isinstance(kind, str) or kind not in _PART_TYPES:
         allowed = ", ".join(f"'{t}'" for t in sorted(_PART_TYPES))
         raise invalid(
             f"Invalid value: '{kind}'. Supported values are: {allowed}.",
@@ -164,7 +140,7 @@ def _validate_part(where: str, part: object) -> None:
         raise missing(f"{where}.text")
 
 
-def _check_tool_sequence(index: int, message: dict[str, Any], pending: list[str]) -> list[str]:
+def _check_tool_sequence(index: int, message: dict[str, Any], pending: list[Any]) -> list[Any]:
     """Track tool_call ids an assistant asked for; tool messages must answer them."""
     role = message.get("role")
     if role == "tool":
@@ -184,11 +160,11 @@ def _check_tool_sequence(index: int, message: dict[str, Any], pending: list[str]
     return []
 
 
-def _unanswered(pending: list[str]) -> ApiError:
+def _unanswered(pending: list[Any]) -> OpenAIRequestError:
     return invalid(
         "An assistant message with 'tool_calls' must be followed by tool messages responding "
         "to each 'tool_call_id'. The following tool_call_ids did not have response messages: "
-        + ", ".join(pending),
+        + ", ".join(str(call_id) for call_id in pending),
         "messages",
     )
 
