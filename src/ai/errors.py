@@ -163,6 +163,8 @@ class ProviderError(DevoraError):
 
     `status` is the HTTP status when there was one, `provider_message` the provider's own
     words, `retryable` whether trying again (after `retry_after` seconds when known) can help.
+    `secrets` are masked by value in both texts (the configured API keys, whatever their
+    shape), besides everything that looks like a key.
     """
 
     retryable_by_default = False
@@ -177,12 +179,13 @@ class ProviderError(DevoraError):
         provider_message: str | None = None,
         retry_after: float | None = None,
         retryable: bool | None = None,
+        secrets: Sequence[str] = (),
     ) -> None:
-        super().__init__(redact(message))
+        super().__init__(redact(message, secrets))
         self.provider = provider
         self.model = model
         self.status = status
-        self.provider_message = redact(provider_message) if provider_message else None
+        self.provider_message = redact(provider_message, secrets) if provider_message else None
         self.retry_after = retry_after
         self.retryable = self.retryable_by_default if retryable is None else retryable
 

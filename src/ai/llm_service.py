@@ -114,7 +114,9 @@ class LLMService(AsyncClosing):
         self._pricing = pricing
         self._client = http_client
         self._owns_client = http_client is None
-        self._calls = ProviderCalls(self._http, self._clock)
+        self._calls = ProviderCalls(
+            self._http, self._clock, max_event_chars=config.max_stream_event_chars
+        )
         self._guards = GuardChain(guards)
         self._bus = bus or RecordBus()
         self.metrics = ServiceMetrics(self._clock)
@@ -377,6 +379,7 @@ class LLMService(AsyncClosing):
             progress=builder.progress,
             builder=builder,
             emit=emit,
+            idle_timeout=self.config.stream_idle_timeout,
         )
 
     def _emit(self, record: RequestRecord) -> None:

@@ -25,8 +25,9 @@ from ai.providers.base import (
     MalformedResponse,
     StreamDecoder,
     StreamErrorEvent,
+    parse_json,
 )
-from ai.providers.sse import ServerSentEvent, iter_lines, iter_sse
+from ai.providers.sse import DEFAULT_MAX_EVENT_CHARS, ServerSentEvent, iter_lines, iter_sse
 
 
 @dataclass
@@ -41,12 +42,39 @@ class OpenedStream:
     resources: AsyncExitStack
 
 
-class ProviderCalls:
-    """Builds the attempt functions that `ResilientCaller` retries."""
+class WholeAnswer(StreamDecoder):
+    """A stream request answered with plain JSON (some servers ignore `stream`): the whole
+    answer, already parsed, passed on as one delta."""
 
-    def __init__(self, client: Callable[[], httpx.AsyncClient], clock: Clock) -> None:
+    def __init__(self, result: ChatResult) -> None:
+        self._result = result
+
+    def feed(self, event: str | None, data: str) -> str | None:
+        return None
+
+    def finished(self) -> bool:
+        return True
+
+    def result(self) -> ChatResult:
+        return self._result
+
+
+class ProviderCalls:
+    """Builds the attempt functions that `ResilientCaller` retries.
+
+    `max_event_chars` caps one SSE line or event of a stream (`EventTooLarge` past it).
+    """
+
+    def __init__(
+        self,
+        client: Callable[[], httpx.AsyncClient],
+        clock: Clock,
+        *,
+        max_event_chars: int = DEFAULT_MAX_EVENT_CHARS,
+    ) -> None:
         self._client = client
         self._clock = clock
+        self._max_event_chars = max_event_chars
 
     def completion(
         self, request: ChatRequest
@@ -54,16 +82,26 @@ class ProviderCalls:
         """An attempt that POSTs `request` and parses the whole answer."""
 
         async def attempt(route: ResolvedRoute, remaining: float) -> ChatResult:
-            body = route.spec.wire.request_body(for_route(request, route))
-            response = await transport.post(self._client(), route, body, remaining)
-            if response.status_code >= 400:
-                raise self.error_from_response(route, response)
-            try:
-                return route.spec.wire.parse_response(response.json())
-            except (ValueError, MalformedResponse) as exc:
-                raise invalid_response(route, exc) from exc
+            body = transport.encode_body(route.spec.wire.request_body(for_route(request, route)))
+            answer = await transport.post(self._client(), route, body, remaining)
+            return self.parse_answer(route, answer)
 
         return attempt
+
+    def parse_answer(self, route: ResolvedRoute, answer: transport.Answer) -> ChatResult:
+        """A whole answer: an error status or an error object inside a 200 is classified
+        like any provider error; anything unreadable is `InvalidResponseError`."""
+        if answer.status >= 400:
+            raise self.error_from_answer(route, answer)
+        wire = route.spec.wire
+        try:
+            data = parse_json(answer.content)
+            embedded = wire.embedded_error_status(data)
+            if embedded is not None:
+                raise self.error_from_answer(route, answer, status=embedded)
+            return wire.parse_response(data)
+        except MalformedResponse as exc:
+            raise invalid_response(route, exc) from exc
 
     def stream_opening(
         self, request: ChatRequest
@@ -81,19 +119,9 @@ class ProviderCalls:
                 response = await resources.enter_async_context(
                     transport.open_stream(self._client(), route, body, remaining)
                 )
-                if response.status_code >= 400:
-                    with transport.provider_errors(route):
-                        await response.aread()
-                    raise self.error_from_response(route, response)
-                opened = OpenedStream(
-                    route,
-                    route.spec.wire.stream_decoder(),
-                    iter_sse(iter_lines(response.aiter_text())),
-                    None,
-                    None,
-                    resources,
-                )
-                opened.first_text = await self.read_until_text(opened)
+                opened = await self._opened(route, response, resources)
+                if opened.first_text is None:
+                    opened.first_text = await self.read_until_text(opened)
                 opened.first_text_at = self._clock.monotonic()
                 return opened
             except BaseException:
@@ -102,11 +130,37 @@ class ProviderCalls:
 
         return attempt
 
+    async def _opened(
+        self, route: ResolvedRoute, response: httpx.Response, resources: AsyncExitStack
+    ) -> OpenedStream:
+        """An event stream ready to read, or a JSON answer taken whole."""
+        if response.status_code >= 400 or not _is_event_stream(response):
+            with transport.provider_errors(route, reading=True):
+                content = (
+                    await transport.read_capped(response)
+                    if response.status_code >= 400
+                    else await response.aread()
+                )
+            answer = transport.Answer(response.status_code, response.headers, content)
+            result = self.parse_answer(route, answer)
+            return OpenedStream(
+                route, WholeAnswer(result), _no_events(), result.text or None, None, resources
+            )
+        lines = iter_lines(response.aiter_text(), max_line_chars=self._max_event_chars)
+        return OpenedStream(
+            route,
+            route.spec.wire.stream_decoder(),
+            iter_sse(lines, max_event_chars=self._max_event_chars),
+            None,
+            None,
+            resources,
+        )
+
     async def read_until_text(self, opened: OpenedStream) -> str | None:
         """Feed events to the decoder until one yields text; None when the stream ends."""
         route = opened.route
         try:
-            with transport.provider_errors(route):
+            with transport.provider_errors(route, reading=True):
                 async for event in opened.events:
                     text = opened.decoder.feed(event.event, event.data)
                     if text:
@@ -119,15 +173,27 @@ class ProviderCalls:
             raise error_from_event(route, exc) from exc
         return None
 
-    def error_from_response(self, route: ResolvedRoute, response: httpx.Response) -> ProviderError:
+    def error_from_answer(
+        self, route: ResolvedRoute, answer: transport.Answer, *, status: int | None = None
+    ) -> ProviderError:
         """Classify a provider's error answer, honouring its Retry-After."""
         return route.spec.wire.error_from_status(
-            response.status_code,
-            response.content,
+            status or answer.status,
+            answer.content,
             provider=route.provider,
             model=route.model,
-            retry_after=parse_retry_after(response.headers, self._clock.now()),
+            retry_after=parse_retry_after(answer.headers, self._clock.now()),
+            secrets=route.secrets,
         )
+
+
+def _is_event_stream(response: httpx.Response) -> bool:
+    return "text/event-stream" in response.headers.get("content-type", "text/event-stream")
+
+
+async def _no_events() -> AsyncIterator[ServerSentEvent]:
+    return
+    yield  # an async generator with nothing in it
 
 
 def for_route(request: ChatRequest, route: ResolvedRoute) -> ChatRequest:
@@ -144,6 +210,7 @@ def invalid_response(route: ResolvedRoute, cause: Exception) -> InvalidResponseE
         f"documented format ({cause}). Retry later, or report it if it persists.",
         provider=route.provider,
         model=route.model,
+        secrets=route.secrets,
     )
 
 
@@ -152,20 +219,20 @@ def error_from_event(route: ResolvedRoute, event: StreamErrorEvent) -> ProviderE
     kind = (event.error_type or "").lower()
     message = (
         f"{route.provider} sent an error event in the stream for model {route.model!r}: "
-        f"{kind or 'error'}: {event}"
+        f"{kind or 'error'}: {str(event)[:500]}"
     )
+    common = {
+        "provider": route.provider,
+        "model": route.model,
+        "provider_message": str(event)[:500],
+        "secrets": route.secrets,
+    }
     if "overload" in kind:
-        return OverloadedError(
-            message, provider=route.provider, model=route.model, provider_message=str(event)
-        )
+        return OverloadedError(message, **common)  # type: ignore[arg-type]
     if "rate_limit" in kind:
-        return RateLimitError(
-            message, provider=route.provider, model=route.model, provider_message=str(event)
-        )
+        return RateLimitError(message, **common)  # type: ignore[arg-type]
     return ProviderError(
         message,
-        provider=route.provider,
-        model=route.model,
-        provider_message=str(event),
         retryable=kind in ("api_error", "server_error", "internal_error", ""),
+        **common,  # type: ignore[arg-type]
     )

@@ -10,6 +10,7 @@ from enum import StrEnum
 from ai.errors import ConfigurationError, mask_secret
 from ai.providers.base import ProviderSpec
 from ai.providers.registry import ProviderRegistry
+from ai.providers.sse import DEFAULT_MAX_EVENT_CHARS
 
 
 class LLMProvider(StrEnum):
@@ -38,7 +39,11 @@ class ModelRoute:
 class LLMConfig:
     """Everything `LLMService` needs; validated when built, so mistakes surface early.
 
-    `timeout` is a deadline across all attempts and fallbacks of one call, not per try.
+    `timeout` is a deadline across all attempts and fallbacks of one call, not per try: a
+    non-streamed call must be answered in full by then, a stream must have sent its first
+    text. After that, a stream fails if `stream_idle_timeout` seconds pass without text
+    (keep-alive comments do not count). One stream event may be at most
+    `max_stream_event_chars` characters.
     `fallback_models` are tried in order after the primary `model` fails in a way another
     model can fix; a plain string is a model on the same provider, a `ModelRoute` one on
     another provider.
@@ -65,6 +70,8 @@ class LLMConfig:
     circuit_failure_rate: float = 0.5
     circuit_window: int = 20
     circuit_half_open_trials: int = 1
+    stream_idle_timeout: float = 60.0
+    max_stream_event_chars: int = DEFAULT_MAX_EVENT_CHARS
     extra_headers: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -116,6 +123,14 @@ class LLMConfig:
             f"circuit_window must be >= circuit_failure_threshold, got {self.circuit_window}",
         )
         _check(
+            self.stream_idle_timeout > 0,
+            f"stream_idle_timeout must be > 0 seconds, got {self.stream_idle_timeout}",
+        )
+        _check(
+            self.max_stream_event_chars >= 1024,
+            f"max_stream_event_chars must be >= 1024, got {self.max_stream_event_chars}",
+        )
+        _check(
             self.circuit_half_open_trials >= 1,
             f"circuit_half_open_trials must be >= 1, got {self.circuit_half_open_trials}",
         )
@@ -146,6 +161,7 @@ class ResolvedRoute:
     model: str
     base_url: str
     headers: Mapping[str, str] = field(repr=False)
+    secrets: tuple[str, ...] = field(default=(), repr=False)
 
     @property
     def provider(self) -> str:
@@ -161,7 +177,11 @@ class ResolvedRoute:
         return self.base_url + self.spec.wire.chat_path
 
     def with_model(self, model: str) -> ResolvedRoute:
-        return ResolvedRoute(self.spec, model, self.base_url, self.headers)
+        return dataclasses.replace(self, model=model)
+
+    def with_secrets(self, secrets: Sequence[str]) -> ResolvedRoute:
+        """This route, masking `secrets` (every configured key) in the errors it raises."""
+        return dataclasses.replace(self, secrets=tuple(dict.fromkeys((*self.secrets, *secrets))))
 
 
 def resolve_route(
@@ -184,7 +204,10 @@ def resolve_route(
     if key:
         headers.update(spec.auth_headers(key))
     headers.update(extra_headers)
-    return ResolvedRoute(spec=spec, model=route.model, base_url=url, headers=headers)
+    secrets = (key,) if key else ()
+    return ResolvedRoute(
+        spec=spec, model=route.model, base_url=url, headers=headers, secrets=secrets
+    )
 
 
 def resolve_routes(
@@ -205,4 +228,5 @@ def resolve_routes(
             route, registry=registry, environ=environ, extra_headers=config.extra_headers
         )
         unique.setdefault(resolved.key, resolved)
-    return list(unique.values())
+    keys = [secret for route in unique.values() for secret in route.secrets]
+    return [route.with_secrets(keys) for route in unique.values()]

@@ -28,6 +28,7 @@ from ai.errors import (
 logger = logging.getLogger("ai.llm_service")
 
 T = TypeVar("T")
+U = TypeVar("U")
 Attempt = Callable[[ResolvedRoute, float], Awaitable[T]]
 
 
@@ -107,7 +108,7 @@ class ResilientCaller:
             progress.attempts += 1
             breaker.attempt_started()
             try:
-                result = await attempt(route, remaining)
+                result = await self._within(remaining, attempt(route, remaining), route, progress)
             except ProviderError as error:
                 self._record_health(breaker, error)
                 if not self._policy.should_retry(error, retries):
@@ -134,10 +135,24 @@ class ResilientCaller:
             breaker.record_success()
             return result
 
+    async def _within(
+        self, seconds: float, work: Awaitable[U], route: ResolvedRoute, progress: CallProgress
+    ) -> U:
+        """`work`, cut off when the call's deadline passes, whatever the upstream is doing:
+        an answer trickling in a byte at a time or a stream of keep-alive comments is cut
+        like a silent one (httpx's timeouts only bound each read)."""
+        try:
+            async with self._clock.timeout(seconds):
+                return await work
+        except TimeoutError:  # ours: httpx's timeouts arrive as ProviderTimeoutError
+            raise _deadline_error(route, progress) from None
+
     @staticmethod
     def _record_health(breaker: CircuitBreaker, error: ProviderError) -> None:
-        """Outages count against the model; a 4xx about the request means it is up."""
-        if error.retryable or isinstance(error, OverloadedError | ModelNotFoundError):
+        """Outages and timeouts count against the model; a 4xx about the request means it
+        is up."""
+        unhealthy = OverloadedError | ModelNotFoundError | ProviderTimeoutError
+        if error.retryable or isinstance(error, unhealthy):
             breaker.record_failure()
         else:
             breaker.record_success()

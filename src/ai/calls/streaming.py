@@ -15,7 +15,7 @@ from ai.calls.resilience import CallProgress, ResilientCaller
 from ai.calls.stats import CompletionStats, StatsBuilder
 from ai.core.lifecycle import AsyncClosing
 from ai.core.records import RequestRecord
-from ai.errors import DevoraError, ProviderError, StreamInterruptedError
+from ai.errors import DevoraError, ProviderError, ProviderTimeoutError, StreamInterruptedError
 from ai.providers.base import ChatRequest
 
 
@@ -77,6 +77,7 @@ class StreamJob:
     progress: CallProgress
     builder: StatsBuilder
     emit: Callable[[RequestRecord], None]
+    idle_timeout: float = 60.0
 
 
 async def stream_completion(job: StreamJob) -> AsyncGenerator[str, None]:
@@ -112,7 +113,11 @@ async def _remaining_text(job: StreamJob, opened: OpenedStream) -> AsyncGenerato
         if opened.decoder.finished():
             return
         while True:
-            text = await job.calls.read_until_text(opened)
+            try:
+                async with job.builder.clock.timeout(job.idle_timeout):
+                    text = await job.calls.read_until_text(opened)
+            except TimeoutError:
+                raise _idle(job, opened) from None
             if text is None:
                 break
             yield text
@@ -125,6 +130,18 @@ async def _remaining_text(job: StreamJob, opened: OpenedStream) -> AsyncGenerato
             model=route.model,
         )
         raise _interrupted(job, opened, cause)
+
+
+def _idle(job: StreamJob, opened: OpenedStream) -> ProviderTimeoutError:
+    """No text for `idle_timeout` seconds after the first: keep-alive comments and events
+    without text (pings) do not count as progress."""
+    route = opened.route
+    return ProviderTimeoutError(
+        f"no text for {job.idle_timeout:g}s (stream_idle_timeout) after the stream started",
+        provider=route.provider,
+        model=route.model,
+        retryable=False,
+    )
 
 
 def _interrupted(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -23,6 +25,11 @@ class Clock(Protocol):
         """Wait `seconds` (a fake clock advances instead)."""
         ...
 
+    def timeout(self, seconds: float) -> AbstractAsyncContextManager[object]:
+        """Cut the block off with `TimeoutError` after `seconds` (a fake clock never does:
+        its time only moves when slept on, so it cannot interrupt real I/O)."""
+        ...
+
 
 class SystemClock:
     """The real clock."""
@@ -35,6 +42,9 @@ class SystemClock:
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(max(0.0, seconds))
+
+    def timeout(self, seconds: float) -> AbstractAsyncContextManager[object]:
+        return asyncio.timeout(seconds)
 
 
 class FakeClock:
@@ -65,3 +75,6 @@ class FakeClock:
         self.sleeps.append(seconds)
         self._elapsed += max(0.0, seconds)
         await asyncio.sleep(0)
+
+    def timeout(self, seconds: float) -> AbstractAsyncContextManager[object]:
+        return contextlib.nullcontext()

@@ -17,6 +17,7 @@ from ai.providers.base import (
     StreamErrorEvent,
     ToolCall,
     WireFormat,
+    parse_json,
 )
 
 ANTHROPIC_VERSION = "2023-06-01"
@@ -222,8 +223,10 @@ def parse_usage(raw: Any) -> Usage | None:
             cached_input_tokens=read,
             cache_creation_tokens=created,
         )
-    except (TypeError, ValueError) as exc:
-        raise MalformedResponse(f"unreadable `usage`: {raw!r:.200}") from exc
+    except (TypeError, ValueError, AttributeError, OverflowError):
+        # The answer itself is good: keep it, and let the service count the tokens
+        # itself (`tokens_estimated`), rather than fail a paid call over its receipt.
+        return None
 
 
 def _tool_call(call_id: Any, name: Any, arguments: Any) -> ToolCall:
@@ -240,7 +243,7 @@ class _AnthropicStreamDecoder(StreamDecoder):
         self._model: str | None = None
         self._id: str | None = None
         self._start_usage: dict[str, Any] = {}
-        self._output_tokens: int | None = None
+        self._output_tokens: Any = None  # as sent; parse_usage judges it
         self._stop_reason: str | None = None
         self._done = False
 
@@ -251,10 +254,7 @@ class _AnthropicStreamDecoder(StreamDecoder):
             raise MalformedResponse(f"an unreadable stream event: {data[:120]!r}") from exc
 
     def _feed(self, event: str | None, data: str) -> str | None:
-        try:
-            payload = json.loads(data)
-        except ValueError as exc:
-            raise MalformedResponse(f"a stream event is not JSON: {data[:120]!r}") from exc
+        payload = parse_json(data, "a stream event")
         if not isinstance(payload, dict):
             raise MalformedResponse("a stream event is not a JSON object")
         kind = event or payload.get("type")
@@ -265,7 +265,6 @@ class _AnthropicStreamDecoder(StreamDecoder):
             self._model = message.get("model")
             self._id = message.get("id")
             self._start_usage = dict(message.get("usage") or {})
-            parse_usage(self._usage_raw())  # unreadable usage fails here, not in result()
         elif kind == "content_block_start":
             self._blocks[int(payload.get("index", 0))] = dict(payload.get("content_block") or {})
         elif kind == "content_block_delta":
@@ -273,10 +272,11 @@ class _AnthropicStreamDecoder(StreamDecoder):
         elif kind == "message_delta":
             self._stop_reason = (payload.get("delta") or {}).get("stop_reason") or self._stop_reason
             usage = payload.get("usage") or {}
+            if not isinstance(usage, dict):  # unreadable: the service counts tokens itself
+                usage = {"output_tokens": "unreadable"}
             if usage.get("output_tokens") is not None:
-                self._output_tokens = int(usage["output_tokens"])
+                self._output_tokens = usage["output_tokens"]
             self._start_usage.update({k: v for k, v in usage.items() if k != "output_tokens"})
-            parse_usage(self._usage_raw())
         elif kind == "message_stop":
             self._done = True
         return None

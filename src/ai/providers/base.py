@@ -106,6 +106,13 @@ class WireFormat(ABC):
     def error_details(self, data: Any) -> ErrorDetails | None:
         """Pull message, code and type out of the provider's error JSON, if it is one."""
 
+    def embedded_error_status(self, data: Any) -> int | None:
+        """The HTTP status an error object inside a 200 answer stands for, or None.
+
+        Some hosts (OpenRouter) answer 200 with `{"error": {...}}` when the model behind
+        them failed; classified by its embedded code, that is an ordinary retryable error."""
+        return None
+
     def error_from_status(
         self,
         status: int,
@@ -114,17 +121,22 @@ class WireFormat(ABC):
         provider: str,
         model: str,
         retry_after: float | None,
+        secrets: Sequence[str] = (),
     ) -> ProviderError:
-        """Classify an HTTP error answer into our error tree, keeping the provider's words."""
+        """Classify an HTTP error answer into our error tree, keeping the provider's words
+        (at most 500 characters of them)."""
         details = self._details_from_body(body)
         provider_message = details.message if details else body[:500].decode("utf-8", "replace")
+        provider_message = provider_message[:500]
         common: dict[str, Any] = {
             "provider": provider,
             "model": model,
             "status": status,
             "provider_message": provider_message,
+            "secrets": secrets,
         }
-        what = f"{provider} returned HTTP {status} for model {model!r}: {provider_message}"
+        said = provider_message.strip().rstrip(".") or "(no message)"
+        what = f"{provider} returned HTTP {status} for model {model!r}: {said}"
         if status in (401, 403):
             return AuthenticationError(
                 f"{what}. Check the API key for {provider} (its environment variable or "
@@ -133,13 +145,13 @@ class WireFormat(ABC):
             )
         if status == 429 and _mentions(details, "insufficient_quota"):
             return RateLimitError(
-                f"{what}. The account is out of quota; add credits. Not retried.",
+                f"{what}. The account is out of quota; add credits (not retryable).",
                 retryable=False,
                 **common,
             )
         if status == 429:
             return RateLimitError(
-                f"{what}. Retried with backoff; lower the request rate or raise your limits.",
+                f"{what}. Rate limited: lower the request rate or raise your limits.",
                 retry_after=retry_after,
                 **common,
             )
@@ -153,20 +165,24 @@ class WireFormat(ABC):
             )
         if status == 529 or (status == 503 and _mentions(details, "overload")):
             return OverloadedError(
-                f"{what}. The provider is overloaded; retried, then fell back if configured.",
+                f"{what}. The provider is overloaded; add a fallback model on another provider.",
                 retry_after=retry_after,
                 **common,
             )
         retryable = status in (408, 409) or status >= 500
-        advice = "Retried with backoff." if retryable else "Fix the request; not retried."
+        advice = (
+            "A failure on the provider's side; it may pass."
+            if retryable
+            else "Fix the request (not retryable)."
+        )
         return ProviderError(
             f"{what}. {advice}", retry_after=retry_after, retryable=retryable, **common
         )
 
     def _details_from_body(self, body: bytes) -> ErrorDetails | None:
         try:
-            return self.error_details(json.loads(body))
-        except (ValueError, TypeError, AttributeError, KeyError):
+            return self.error_details(parse_json(body))
+        except (MalformedResponse, TypeError, AttributeError, KeyError, RecursionError):
             return None
 
 
@@ -192,6 +208,17 @@ def _is_context_length(status: int, details: ErrorDetails | None) -> bool:
 class MalformedResponse(Exception):
     """Raised by wire formats when an answer breaks the format; the service converts it
     to `InvalidResponseError` with the provider and model filled in."""
+
+
+def parse_json(data: str | bytes, what: str = "the body") -> Any:
+    """Upstream JSON, or `MalformedResponse`: bad syntax, bad UTF-8 and nesting too deep
+    for the parser (a `RecursionError`) are all the same thing, an answer we cannot read."""
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError) as exc:
+        preview = data[:120] if isinstance(data, str) else data[:120].decode("utf-8", "replace")
+        reason = "is nested too deeply" if isinstance(exc, RecursionError) else "is not JSON"
+        raise MalformedResponse(f"{what} {reason}: {preview!r}") from exc
 
 
 class StreamErrorEvent(Exception):

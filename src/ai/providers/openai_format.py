@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from ai.core.usage import Usage
@@ -15,6 +14,7 @@ from ai.providers.base import (
     StreamErrorEvent,
     ToolCall,
     WireFormat,
+    parse_json,
 )
 
 
@@ -39,6 +39,15 @@ class OpenAIChatFormat(WireFormat):
             body["stream_options"] = {"include_usage": True}
         body.update(request.extra)
         return body
+
+    def embedded_error_status(self, data: Any) -> int | None:
+        if not isinstance(data, dict) or "error" not in data or "choices" in data:
+            return None
+        error = data["error"]
+        code = error.get("code") if isinstance(error, dict) else None
+        if isinstance(code, int) and not isinstance(code, bool) and 400 <= code <= 599:
+            return code
+        return 502
 
     def parse_response(self, data: Any) -> ChatResult:
         if not isinstance(data, dict):
@@ -104,8 +113,10 @@ def parse_usage(raw: Any) -> Usage | None:
             cache_creation_tokens=min(cache_write, prompt - min(cached, prompt)),
             reasoning_tokens=min(reasoning, completion),
         )
-    except (TypeError, ValueError, AttributeError) as exc:
-        raise MalformedResponse(f"unreadable `usage`: {raw!r:.200}") from exc
+    except (TypeError, ValueError, AttributeError, OverflowError):
+        # The answer itself is good: keep it, and let the service count the tokens
+        # itself (`tokens_estimated`), rather than fail a paid call over its receipt.
+        return None
 
 
 def _provider_cost(raw: Any) -> float | None:
@@ -142,10 +153,7 @@ class _OpenAIStreamDecoder(StreamDecoder):
         if data == "[DONE]":
             self._done = True
             return None
-        try:
-            chunk = json.loads(data)
-        except ValueError as exc:
-            raise MalformedResponse(f"a stream event is not JSON: {data[:120]!r}") from exc
+        chunk = parse_json(data, "a stream event")
         if not isinstance(chunk, dict):
             raise MalformedResponse("a stream event is not a JSON object")
         if "error" in chunk:

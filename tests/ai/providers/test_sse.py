@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable
 
 import httpx
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ai.providers.sse import ServerSentEvent, iter_lines, iter_sse
+from ai.providers.base import MalformedResponse
+from ai.providers.sse import EventTooLarge, ServerSentEvent, iter_lines, iter_sse
 
 
 async def aiter(items: Iterable[str]) -> AsyncIterator[str]:
@@ -250,3 +252,25 @@ async def test_multi_line_data_round_trips(events: list[tuple[str | None, list[s
     )
     parsed = [event async for event in iter_sse(iter_lines(aiter([text])))]
     assert parsed == [ServerSentEvent(name, "\n".join(lines)) for name, lines in events]
+
+
+async def test_a_long_line_in_many_chunks_is_joined_once_and_kept_whole() -> None:
+    line = "data: " + "x" * 3_000_000
+    chunks = [line[i : i + 997] for i in range(0, len(line), 997)] + ["\n\n"]
+    lines = [x async for x in iter_lines(aiter(chunks))]
+    assert lines == [line, ""]
+
+
+async def test_a_line_over_the_cap_is_a_typed_error() -> None:
+    chunks = ["data: " + "x" * 1000] * 20
+    with pytest.raises(EventTooLarge, match="longer than 5,000"):
+        async for _ in iter_lines(aiter(chunks), max_line_chars=5000):
+            pass
+
+
+async def test_an_event_of_many_lines_over_the_cap_is_a_typed_error() -> None:
+    lines = ["data: " + "y" * 100] * 100
+    with pytest.raises(EventTooLarge, match="stream event"):
+        async for _ in iter_sse(aiter(lines), max_event_chars=5000):
+            pass
+    assert issubclass(EventTooLarge, MalformedResponse)

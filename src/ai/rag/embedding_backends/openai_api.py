@@ -32,7 +32,7 @@ from ai.core.guards import PlannedCall
 from ai.core.records import CostSource, Operation, RequestRecord
 from ai.core.usage import Usage
 from ai.errors import ConfigurationError, ContextLengthError, ProviderError, describe_failure
-from ai.providers.base import MalformedResponse
+from ai.providers.base import MalformedResponse, parse_json
 from ai.providers.openai_format import OpenAIChatFormat
 from ai.providers.registry import default_registry
 from ai.rag.embedding_backends.base import BackendContext, EmbeddingOptions, Matrix
@@ -200,15 +200,12 @@ class OpenAIEmbeddingBackend:
         content = transport.encode_body(body)
 
         async def attempt(route: ResolvedRoute, remaining: float) -> _Reply:
-            with transport.provider_errors(route):
-                response = await self._http().post(
-                    self.url, content=content, headers=route.headers, timeout=remaining
-                )
-            if response.status_code >= 400:
-                raise self._calls.error_from_response(route, response)
+            answer = await transport.post(self._http(), route, content, remaining, url=self.url)
+            if answer.status >= 400:
+                raise self._calls.error_from_answer(route, answer)
             try:
-                return self._parse(response.json(), len(inputs), counted_tokens)
-            except (ValueError, MalformedResponse) as exc:
+                return self._parse(parse_json(answer.content), len(inputs), counted_tokens)
+            except MalformedResponse as exc:
                 raise invalid_response(route, exc) from exc
 
         async def send(call: PlannedCall, emit: Callable[[RequestRecord], None]) -> Matrix:
