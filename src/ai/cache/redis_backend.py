@@ -73,7 +73,7 @@ class RedisBackend:
         client: aioredis.Redis | None = None,
         prefix: str = "devora:cache:",
         default_ttl: float | None = 3600.0,
-        socket_timeout: float = 0.5,
+        socket_timeout: float = 0.25,
         max_connections: int = 50,
     ) -> None:
         if not isinstance(prefix, str) or not prefix:

@@ -30,6 +30,9 @@ logger = logging.getLogger("ai.cache")
 T = TypeVar("T")
 
 #: `ResponseCache`'s own default time to live, for the memory backend it builds itself.
+DEFAULT_REDIS_TIMEOUT = 0.25
+"""Seconds a Redis operation of the cache may take: Redis answers in well under a
+millisecond on a healthy network, providers in hundreds."""
 DEFAULT_TTL = 3600.0
 
 
@@ -52,7 +55,7 @@ CACHE_OPTIONS: Final = frozenset(
 #: factory, so an option given to the wrong one can name the right one.
 BACKEND_OPTIONS: Final[Mapping[str, frozenset[str]]] = {
     "memory": frozenset({"max_entries", "max_bytes", "ttl"}),
-    "redis": frozenset({"url", "prefix", "ttl"}),
+    "redis": frozenset({"url", "prefix", "ttl", "timeout"}),
 }
 
 
@@ -146,6 +149,7 @@ class ResponseCache:
         self._clock = clock or SystemClock()
         self._flights: SingleFlight[Any] = SingleFlight()
         self._down_since: float | None = None
+        self._probing = False
 
     @classmethod
     def memory(
@@ -179,17 +183,21 @@ class ResponseCache:
         *,
         prefix: str = "devora:cache:",
         ttl: float | None = 3600.0,
+        timeout: float = DEFAULT_REDIS_TIMEOUT,
         **options: Any,
     ) -> ResponseCache:
         """A cache shared by every process using the same Redis and prefix.
 
+        `timeout` bounds each Redis operation (and connecting): well under a provider's
+        latency, so a hung Redis costs a call at most that before the cache steps aside.
         `options` are `ResponseCache`'s own, as for `memory()`; for the backend's other
         settings build it yourself: `ResponseCache(RedisBackend(url, ...))`.
         """
         from ai.cache.redis_backend import RedisBackend
 
         reject_unused("redis", options)
-        return cls(RedisBackend(url, prefix=prefix, default_ttl=ttl), **options)
+        backend = RedisBackend(url, prefix=prefix, default_ttl=ttl, socket_timeout=timeout)
+        return cls(backend, **options)
 
     @property
     def available(self) -> bool:
@@ -312,11 +320,19 @@ class ResponseCache:
         return self.available
 
     async def _guarded(self, operation: Callable[[], Awaitable[T]], fallback: T) -> T:
-        """Run a backend call; on `StoreError` degrade to `fallback` and note the outage."""
-        now = self._clock.monotonic()
-        if self._down_since is not None and now - self._down_since < self.retry_interval:
+        """Run a backend call; on `StoreError` degrade to `fallback` and note the outage.
+
+        While the backend is down it is skipped for `retry_interval` seconds counted from
+        the end of the last failure (a hung Redis takes its whole timeout to fail), and
+        then one call at a time probes it while the others keep skipping it.
+        """
+        if self._down_since is not None and (
+            self._probing or self._clock.monotonic() - self._down_since < self.retry_interval
+        ):
             self.metrics.skipped["backend_unavailable"] += 1
             return fallback
+        probing = self._down_since is not None
+        self._probing = probing
         try:
             result = await operation()
         except CacheValueError:
@@ -330,8 +346,11 @@ class ResponseCache:
                     self.backend.name,
                     exc,
                 )
-            self._down_since = now
+            self._down_since = self._clock.monotonic()
             return fallback
+        finally:
+            if probing:
+                self._probing = False
         if self._down_since is not None:
             logger.warning("cache backend %s is back; caching resumed", self.backend.name)
             self._down_since = None

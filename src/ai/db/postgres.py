@@ -39,15 +39,20 @@ _DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, Timeou
 
 @dataclass(frozen=True)
 class PoolOptions:
-    """How big the pool is, how long a connection attempt may take, and connection hooks.
+    """How big the pool is, how long a connection attempt and one statement may take, and
+    connection hooks.
 
-    `init` and `reset` go to `asyncpg.create_pool` unchanged; None keeps asyncpg's default
-    (no set-up; `RESET ALL` and friends on every release).
+    `command_timeout_s` bounds every statement (and the wait for a pooled connection), so a
+    frozen or overloaded server fails the operation with `StoreError` instead of holding
+    the caller until it recovers. `init` and `reset` go to `asyncpg.create_pool`
+    unchanged; None keeps asyncpg's default (no set-up; `RESET ALL` and friends on every
+    release).
     """
 
     min_size: int = 1
     max_size: int = 10
     connect_timeout_s: float = 10.0
+    command_timeout_s: float = 10.0
     init: ConnectionHook | None = None
     reset: ConnectionHook | None = None
 
@@ -57,9 +62,10 @@ class PoolOptions:
                 f"pool sizes must satisfy 0 <= min_size <= max_size and max_size >= 1, got "
                 f"min_size={self.min_size}, max_size={self.max_size}"
             )
-        if self.connect_timeout_s <= 0:
+        if self.connect_timeout_s <= 0 or self.command_timeout_s <= 0:
             raise ConfigurationError(
-                f"connect_timeout_s must be positive, got {self.connect_timeout_s}"
+                "connect_timeout_s and command_timeout_s must be positive, got "
+                f"{self.connect_timeout_s} and {self.command_timeout_s}"
             )
 
 
@@ -106,7 +112,7 @@ class PostgresPool:
             )
         try:
             pool = await self._open()
-            async with pool.acquire() as conn:
+            async with pool.acquire(timeout=self._options.command_timeout_s) as conn:
                 yield conn
         except _DRIVER_ERRORS as exc:
             if isinstance(exc, asyncpg.UndefinedTableError) and self._on_undefined_table:
@@ -130,6 +136,7 @@ class PostgresPool:
                         min_size=options.min_size,
                         max_size=options.max_size,
                         timeout=options.connect_timeout_s,
+                        command_timeout=options.command_timeout_s,
                         init=options.init,
                         reset=options.reset,
                     )
@@ -149,7 +156,12 @@ class PostgresPool:
 
     def _hint(self, exc: BaseException) -> str:
         """What to do next, for the errors people actually meet."""
-        if isinstance(exc, OSError | TimeoutError | asyncpg.ConnectionDoesNotExistError):
+        if isinstance(exc, TimeoutError):
+            return (
+                "PostgreSQL did not answer within the command timeout; check that it is "
+                "running and not overloaded, or raise PoolOptions(command_timeout_s=...)."
+            )
+        if isinstance(exc, OSError | asyncpg.ConnectionDoesNotExistError):
             return "Check that PostgreSQL is running and reachable at that address."
         if isinstance(
             exc, asyncpg.InvalidPasswordError | asyncpg.InvalidAuthorizationSpecificationError

@@ -21,6 +21,7 @@ from ai.providers.base import ChatRequest
 SAMPLES: dict[str, Any] = {
     "url": "redis://127.0.0.1:1/0",
     "prefix": "app:",
+    "timeout": 0.2,
     "max_entries": 10,
     "max_bytes": 2**20,
 }

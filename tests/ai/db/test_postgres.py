@@ -6,6 +6,8 @@ Runs against the real PostgreSQL of the test session; each test gets its own sch
 
 from __future__ import annotations
 
+import os
+import signal
 from typing import Any
 
 import asyncpg
@@ -152,8 +154,28 @@ async def test_closing_an_unopened_pool_needs_no_server() -> None:
         {"min_size": -1},
         {"min_size": 0, "max_size": 0},
         {"connect_timeout_s": 0},
+        {"command_timeout_s": 0},
     ],
 )
 def test_options_are_checked_when_made(options: dict[str, Any]) -> None:
     with pytest.raises(ConfigurationError):
         PoolOptions(**options)
+
+
+async def test_a_frozen_server_fails_the_statement_within_the_command_timeout(
+    postgres_test_url: str,
+) -> None:
+    pool = make_pool(postgres_test_url, options=PoolOptions(max_size=1, command_timeout_s=0.5))
+    async with pool.connection("probe") as conn:
+        backend = await conn.fetchval("SELECT pg_backend_pid()")
+    os.kill(backend, signal.SIGSTOP)  # the server process behind our one connection hangs
+    try:
+        with pytest.raises(StoreError, match="command timeout") as caught:
+            async with pool.connection("render") as conn:
+                await conn.fetchval("SELECT 1")
+        assert "command_timeout_s" in str(caught.value)
+    finally:
+        os.kill(backend, signal.SIGCONT)
+    async with pool.connection("after") as conn:  # the pool recovers by itself
+        assert await conn.fetchval("SELECT 2") == 2
+    await pool.aclose()
