@@ -8,6 +8,10 @@ is written the first time it is seen and read every later time; see `PromptCache
 A stream is `message_start`, `content_block_start`, `ping`, `content_block_delta`s,
 `content_block_stop`, `message_delta` (stop reason and final usage), `message_stop`, each
 as `event: <type>` plus `data: <json>`; the SDK routes on the `event:` line.
+
+An `AnswerChange` (from the `giant_line`, `json_for_stream` and `bad_usage` faults) reshapes
+the answer: a giant `text_delta` before the first delta, the JSON message for a stream
+request, or `"lots"` for the token counts of `message`, `message_start` and `message_delta`.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Any
 from ai.testing.anthropic_dialect import AnthropicDialect, request_id
 from ai.testing.anthropic_validation import validate_messages_body
 from ai.testing.catalogue import Api, ModelCatalogue
+from ai.testing.hostile import NO_CHANGE, AnswerChange, giant_text, unreadable_usage
 from ai.testing.replies import (
     Finish,
     Outcome,
@@ -49,6 +54,9 @@ _ERROR_EVENT = sse_event(
     "error", {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
 )
 _MALFORMED = b"event: content_block_delta\ndata: {not json\n\n"
+UNREADABLE_COUNT = "lots"
+"""What the `bad_usage` fault puts where Anthropic sends token counts."""
+_TOKEN_KEYS = ("input_tokens", "output_tokens")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,9 +72,9 @@ class InputUsage:
         """All prompt tokens, cached or not (what count_tokens reports)."""
         return self.input_tokens + self.cache_creation + self.cache_read
 
-    def as_usage(self, output_tokens: int) -> dict[str, Any]:
-        """The `usage` object of a message."""
-        return {
+    def as_usage(self, output_tokens: int, *, unreadable: bool = False) -> dict[str, Any]:
+        """The `usage` object of a message (with `unreadable`, counts no client can read)."""
+        usage = {
             "input_tokens": self.input_tokens,
             "cache_creation_input_tokens": self.cache_creation,
             "cache_read_input_tokens": self.cache_read,
@@ -77,6 +85,7 @@ class InputUsage:
             "output_tokens": output_tokens,
             "service_tier": "standard",
         }
+        return unreadable_usage(usage, _TOKEN_KEYS, UNREADABLE_COUNT) if unreadable else usage
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,9 +231,13 @@ def _tool_use_id() -> str:
     return "toolu_01" + uuid.uuid4().hex[:22]
 
 
-def build_messages_reply(request: MessagesRequest, pushed: str | None) -> Reply:
-    """The answer to `request` (`pushed` is a queued reply text, if any)."""
+def build_messages_reply(
+    request: MessagesRequest, pushed: str | None, change: AnswerChange = NO_CHANGE
+) -> Reply:
+    """The answer to `request` (`pushed` is a queued reply text, if any), reshaped by
+    `change`."""
     outcome = compose(request.turn, pushed)
+    stream = request.stream and not change.as_json
     headers = {"request-id": request_id()}
     message: dict[str, Any] = {
         "id": _message_id(),
@@ -234,12 +247,17 @@ def build_messages_reply(request: MessagesRequest, pushed: str | None) -> Reply:
         "content": _content(outcome),
         "stop_reason": _STOP_REASONS[outcome.finish],
         "stop_sequence": outcome.stop_sequence,
-        "usage": request.usage.as_usage(outcome.output_tokens),
+        "usage": request.usage.as_usage(outcome.output_tokens, unreadable=change.bad_usage),
     }
-    if not request.stream:
+    if not stream:
+        if change.giant_content is not None:
+            message["content"] = [{"type": "text", "text": giant_text(change.giant_content)}]
         return JsonReply(message, headers)
+    events = _stream_events(message, outcome, request.usage, unreadable=change.bad_usage)
+    if change.giant_content is not None:
+        events = _with_giant_delta(events, change.giant_content)
     return StreamReply(
-        events=_stream_events(message, outcome, request.usage),
+        events=events,
         error_event=_ERROR_EVENT,
         malformed_event=_MALFORMED,
         headers=headers,
@@ -253,56 +271,58 @@ def _content(outcome: Outcome) -> list[dict[str, Any]]:
     return [{"type": "text", "text": outcome.text}]
 
 
+def _delta_event(delta: dict[str, Any]) -> StreamEvent:
+    """One `content_block_delta` event of block 0."""
+    body = {"type": "content_block_delta", "index": 0, "delta": delta}
+    return StreamEvent(sse_event("content_block_delta", body), content=True)
+
+
+def _with_giant_delta(events: list[StreamEvent], size: int) -> list[StreamEvent]:
+    """`events` with one `text_delta` of `size` characters before the first delta."""
+    at = next((i for i, event in enumerate(events) if event.content), len(events) - 3)
+    giant = _delta_event({"type": "text_delta", "text": giant_text(size)})
+    return [*events[:at], giant, *events[at:]]
+
+
+def _opening_and_deltas(
+    block: dict[str, Any], outcome: Outcome
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The `content_block_start` block and the deltas that fill it."""
+    if block["type"] == "tool_use":
+        arguments = outcome.tool_call.arguments if outcome.tool_call else ""
+        parts = json_fragments(arguments)
+        return {**block, "input": {}}, [
+            {"type": "input_json_delta", "partial_json": part} for part in parts
+        ]
+    pieces = stream_pieces(outcome.text)
+    return {"type": "text", "text": ""}, [{"type": "text_delta", "text": p} for p in pieces]
+
+
 def _stream_events(
-    message: dict[str, Any], outcome: Outcome, usage: InputUsage
+    message: dict[str, Any], outcome: Outcome, usage: InputUsage, *, unreadable: bool = False
 ) -> list[StreamEvent]:
+    """The events of a streamed `message`, in the real API's order (`unreadable` for the
+    `bad_usage` fault's token counts)."""
     start = {
         **message,
         "content": [],
         "stop_reason": None,
         "stop_sequence": None,
-        "usage": usage.as_usage(1),
+        "usage": usage.as_usage(1, unreadable=unreadable),
     }
-    block = message["content"][0]
-    if block["type"] == "tool_use":
-        opening = {**block, "input": {}}
-        deltas = [
-            {"type": "input_json_delta", "partial_json": part}
-            for part in json_fragments(outcome.tool_call.arguments if outcome.tool_call else "")
-        ]
-    else:
-        opening = {"type": "text", "text": ""}
-        deltas = [{"type": "text_delta", "text": piece} for piece in stream_pieces(outcome.text)]
-    final_usage = usage.as_usage(outcome.output_tokens)
+    opening, deltas = _opening_and_deltas(message["content"][0], outcome)
+    final_usage = usage.as_usage(outcome.output_tokens, unreadable=unreadable)
     final_usage.pop("service_tier")
     final_usage.pop("cache_creation")
-    events = [
-        StreamEvent(sse_event("message_start", {"type": "message_start", "message": start})),
-        StreamEvent(
-            sse_event(
-                "content_block_start",
-                {"type": "content_block_start", "index": 0, "content_block": opening},
-            )
-        ),
-        StreamEvent(sse_event("ping", {"type": "ping"})),
-    ]
-    events.extend(
-        StreamEvent(
-            sse_event(
-                "content_block_delta", {"type": "content_block_delta", "index": 0, "delta": d}
-            ),
-            content=True,
-        )
-        for d in deltas
-    )
+    block_start = {"type": "content_block_start", "index": 0, "content_block": opening}
     delta = {"stop_reason": message["stop_reason"], "stop_sequence": message["stop_sequence"]}
-    events += [
+    message_delta = {"type": "message_delta", "delta": delta, "usage": final_usage}
+    return [
+        StreamEvent(sse_event("message_start", {"type": "message_start", "message": start})),
+        StreamEvent(sse_event("content_block_start", block_start)),
+        StreamEvent(sse_event("ping", {"type": "ping"})),
+        *(_delta_event(d) for d in deltas),
         StreamEvent(sse_event("content_block_stop", {"type": "content_block_stop", "index": 0})),
-        StreamEvent(
-            sse_event(
-                "message_delta", {"type": "message_delta", "delta": delta, "usage": final_usage}
-            )
-        ),
+        StreamEvent(sse_event("message_delta", message_delta)),
         StreamEvent(sse_event("message_stop", {"type": "message_stop"})),
     ]
-    return events

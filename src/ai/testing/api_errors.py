@@ -5,7 +5,8 @@ way its provider does: OpenAI `{"error": {"message", "type", "param", "code"}}`,
 `{"error": {"code": <status>, "message"}}`, Anthropic
 `{"type": "error", "error": {"type", "message"}, "request_id"}`. The dialect also owns the
 provider's authentication rules and what each fault kind looks like there. Messages never
-contain the API key, not even masked.
+contain the API key, not even masked, except for the `echo_key` fault (`hostile.py`), whose
+whole point is an upstream that does.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """The Starlette application: routes, and the one pipeline every provider call goes through.
 
     read body -> authenticate (provider's rules) -> validate (provider's 400/404)
-    -> draw a fault -> record the request -> status fault, disconnect or delay
-    -> build the answer -> deliver it (with a content fault, if one was drawn)
+    -> draw a fault -> record the request -> status fault, disconnect, delay or a
+    replacing body (hostile.py) -> build the answer (reshaped by an `AnswerChange`)
+    -> deliver it (paced by pacing.py, or with a content fault, if one was drawn)
 
 Faults are drawn only for requests that passed authentication and validation, so a pushed
 fault is never used up by a request that would have failed anyway. Model listings are
@@ -36,6 +37,7 @@ from ai.testing.anthropic_messages import (
     DIALECT as ANTHROPIC_DIALECT,
 )
 from ai.testing.anthropic_messages import (
+    UNREADABLE_COUNT,
     build_messages_reply,
     count_message_tokens,
     parse_messages,
@@ -45,6 +47,7 @@ from ai.testing.catalogue import Api
 from ai.testing.control import control_routes
 from ai.testing.embeddings import build_embeddings_reply, parse_embeddings
 from ai.testing.faults import Fault, FaultKind
+from ai.testing.hostile import AnswerChange, replacement_response
 from ai.testing.models_api import list_models, retrieve_model
 from ai.testing.openai_chat import (
     OPENAI_FLAVOR,
@@ -53,6 +56,7 @@ from ai.testing.openai_chat import (
     build_chat_reply,
     parse_chat,
 )
+from ai.testing.pacing import paced_response
 from ai.testing.recording import RecordedRequest, masked_headers
 from ai.testing.state import FakeState
 from ai.testing.wire import (
@@ -78,11 +82,12 @@ _NOT_JSON = object()
 
 @dataclass(frozen=True, slots=True)
 class Prepared:
-    """A validated request: its model, whether it streams, and how to build the answer."""
+    """A validated request: its model, whether it streams, and how to build the answer
+    (normal, or reshaped by a fault's `AnswerChange`)."""
 
     model: str | None
     stream: bool
-    build: Callable[[], Reply]
+    build: Callable[[AnswerChange], Reply]
 
 
 Prepare = Callable[[Any, Request, FakeState], Prepared]
@@ -104,7 +109,7 @@ def _chat(flavor: ChatFlavor) -> Prepare:
         return Prepared(
             parsed.model,
             parsed.stream,
-            lambda: build_chat_reply(flavor, parsed, state.replies.pop()),
+            lambda change: build_chat_reply(flavor, parsed, state.replies.pop(), change),
         )
 
     return prepare
@@ -112,28 +117,34 @@ def _chat(flavor: ChatFlavor) -> Prepare:
 
 def _embeddings(body: Any, request: Request, state: FakeState) -> Prepared:
     parsed = parse_embeddings(body, state.catalogue)
-    return Prepared(parsed.model, False, lambda: build_embeddings_reply(parsed))
+    return Prepared(parsed.model, False, lambda change: build_embeddings_reply(parsed, change))
 
 
 def _messages(body: Any, request: Request, state: FakeState) -> Prepared:
     parsed = parse_messages(body, state.catalogue, state.prompt_cache)
     return Prepared(
-        parsed.model, parsed.stream, lambda: build_messages_reply(parsed, state.replies.pop())
+        parsed.model,
+        parsed.stream,
+        lambda change: build_messages_reply(parsed, state.replies.pop(), change),
     )
 
 
 def _count_tokens(body: Any, request: Request, state: FakeState) -> Prepared:
     tokens = count_message_tokens(body, state.catalogue)
-    return Prepared(body["model"], False, lambda: JsonReply({"input_tokens": tokens}))
+
+    def build(change: AnswerChange) -> Reply:
+        return JsonReply({"input_tokens": UNREADABLE_COUNT if change.bad_usage else tokens})
+
+    return Prepared(body["model"], False, build)
 
 
 def _listing(api: Api) -> Prepare:
     def prepare(body: Any, request: Request, state: FakeState) -> Prepared:
         model_id = request.path_params.get("model_id")
         if model_id is None:
-            return Prepared(None, False, lambda: list_models(api, state.catalogue))
+            return Prepared(None, False, lambda change: list_models(api, state.catalogue))
         reply = retrieve_model(api, model_id, state.catalogue, ENDPOINTS[api].dialect)
-        return Prepared(model_id, False, lambda: reply)
+        return Prepared(model_id, False, lambda change: reply)
 
     return prepare
 
@@ -173,13 +184,17 @@ async def handle(request: Request, endpoint: Endpoint, state: FakeState) -> Resp
     except ApiError as error:
         _record(state, request, endpoint, recorded, model, None, auth_error is None)
         return endpoint.dialect.render(error)
-    fault = state.faults.take(endpoint.api, prepared.model) if endpoint.faultable else None
+    fault = None
+    if endpoint.faultable:
+        fault = state.faults.take(endpoint.api, prepared.model, stream=prepared.stream)
     _record(state, request, endpoint, recorded, prepared.model, fault, True)
     if fault is not None:
         early = await _fault_response(request, endpoint, prepared, fault)
         if early is not None:
             return early
-    return deliver(prepared.build(), fault)
+    reply = prepared.build(AnswerChange.for_fault(fault))
+    paced = paced_response(reply, fault)
+    return paced if paced is not None else deliver(reply, fault)
 
 
 def _record(
@@ -218,7 +233,7 @@ async def _fault_response(
         return None
     if kind in _STATUS_FAULTS or (kind is FaultKind.STREAM_ERROR_EVENT and not prepared.stream):
         return endpoint.dialect.render(endpoint.dialect.fault_error(fault, prepared.model))
-    return None
+    return replacement_response(request.headers, endpoint.dialect, prepared.stream, fault)
 
 
 def _route(path: str, endpoint: Endpoint, state: FakeState, method: str = "POST") -> Route:

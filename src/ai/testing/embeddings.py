@@ -40,7 +40,8 @@ from ai.testing.catalogue import (
     embedding_dimensions,
     supports_dimensions,
 )
-from ai.testing.openai_dialects import api_error
+from ai.testing.hostile import NO_CHANGE, AnswerChange, unreadable_usage
+from ai.testing.openai_dialects import UNREADABLE_COUNT, USAGE_COUNT_KEYS, api_error
 from ai.testing.token_counting import count_tokens, decode_tokens
 from ai.testing.wire import JsonReply
 
@@ -134,12 +135,17 @@ def embed(text: str, dimensions: int) -> list[float]:
     return [v / norm for v in vector]
 
 
-def build_embeddings_reply(request: EmbeddingRequest) -> JsonReply:
-    """The `{"object": "list", "data": [...]}` answer."""
+def build_embeddings_reply(
+    request: EmbeddingRequest, change: AnswerChange = NO_CHANGE
+) -> JsonReply:
+    """The `{"object": "list", "data": [...]}` answer (with `"many"` tokens for the
+    `bad_usage` fault; no other `AnswerChange` applies to embeddings)."""
     vectors = [embed(text, request.dimensions) for text in request.texts]
     body = embeddings_response(
         request.model, vectors, prompt_tokens=request.prompt_tokens, encoding=request.encoding
     )
+    if change.bad_usage:
+        body["usage"] = unreadable_usage(body["usage"], USAGE_COUNT_KEYS, UNREADABLE_COUNT)
     return JsonReply(body, _headers())
 
 

@@ -9,10 +9,16 @@ Validation and rendering are product code shared with the gateway
 check, the canned answer (`replies.compose`), the prompt accounting, ids and headers, how
 text is cut into stream deltas, and the events the content faults inject. Usage is streamed
 when asked for (`stream_options.include_usage`, or always on OpenRouter).
+
+An `AnswerChange` (from the `giant_line`, `json_for_stream` and `bad_usage` faults) reshapes
+the answer: a giant content delta right after the role chunk (or giant message content),
+the JSON completion for a stream request, or `"many"` for the usage token counts (the usage
+chunk is then streamed even when not asked for).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -42,7 +48,14 @@ from ai.testing.catalogue import (
     openrouter_cost,
     openrouter_provider,
 )
-from ai.testing.openai_dialects import OpenAIDialect, OpenRouterDialect, api_error
+from ai.testing.hostile import NO_CHANGE, AnswerChange, giant_text, unreadable_usage
+from ai.testing.openai_dialects import (
+    UNREADABLE_COUNT,
+    USAGE_COUNT_KEYS,
+    OpenAIDialect,
+    OpenRouterDialect,
+    api_error,
+)
 from ai.testing.openai_prompt import PromptAccount, account_prompt, content_text
 from ai.testing.replies import (
     Finish,
@@ -226,8 +239,11 @@ def usage_block(
     return usage
 
 
-def build_chat_reply(flavor: ChatFlavor, request: ChatRequest, pushed: str | None) -> Reply:
-    """The answer to `request` (`pushed` is a queued reply text, if any)."""
+def build_chat_reply(
+    flavor: ChatFlavor, request: ChatRequest, pushed: str | None, change: AnswerChange = NO_CHANGE
+) -> Reply:
+    """The answer to `request` (`pushed` is a queued reply text, if any), reshaped by
+    `change`."""
     outcome = compose(request.turn, pushed)
     response_id = flavor.new_id()
     meta = CompletionMeta(
@@ -239,10 +255,15 @@ def build_chat_reply(flavor: ChatFlavor, request: ChatRequest, pushed: str | Non
         native_finish_reason=flavor.names_provider,
     )
     usage = usage_block(flavor, request.model, request.prompt, outcome.output_tokens * request.n)
+    if change.bad_usage:
+        usage = unreadable_usage(usage, USAGE_COUNT_KEYS, UNREADABLE_COUNT)
     headers = flavor.headers(response_id)
     choices = [_choice(outcome) for _ in range(request.n)]
-    if request.stream:
-        return _stream_reply(flavor, request, meta, choices, usage, headers)
+    if request.stream and not change.as_json:
+        return _stream_reply(flavor, request, meta, choices, usage, headers, change)
+    if change.giant_content is not None:
+        giant = giant_text(change.giant_content)
+        choices = [dataclasses.replace(choice, content=giant) for choice in choices]
     return JsonReply(completion_object(meta, choices, usage), headers)
 
 
@@ -267,18 +288,24 @@ def _stream_reply(
     choices: list[ChoiceOutput],
     usage: dict[str, Any],
     headers: dict[str, str],
+    change: AnswerChange,
 ) -> StreamReply:
     chunks = render_chat_stream(
         meta,
         choices,
         usage,
         include_usage=request.include_usage,
-        always_send_usage=flavor.always_stream_usage,
+        always_send_usage=flavor.always_stream_usage or change.bad_usage,
         split_text=stream_pieces,
         split_arguments=json_fragments,
     )
+    events = [StreamEvent(chunk.data, chunk.output) for chunk in chunks]
+    if change.giant_content is not None:
+        encoder = ChatChunkEncoder(meta, include_usage=request.include_usage)
+        giant = encoder.content(giant_text(change.giant_content))
+        events.insert(1, StreamEvent(sse_data(giant), content=True))
     return StreamReply(
-        events=[StreamEvent(chunk.data, chunk.output) for chunk in chunks],
+        events=events,
         error_event=sse_data(flavor.error_chunk(ChatChunkEncoder(meta).frame)),
         malformed_event=_MALFORMED,
         preamble=flavor.sse_preamble,

@@ -54,6 +54,10 @@ _KINDS_BY_STATUS: dict[int, ErrorKind] = {
     429: ErrorKind.RATE_LIMIT,
 }
 _RPM_LIMIT = 10_000
+UNREADABLE_COUNT = "many"
+"""What the `bad_usage` fault puts where OpenAI-format APIs report token counts."""
+USAGE_COUNT_KEYS = ("prompt_tokens", "completion_tokens", "total_tokens")
+"""The token counts of an OpenAI-format `usage` object (chat and embeddings)."""
 _TPM_LIMIT = 30_000_000
 
 

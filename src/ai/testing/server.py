@@ -33,7 +33,7 @@ from ai.testing.recording import RecordedRequest
 from ai.testing.replies import ReplyQueue
 from ai.testing.state import FakeState
 from ai.testing.token_counting import warm_up
-from ai.testing.wire import DROP_CONNECTION
+from ai.testing.wire import DROP_CONNECTION, SERVER_STOPPING
 
 DEFAULT_API_KEY = "sk-devora-fake"
 _START_TIMEOUT_S = 10.0
@@ -41,7 +41,8 @@ _STOP_TIMEOUT_S = 5.0
 
 
 class DroppingH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol plus `scope[DROP_CONNECTION]`, which closes the socket.
+    """uvicorn's h11 protocol plus `scope[DROP_CONNECTION]`, which closes the socket, and
+    `scope[SERVER_STOPPING]`, an event set when uvicorn starts shutting down.
 
     `transport.close()` flushes what was already written and then sends FIN: before any
     response bytes the client sees "server disconnected without sending a response"; in the
@@ -51,9 +52,11 @@ class DroppingH11Protocol(H11Protocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         inner = self.app
+        self._stopping = asyncio.Event()
 
         async def app(scope: Scope, receive: Receive, send: Send) -> None:
             scope[DROP_CONNECTION] = self._drop_connection
+            scope[SERVER_STOPPING] = self._stopping
             await inner(scope, receive, send)
 
         self.app = app
@@ -64,6 +67,11 @@ class DroppingH11Protocol(H11Protocol):
         sock = transport.get_extra_info("socket")
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def shutdown(self) -> None:
+        """uvicorn's graceful shutdown, which first tells endless answers to stop."""
+        self._stopping.set()
+        super().shutdown()
 
     def _drop_connection(self) -> None:
         if not self.transport.is_closing():

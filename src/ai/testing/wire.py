@@ -32,6 +32,11 @@ from ai.testing.faults import Fault, FaultKind
 DROP_CONNECTION = "devora.drop_connection"
 """Scope key under which the fake's protocol class offers `() -> None` to close the socket."""
 
+SERVER_STOPPING = "devora.server_stopping"
+"""Scope key of an `asyncio.Event` the fake's protocol class sets when uvicorn shuts down, so
+that answers that would run forever (`keepalive`, long `trickle`s) can end at once instead
+of making uvicorn wait and then cancel them with an error in the log."""
+
 _DISCONNECT_WAIT_S = 2.0
 
 
@@ -99,8 +104,7 @@ def plan_stream(reply: StreamReply, fault: Fault | None) -> tuple[list[bytes], b
     content_at = [index for index, event in enumerate(events) if event.content]
     kind = None if fault is None else fault.kind
     if fault is not None and kind is FaultKind.STREAM_CUT:
-        cut = _position_after(content_at, fault.after_chunks, default=len(events) - 1)
-        return chunks + [event.data for event in events[:cut]], True
+        return stream_head(reply, fault.after_chunks), True
     if kind is FaultKind.STREAM_ERROR_EVENT:
         at = _position_after(content_at, 2, default=len(events) - 1)
         return chunks + [event.data for event in events[:at]] + [reply.error_event], False
@@ -108,6 +112,16 @@ def plan_stream(reply: StreamReply, fault: Fault | None) -> tuple[list[bytes], b
         at = _position_after(content_at, 1, default=len(events) - 1)
         events.insert(at, StreamEvent(reply.malformed_event))
     return chunks + [event.data for event in events], False
+
+
+def stream_head(reply: StreamReply, after_chunks: int) -> list[bytes]:
+    """The chunks of `reply` up to and including its `after_chunks`-th content event (with
+    0, the events before the first one: preamble, role chunk, block start)."""
+    events = reply.events
+    content_at = [index for index, event in enumerate(events) if event.content]
+    cut = _position_after(content_at, after_chunks, default=len(events) - 1)
+    head = [reply.preamble] if reply.preamble else []
+    return head + [event.data for event in events[:cut]]
 
 
 def _position_after(content_at: list[int], count: int, *, default: int) -> int:
