@@ -7,15 +7,20 @@ is written the first time it is seen and read every later time; see `PromptCache
 
 A stream is `message_start`, `content_block_start`, `ping`, `content_block_delta`s,
 `content_block_stop`, `message_delta` (stop reason and final usage), `message_stop`, each
-as `event: <type>` plus `data: <json>`; the SDK routes on the `event:` line.
+as `event: <type>` plus `data: <json>`; the SDK routes on the `event:` line. With extended
+thinking (`anthropic_thinking`) a `thinking` block comes first, at index 0: its
+`thinking_delta`s, one `signature_delta`, its `content_block_stop`; the answer's block is
+then index 1.
 
 An `AnswerChange` (from the `giant_line`, `json_for_stream` and `bad_usage` faults) reshapes
-the answer: a giant `text_delta` before the first delta, the JSON message for a stream
-request, or `"lots"` for the token counts of `message`, `message_start` and `message_delta`.
+the answer: a giant `text_delta` before the answer block's first delta, the JSON message
+for a stream request, or `"lots"` for the token counts of `message`, `message_start` and
+`message_delta`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import uuid
 from collections.abc import Iterator, Mapping
@@ -23,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ai.testing.anthropic_dialect import AnthropicDialect, request_id
+from ai.testing.anthropic_thinking import Thinking, think, thinking_budget
 from ai.testing.anthropic_validation import validate_messages_body
 from ai.testing.catalogue import Api, ModelCatalogue
 from ai.testing.hostile import NO_CHANGE, AnswerChange, giant_text, unreadable_usage
@@ -90,12 +96,14 @@ class InputUsage:
 
 @dataclass(frozen=True, slots=True)
 class MessagesRequest:
-    """A validated Messages request reduced to what the answer depends on."""
+    """A validated Messages request reduced to what the answer depends on (`thinking`: the
+    thinking the answer starts with, when enabled; `turn.max_tokens` is what it leaves)."""
 
     model: str
     stream: bool
     turn: Turn
     usage: InputUsage
+    thinking: Thinking | None = None
 
 
 def _known_model(body: Any, catalogue: ModelCatalogue, *, needs_max_tokens: bool) -> str:
@@ -111,11 +119,16 @@ def _known_model(body: Any, catalogue: ModelCatalogue, *, needs_max_tokens: bool
 def parse_messages(body: Any, catalogue: ModelCatalogue, cache: PromptCache) -> MessagesRequest:
     """Validate as the Messages API does (raising its `ApiError`) and account the prompt."""
     model = _known_model(body, catalogue, needs_max_tokens=True)
+    turn = _turn(body, model)
+    thinking = think(model, turn) if thinking_budget(body) is not None else None
+    if thinking is not None:
+        turn = dataclasses.replace(turn, max_tokens=body["max_tokens"] - thinking.tokens)
     return MessagesRequest(
         model=model,
         stream=bool(body.get("stream")),
-        turn=_turn(body, model),
+        turn=turn,
         usage=account_input(body, model, cache),
+        thinking=thinking,
     )
 
 
@@ -237,6 +250,9 @@ def build_messages_reply(
     """The answer to `request` (`pushed` is a queued reply text, if any), reshaped by
     `change`."""
     outcome = compose(request.turn, pushed)
+    thinking = request.thinking
+    thought = [] if thinking is None else [thinking.block()]
+    output_tokens = outcome.output_tokens + (0 if thinking is None else thinking.tokens)
     stream = request.stream and not change.as_json
     headers = {"request-id": request_id()}
     message: dict[str, Any] = {
@@ -244,18 +260,24 @@ def build_messages_reply(
         "type": "message",
         "role": "assistant",
         "model": request.model,
-        "content": _content(outcome),
+        "content": [*thought, _answer_block(outcome)],
         "stop_reason": _STOP_REASONS[outcome.finish],
         "stop_sequence": outcome.stop_sequence,
-        "usage": request.usage.as_usage(outcome.output_tokens, unreadable=change.bad_usage),
+        "usage": request.usage.as_usage(output_tokens, unreadable=change.bad_usage),
     }
     if not stream:
         if change.giant_content is not None:
-            message["content"] = [{"type": "text", "text": giant_text(change.giant_content)}]
+            giant = {"type": "text", "text": giant_text(change.giant_content)}
+            message["content"] = [*thought, giant]
         return JsonReply(message, headers)
-    events = _stream_events(message, outcome, request.usage, unreadable=change.bad_usage)
-    if change.giant_content is not None:
-        events = _with_giant_delta(events, change.giant_content)
+    events = _stream_events(
+        message,
+        outcome,
+        request.usage,
+        thinking,
+        unreadable=change.bad_usage,
+        giant=change.giant_content,
+    )
     return StreamReply(
         events=events,
         error_event=_ERROR_EVENT,
@@ -264,24 +286,20 @@ def build_messages_reply(
     )
 
 
-def _content(outcome: Outcome) -> list[dict[str, Any]]:
+def _answer_block(outcome: Outcome) -> dict[str, Any]:
     call = outcome.tool_call
     if call is not None:
-        return [{"type": "tool_use", "id": _tool_use_id(), "name": call.name, "input": call.input}]
-    return [{"type": "text", "text": outcome.text}]
+        return {"type": "tool_use", "id": _tool_use_id(), "name": call.name, "input": call.input}
+    return {"type": "text", "text": outcome.text}
 
 
-def _delta_event(delta: dict[str, Any]) -> StreamEvent:
-    """One `content_block_delta` event of block 0."""
-    body = {"type": "content_block_delta", "index": 0, "delta": delta}
-    return StreamEvent(sse_event("content_block_delta", body), content=True)
+def _event(name: str, body: dict[str, Any], *, content: bool = False) -> StreamEvent:
+    return StreamEvent(sse_event(name, {"type": name, **body}), content=content)
 
 
-def _with_giant_delta(events: list[StreamEvent], size: int) -> list[StreamEvent]:
-    """`events` with one `text_delta` of `size` characters before the first delta."""
-    at = next((i for i, event in enumerate(events) if event.content), len(events) - 3)
-    giant = _delta_event({"type": "text_delta", "text": giant_text(size)})
-    return [*events[:at], giant, *events[at:]]
+def _delta_event(index: int, delta: dict[str, Any], *, content: bool = True) -> StreamEvent:
+    """One `content_block_delta` event of block `index`."""
+    return _event("content_block_delta", {"index": index, "delta": delta}, content=content)
 
 
 def _opening_and_deltas(
@@ -298,11 +316,45 @@ def _opening_and_deltas(
     return {"type": "text", "text": ""}, [{"type": "text_delta", "text": p} for p in pieces]
 
 
+def _thinking_events(thinking: Thinking) -> list[StreamEvent]:
+    """Block 0 of a thinking answer: start, `thinking_delta`s, the signature, stop."""
+    opening = {"type": "thinking", "thinking": "", "signature": ""}
+    deltas = [{"type": "thinking_delta", "thinking": p} for p in stream_pieces(thinking.text)]
+    return [
+        _event("content_block_start", {"index": 0, "content_block": opening}),
+        *(_delta_event(0, delta) for delta in deltas),
+        _delta_event(
+            0, {"type": "signature_delta", "signature": thinking.signature}, content=False
+        ),
+        _event("content_block_stop", {"index": 0}),
+    ]
+
+
+def _answer_events(
+    index: int, block: dict[str, Any], outcome: Outcome, giant: int | None
+) -> list[StreamEvent]:
+    """The answer's block: start, deltas (a giant `text_delta` first, for that fault), stop."""
+    opening, deltas = _opening_and_deltas(block, outcome)
+    if giant is not None:
+        deltas.insert(0, {"type": "text_delta", "text": giant_text(giant)})
+    return [
+        _event("content_block_start", {"index": index, "content_block": opening}),
+        *(_delta_event(index, delta) for delta in deltas),
+        _event("content_block_stop", {"index": index}),
+    ]
+
+
 def _stream_events(
-    message: dict[str, Any], outcome: Outcome, usage: InputUsage, *, unreadable: bool = False
+    message: dict[str, Any],
+    outcome: Outcome,
+    usage: InputUsage,
+    thinking: Thinking | None,
+    *,
+    unreadable: bool = False,
+    giant: int | None = None,
 ) -> list[StreamEvent]:
     """The events of a streamed `message`, in the real API's order (`unreadable` for the
-    `bad_usage` fault's token counts)."""
+    `bad_usage` fault's token counts, `giant` for the `giant_line` fault's delta)."""
     start = {
         **message,
         "content": [],
@@ -310,19 +362,17 @@ def _stream_events(
         "stop_sequence": None,
         "usage": usage.as_usage(1, unreadable=unreadable),
     }
-    opening, deltas = _opening_and_deltas(message["content"][0], outcome)
-    final_usage = usage.as_usage(outcome.output_tokens, unreadable=unreadable)
+    blocks = [] if thinking is None else _thinking_events(thinking)
+    blocks += _answer_events(len(message["content"]) - 1, message["content"][-1], outcome, giant)
+    final_usage = dict(message["usage"])
     final_usage.pop("service_tier")
     final_usage.pop("cache_creation")
-    block_start = {"type": "content_block_start", "index": 0, "content_block": opening}
     delta = {"stop_reason": message["stop_reason"], "stop_sequence": message["stop_sequence"]}
-    message_delta = {"type": "message_delta", "delta": delta, "usage": final_usage}
     return [
-        StreamEvent(sse_event("message_start", {"type": "message_start", "message": start})),
-        StreamEvent(sse_event("content_block_start", block_start)),
-        StreamEvent(sse_event("ping", {"type": "ping"})),
-        *(_delta_event(d) for d in deltas),
-        StreamEvent(sse_event("content_block_stop", {"type": "content_block_stop", "index": 0})),
-        StreamEvent(sse_event("message_delta", message_delta)),
-        StreamEvent(sse_event("message_stop", {"type": "message_stop"})),
+        _event("message_start", {"message": start}),
+        blocks[0],
+        _event("ping", {}),
+        *blocks[1:],
+        _event("message_delta", {"delta": delta, "usage": final_usage}),
+        _event("message_stop", {}),
     ]

@@ -4,7 +4,10 @@ Covered: required `model`, `max_tokens` and `messages`; roles (a `system` messag
 classic mistake: the Messages API takes `system` as a top-level parameter); empty or
 whitespace-only content; `tool_result` blocks that answer no `tool_use` and `tool_use`
 blocks left unanswered; sampling ranges (`temperature` is 0..1 here, not 0..2);
-`stop_sequences`; tool definitions and `tool_choice`; thinking budgets.
+`stop_sequences`; tool definitions and `tool_choice`; `metadata` (only `user_id`); fields
+the API does not know (OpenAI's `seed`, `response_format`, `n`, ... are the usual ones),
+refused as its pydantic schema does with "<field>: Extra inputs are not permitted"; and
+extended thinking (`anthropic_thinking`).
 """
 
 from __future__ import annotations
@@ -13,9 +16,22 @@ from collections.abc import Mapping
 from typing import Any
 
 from ai.testing.anthropic_dialect import invalid
+from ai.testing.anthropic_thinking import check_thinking_rules, check_thinking_shape
 from ai.testing.api_errors import ApiError
 
 _TOOL_CHOICES = ("auto", "any", "tool", "none")
+# The top-level fields of a Messages request (API reference, 2025-2026; `output_format` is
+# the structured-outputs beta's name for what is now `output_config.format`). Anything else
+# gets 400 "<field>: Extra inputs are not permitted", as `seed` or `response_format` do.
+MESSAGES_FIELDS = frozenset(
+    {
+        *("model", "messages", "max_tokens", "system", "metadata", "stop_sequences", "stream"),
+        *("temperature", "top_p", "top_k", "tools", "tool_choice", "thinking", "service_tier"),
+        *("container", "mcp_servers", "context_management", "output_config", "output_format"),
+        "inference_geo",
+    }
+)
+_USER_ID_MAX = 256
 
 
 def validate_messages_body(body: Mapping[str, Any], *, needs_max_tokens: bool = True) -> None:
@@ -27,10 +43,36 @@ def validate_messages_body(body: Mapping[str, Any], *, needs_max_tokens: bool = 
         raise invalid("model: Input should be a valid string")
     if needs_max_tokens or "max_tokens" in body:
         _validate_max_tokens(body)
+    check_thinking_shape(body.get("thinking"))
     _validate_messages(body.get("messages"))
     _validate_system(body.get("system"))
+    _validate_metadata(body.get("metadata"))
     _validate_sampling(body)
     _validate_tools(body)
+    _refuse_extra_fields(body)
+    check_thinking_rules(body, model)
+
+
+def _refuse_extra_fields(body: Mapping[str, Any]) -> None:
+    extra = next((name for name in body if name not in MESSAGES_FIELDS), None)
+    if extra is not None:
+        raise invalid(f"{extra}: Extra inputs are not permitted")
+
+
+def _validate_metadata(metadata: object) -> None:
+    """`metadata` holds `user_id` (a string of at most 256 characters, or null) only."""
+    if metadata is None:
+        return
+    if not isinstance(metadata, dict):
+        raise invalid("metadata: Input should be a valid dictionary or object to extract fields")
+    extra = next((key for key in metadata if key != "user_id"), None)
+    if extra is not None:
+        raise invalid(f"metadata.{extra}: Extra inputs are not permitted")
+    user_id = metadata.get("user_id")
+    if user_id is not None and not isinstance(user_id, str):
+        raise invalid("metadata.user_id: Input should be a valid string")
+    if isinstance(user_id, str) and len(user_id) > _USER_ID_MAX:
+        raise invalid(f"metadata.user_id: String should have at most {_USER_ID_MAX} characters")
 
 
 def _validate_max_tokens(body: Mapping[str, Any]) -> None:
@@ -41,15 +83,6 @@ def _validate_max_tokens(body: Mapping[str, Any]) -> None:
         raise invalid("max_tokens: Input should be a valid integer")
     if value < 1:
         raise invalid("max_tokens: Input should be greater than or equal to 1")
-    thinking = body.get("thinking")
-    if isinstance(thinking, dict) and thinking.get("type") == "enabled":
-        budget = thinking.get("budget_tokens")
-        if not isinstance(budget, int) or budget < 1024:
-            raise invalid(
-                "thinking.enabled.budget_tokens: Input should be greater than or equal to 1024"
-            )
-        if value <= budget:
-            raise invalid("`max_tokens` must be greater than `thinking.budget_tokens`.")
 
 
 def _validate_messages(messages: object) -> None:

@@ -14,6 +14,13 @@ An `AnswerChange` (from the `giant_line`, `json_for_stream` and `bad_usage` faul
 the answer: a giant content delta right after the role chunk (or giant message content),
 the JSON completion for a stream request, or `"many"` for the usage token counts (the usage
 chunk is then streamed even when not asked for).
+
+Reasoning models (`reasoning_model`) think before they answer: the fake spends a fixed
+number of reasoning tokens per effort (`REASONING_TOKENS`, the model's default effort when
+none is sent) and reports them in `usage.completion_tokens_details.reasoning_tokens`,
+inside `completion_tokens`, as the real API does. `max_completion_tokens` bounds reasoning
+and visible output together: when the reasoning uses it all, the answer is empty with
+`finish_reason: "length"`.
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ from ai.providers.openai_serving import (
     sse_data,
     usage_object,
 )
+from ai.providers.openai_serving.chat_validation import reasoning_model
 from ai.testing.api_errors import Dialect
 from ai.testing.catalogue import (
     Api,
@@ -72,6 +80,14 @@ from ai.testing.wire import JsonReply, Reply, StreamEvent, StreamReply
 
 SYSTEM_FINGERPRINT = "fp_d3f0a7e1c2"
 _MALFORMED = b"data: {not json\n\n"
+REASONING_TOKENS: dict[str, int] = {
+    "none": 0,
+    "minimal": 0,
+    "low": 64,
+    "medium": 256,
+    "high": 1024,
+}
+"""Reasoning tokens the fake spends before answering, by `reasoning_effort`."""
 _FINISH_REASONS: dict[Finish, FinishReason] = {
     Finish.STOP: FinishReason.STOP,
     Finish.STOP_SEQUENCE: FinishReason.STOP,
@@ -128,6 +144,7 @@ class ChatFlavor:
     headers: Callable[[str], dict[str, str]]
     error_chunk: Callable[[Mapping[str, Any]], dict[str, Any]]
     reasoning_rules: bool = False
+    parameter_rules: bool = False
     reports_cost: bool = False
     names_provider: bool = False
     always_stream_usage: bool = False
@@ -141,6 +158,7 @@ OPENAI_FLAVOR = ChatFlavor(
     headers=_openai_headers,
     error_chunk=_openai_error_chunk,
     reasoning_rules=True,
+    parameter_rules=True,
 )
 OPENROUTER_FLAVOR = ChatFlavor(
     api=Api.OPENROUTER,
@@ -157,7 +175,8 @@ OPENROUTER_FLAVOR = ChatFlavor(
 
 @dataclass(frozen=True, slots=True)
 class ChatRequest:
-    """A validated chat request reduced to what the answer depends on."""
+    """A validated chat request reduced to what the answer depends on (`reasoning_tokens`:
+    what a reasoning model spends thinking, 0 for other models)."""
 
     model: str
     stream: bool
@@ -165,6 +184,7 @@ class ChatRequest:
     n: int
     turn: Turn
     prompt: PromptAccount
+    reasoning_tokens: int = 0
 
 
 def parse_chat(
@@ -174,7 +194,9 @@ def parse_chat(
     if not isinstance(body, dict):
         raise flavor.dialect.invalid_json()
     try:
-        parsed = parse_chat_request(body, reasoning_rules=flavor.reasoning_rules)
+        parsed = parse_chat_request(
+            body, reasoning_rules=flavor.reasoning_rules, parameter_rules=flavor.parameter_rules
+        )
         if not catalogue.serves(flavor.api, parsed.model):
             if catalogue.serves(Api.EMBEDDINGS, parsed.model):
                 raise not_a_chat_model()
@@ -190,7 +212,20 @@ def parse_chat(
         n=parsed.n,
         turn=_turn(parsed),
         prompt=prompt,
+        reasoning_tokens=_reasoning_tokens(parsed),
     )
+
+
+def _reasoning_tokens(request: ChatCompletionRequest) -> int:
+    """What `request`'s model spends reasoning: by the effort asked for (an effort the host
+    let through unchecked counts as the model's default)."""
+    profile = reasoning_model(request.model)
+    if profile is None:
+        return 0
+    effort = request.reasoning_effort
+    if effort is None or effort not in REASONING_TOKENS:
+        effort = profile.default_effort
+    return REASONING_TOKENS[effort]
 
 
 def _turn(request: ChatCompletionRequest) -> Turn:
@@ -226,10 +261,16 @@ def _turn(request: ChatCompletionRequest) -> Turn:
 
 
 def usage_block(
-    flavor: ChatFlavor, model: str, prompt: PromptAccount, completion: int
+    flavor: ChatFlavor, model: str, prompt: PromptAccount, completion: int, reasoning: int = 0
 ) -> dict[str, Any]:
-    """The `usage` object, with OpenRouter's cost fields when the flavor reports cost."""
-    usage = usage_object(prompt.prompt_tokens, completion, cached_tokens=prompt.cached_tokens)
+    """The `usage` object, with OpenRouter's cost fields when the flavor reports cost
+    (`reasoning` tokens are part of the `completion` tokens)."""
+    usage = usage_object(
+        prompt.prompt_tokens,
+        completion,
+        cached_tokens=prompt.cached_tokens,
+        reasoning_tokens=reasoning,
+    )
     if flavor.reports_cost:
         cost = openrouter_cost(model, prompt.prompt_tokens, completion, prompt.cached_tokens)
         usage["prompt_tokens_details"]["cache_write_tokens"] = 0
@@ -244,7 +285,7 @@ def build_chat_reply(
 ) -> Reply:
     """The answer to `request` (`pushed` is a queued reply text, if any), reshaped by
     `change`."""
-    outcome = compose(request.turn, pushed)
+    outcome, reasoning = _think_then_answer(request, pushed)
     response_id = flavor.new_id()
     meta = CompletionMeta(
         id=response_id,
@@ -254,7 +295,8 @@ def build_chat_reply(
         provider=openrouter_provider(request.model) if flavor.names_provider else None,
         native_finish_reason=flavor.names_provider,
     )
-    usage = usage_block(flavor, request.model, request.prompt, outcome.output_tokens * request.n)
+    completion = (outcome.output_tokens + reasoning) * request.n
+    usage = usage_block(flavor, request.model, request.prompt, completion, reasoning * request.n)
     if change.bad_usage:
         usage = unreadable_usage(usage, USAGE_COUNT_KEYS, UNREADABLE_COUNT)
     headers = flavor.headers(response_id)
@@ -265,6 +307,18 @@ def build_chat_reply(
         giant = giant_text(change.giant_content)
         choices = [dataclasses.replace(choice, content=giant) for choice in choices]
     return JsonReply(completion_object(meta, choices, usage), headers)
+
+
+def _think_then_answer(request: ChatRequest, pushed: str | None) -> tuple[Outcome, int]:
+    """The answer and the reasoning tokens spent on it; `max_tokens` (the request's
+    `max_completion_tokens`) covers both, reasoning first."""
+    reasoning, budget = request.reasoning_tokens, request.turn.max_tokens
+    if not reasoning or budget is None:
+        return compose(request.turn, pushed), reasoning
+    if budget <= reasoning:
+        return Outcome(text="", tool_call=None, finish=Finish.LENGTH, output_tokens=0), budget
+    turn = dataclasses.replace(request.turn, max_tokens=budget - reasoning)
+    return compose(turn, pushed), reasoning
 
 
 def _call_id() -> str:

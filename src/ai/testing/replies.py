@@ -8,7 +8,9 @@ so tests can assert on it:
 * if tools are offered, not disabled, and the last message is the user's, the answer is a
   call of the forced tool (else the first one) with arguments built from its JSON schema;
 * if the last message carries a tool result, the answer quotes it;
-* with an OpenAI `response_format` JSON schema, the answer is an example of that schema;
+* with an OpenAI `response_format` JSON schema, the answer is an example of that schema
+  (its required properties filled); in JSON mode (`json_object`) it is
+  `{"reply": <the default text>}`;
 * otherwise `Hello from the devora fake (<model>). You said: <first 200 chars>`.
 
 Stop sequences cut the text before the first match; `max_tokens` truncates it and the

@@ -21,9 +21,10 @@ from ai.providers.openai_serving.errors import invalid_json
 class ChatCompletionRequest:
     """A chat completions request that passed OpenAI's validation.
 
-    `max_tokens` is `max_completion_tokens` when given, else the legacy `max_tokens`;
-    `stop` is always a tuple; `include_usage` is `stream_options.include_usage`;
-    `response_format` is kept only when it is an object.
+    `max_tokens` is `max_completion_tokens` when given, else the legacy `max_tokens` (for
+    reasoning models it bounds reasoning and visible output together); `stop` is always a
+    tuple; `include_usage` is `stream_options.include_usage`; `response_format` is kept
+    only when it is an object, `reasoning_effort` only when it is a string.
     """
 
     model: str
@@ -38,6 +39,7 @@ class ChatCompletionRequest:
     tools: tuple[Mapping[str, Any], ...] = ()
     tool_choice: str | Mapping[str, Any] | None = None
     response_format: Mapping[str, Any] | None = None
+    reasoning_effort: str | None = None
     body: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -46,19 +48,23 @@ class ChatCompletionRequest:
         return tuple(tool["function"]["name"] for tool in self.tools)
 
 
-def parse_chat_request(body: object, *, reasoning_rules: bool = True) -> ChatCompletionRequest:
+def parse_chat_request(
+    body: object, *, reasoning_rules: bool = True, parameter_rules: bool = False
+) -> ChatCompletionRequest:
     """Validate `body` (decoded JSON) as OpenAI does; raise its `OpenAIRequestError`.
 
     Any JSON value is accepted as input: a non-object body gets OpenAI's "could not parse
     the JSON body" 400, so a server can pass whatever `json.loads` returned. Which models
-    exist is the caller's business (answer unknown ones with `model_not_found`).
+    exist is the caller's business (answer unknown ones with `model_not_found`). The two
+    keywords switch api.openai.com's own rule groups on (see `validate_chat_body`).
     """
     if not isinstance(body, dict):
         raise invalid_json()
-    validate_chat_body(body, reasoning_rules=reasoning_rules)
+    validate_chat_body(body, reasoning_rules=reasoning_rules, parameter_rules=parameter_rules)
     options = body.get("stream_options") or {}
     stop = body.get("stop")
     response_format = body.get("response_format")
+    effort = body.get("reasoning_effort")
     return ChatCompletionRequest(
         model=body["model"],
         messages=tuple(body["messages"]),
@@ -72,5 +78,6 @@ def parse_chat_request(body: object, *, reasoning_rules: bool = True) -> ChatCom
         tools=tuple(body.get("tools") or ()),
         tool_choice=body.get("tool_choice"),
         response_format=response_format if isinstance(response_format, dict) else None,
+        reasoning_effort=effort if isinstance(effort, str) else None,
         body=body,
     )

@@ -74,3 +74,10 @@ def test_an_assistant_tool_call_answered_by_a_tool_message_is_valid() -> None:
     ]
     request = parse_chat_request({"model": "m", "messages": messages, "tools": TOOLS})
     assert request.messages[-1]["content"] == "42"
+
+
+def test_reasoning_effort_is_carried_when_a_string() -> None:
+    body = {"model": "o3-mini", "messages": USER, "reasoning_effort": "high"}
+    assert parse_chat_request(body).reasoning_effort == "high"
+    odd = {"model": "openai/o3-mini", "messages": USER, "reasoning_effort": 3}
+    assert parse_chat_request(odd, reasoning_rules=False).reasoning_effort is None
