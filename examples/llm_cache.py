@@ -28,7 +28,7 @@ async def main() -> None:
             api_key=fake.api_key,
             model="gpt-4o-mini",
             base_url=fake.openai_base_url,
-            temperature=0.0,  # only deterministic requests are cached by default
+            temperature=0.0,  # any temperature is cached; the key holds it
         )
         async with LLMService(config, cache=cache) as llm:
             await llm.complete(messages=question, cache="refresh")

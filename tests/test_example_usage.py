@@ -27,7 +27,7 @@ def test_walk_through_runs_every_section_against_the_fakes() -> None:
         "streamed: ",
         "call 1: cached=False",
         "call 2: cached=True cost=$0.000000",
-        "hit rate 50%",
+        "hit rate 33%",
         "indexed 3 documents as 3 chunks",
         "[1] (source: budgets > Costs)",
         "built-in library: 17 templates in 10 categories",

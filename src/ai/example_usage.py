@@ -36,7 +36,7 @@ DOCUMENTS = [
     },
     {
         "id": "cache",
-        "text": "# Cache\n\nDeterministic requests (temperature 0) are cached in memory or "
+        "text": "# Cache\n\nIdentical requests, at any temperature, are cached in memory or "
         "Redis. Concurrent identical requests make one provider call.",
         "metadata": {"topic": "cost"},
     },
@@ -85,11 +85,11 @@ async def completion_and_stream(console: Console, llm: LLMService) -> None:
 
 
 async def caching(console: Console, llm: LLMService, cache: ResponseCache) -> None:
-    """3. The same deterministic request twice: the second is served from the cache."""
+    """3. The same request twice: the second is served from the cache."""
     console.rule("3. Response cache")
     messages = [{"role": "user", "content": "Name one prime number."}]
     for attempt in (1, 2):
-        _, stats = await llm.complete(messages, temperature=0.0)
+        _, stats = await llm.complete(messages)
         console.print(
             f"call {attempt}: cached={stats.cached} cost=${stats.estimated_cost or 0:.6f}"
         )

@@ -17,7 +17,7 @@ import os
 import random
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any, Self, Unpack
 
 import httpx
 
@@ -25,17 +25,11 @@ from ai.accounting.pricing import PricingTable
 from ai.cache.entry import CachedResponse
 from ai.cache.response_cache import CacheMode, CachePlan, ResponseCache
 from ai.calls.attempts import ProviderCalls
+from ai.calls.call_options import CallOptions, call_spec
+from ai.calls.chat_call import CallPlanner, ChatCall
 from ai.calls.circuit import CircuitBreaker, CircuitState
-from ai.calls.config import (
-    LLMConfig,
-    LLMProvider,
-    ModelRoute,
-    ResolvedRoute,
-    resolve_route,
-    resolve_routes,
-)
+from ai.calls.config import LLMConfig, LLMProvider, ModelRoute, ResolvedRoute, resolve_routes
 from ai.calls.metrics import ServiceMetrics
-from ai.calls.resilience import CallProgress as _CallProgress
 from ai.calls.resilience import ResilientCaller as _ResilientCaller
 from ai.calls.retry import ExponentialBackoff, RetryPolicy
 from ai.calls.stats import CompletionStats
@@ -50,7 +44,7 @@ from ai.calls.streaming import StreamJob as _StreamJob
 from ai.core.clock import Clock, SystemClock
 from ai.core.guards import CallGuard, GuardChain, PlannedCall, RecordSlot
 from ai.core.lifecycle import AsyncClosing
-from ai.core.records import CallLabels, Operation, RecordBus, RequestRecord, Subscriber
+from ai.core.records import RecordBus, RequestRecord, Subscriber
 from ai.errors import ConfigurationError, ProviderError
 from ai.providers.base import ChatRequest, Message
 from ai.providers.registry import ProviderRegistry, default_registry
@@ -65,18 +59,17 @@ __all__ = [
     "RequestRecord",
 ]
 
-_REQUEST_PARAMETERS = ("temperature", "max_tokens", "tools", "tool_choice")
 
-
-@dataclass(slots=True)
-class _ChatCall:
-    """One chat call in flight: the caller's request, the call the guards see, its
-    deadline and attempts, and (once admitted) the builder of its record."""
+@dataclass(frozen=True, slots=True)
+class _Run:
+    """What an admitted call runs with: its request, the per-route fitted requests, the
+    routes in order, the builder of its stats and where its one record goes."""
 
     request: ChatRequest
-    planned: PlannedCall
-    progress: _CallProgress
-    builder: _StatsBuilder | None = None
+    prepare: Callable[[ResolvedRoute], ChatRequest]
+    routes: list[ResolvedRoute]
+    builder: _StatsBuilder
+    emit: Callable[[RequestRecord], None]
 
 
 class LLMService(AsyncClosing):
@@ -116,6 +109,14 @@ class LLMService(AsyncClosing):
         self._owns_client = http_client is None
         self._calls = ProviderCalls(
             self._http, self._clock, max_event_chars=config.max_stream_event_chars
+        )
+        self._planner = CallPlanner(
+            config,
+            self._routes,
+            registry=self._registry,
+            environ=self._environ,
+            clock=self._clock,
+            pricing=lambda: self.pricing if config.enable_cost_tracking else None,
         )
         self._guards = GuardChain(guards)
         self._bus = bus or RecordBus()
@@ -192,85 +193,66 @@ class LLMService(AsyncClosing):
         return self.metrics.snapshot()
 
     async def complete(
-        self,
-        messages: Sequence[Message],
-        *,
-        model: str | None = None,
-        temperature: float | None = None,
-        max_tokens: int | None = None,
-        tools: Sequence[Mapping[str, Any]] | None = None,
-        tool_choice: str | Mapping[str, Any] | None = None,
-        extra: Mapping[str, Any] | None = None,
-        user: str | None = None,
-        agent: str | None = None,
-        tags: Mapping[str, str] | None = None,
-        cache: CacheMode | str | None = None,
+        self, messages: Sequence[Message], **options: Unpack[CallOptions]
     ) -> tuple[str, CompletionStats]:
         """Answer `messages`; returns the text and `CompletionStats`.
 
-        Tool calls, if the model made any, are in `stats.tool_calls` (OpenAI shape).
-        `extra` holds provider parameters passed through verbatim (top_p, stop, seed...).
-        `user`, `agent` and `tags` label the call's `RequestRecord`. `cache` overrides
-        the cache policy for this call: "use", "bypass", "refresh" or "no-store".
+        Options (all optional; see `ai.calls.call_options.CallOptions`): `model`,
+        `temperature`, `max_tokens`, `top_p`, `stop`, `seed`, `response_format`,
+        `metadata`, `reasoning_effort`, `thinking_budget`, `tools`, `tool_choice` (OpenAI's
+        names, translated for each provider and fitted to each model), `timeout` (this
+        call's deadline), `extra` (sent verbatim), `user`, `agent` and `tags` (labels on
+        the record) and `cache` ("use", "bypass", "refresh" or "no-store"). Tool calls, if
+        the model made any, are in `stats.tool_calls` (OpenAI shape).
         """
-        request = self._request(messages, model, temperature, max_tokens, tools, tool_choice, extra)
-        self._check_cache_mode(cache)
-        chat = self._begin(request, CallLabels(user, agent, dict(tags or {})), streamed=False)
+        spec = call_spec(self.config, messages, options)
+        self._check_cache_mode(spec.cache)
+        chat = self._planner.begin(spec, streamed=False)
 
         async def work(call: PlannedCall, slot: RecordSlot) -> tuple[str, CompletionStats]:
-            request, routes, builder = self._admitted(chat, call)
-            plan = self._cache_plan(routes[0], request, cache)
+            request, prepare, builder = self._planner.admit(chat, call)
+            plan = self._cache_plan(chat.routes[0], request, spec.cache)
+            run = _Run(request, prepare, chat.routes, builder, slot.emit)
             if plan is None or self._cache is None:
-                return await self._complete_uncached(request, routes, builder, slot.emit)
-            return await self._complete_cached(request, routes, builder, slot.emit, plan)
+                return await self._complete_uncached(run)
+            return await self._complete_cached(run, plan)
 
-        return await self._guards.run(chat.planned, self._emit, work, self._unrecorded(chat))
+        return await self._guards.run(
+            chat.planned, self._emit, work, self._planner.unrecorded(chat)
+        )
 
-    async def _complete_uncached(
-        self,
-        request: ChatRequest,
-        routes: list[ResolvedRoute],
-        builder: _StatsBuilder,
-        emit: Callable[[RequestRecord], None],
-    ) -> tuple[str, CompletionStats]:
+    async def _complete_uncached(self, run: _Run) -> tuple[str, CompletionStats]:
         if self.config.enable_streaming:
             stream = CompletionStream()
-            job = self._stream_job(stream, request, routes, builder, emit)
-            stream.bind(stream_completion(job))
+            stream.bind(stream_completion(self._stream_job(stream, run)))
             return await stream.collect()
+        builder = run.builder
         try:
             result = await self._caller.call(
-                routes, self._calls.completion(request), builder.progress
+                run.routes, self._calls.completion(run.prepare), builder.progress
             )
         except ProviderError as error:
-            emit(builder.failure_record(error, streamed=False))
+            run.emit(builder.failure_record(error, streamed=False))
             raise
         stats = builder.build(result, time_to_first_token_ms=None)
-        emit(builder.record(stats, streamed=False))
+        run.emit(builder.record(stats, streamed=False))
         return result.text, stats
 
-    async def _complete_cached(
-        self,
-        request: ChatRequest,
-        routes: list[ResolvedRoute],
-        builder: _StatsBuilder,
-        emit: Callable[[RequestRecord], None],
-        plan: CachePlan,
-    ) -> tuple[str, CompletionStats]:
+    async def _complete_cached(self, run: _Run, plan: CachePlan) -> tuple[str, CompletionStats]:
         """Serve from cache, or make one provider call for all concurrent identical ones."""
         cache = self._cache
         assert cache is not None
         if plan.read and (hit := await cache.lookup(plan)) is not None:
-            return hit.text, self._emit_hit(builder, hit, emit)
+            return hit.text, self._emit_hit(run.builder, hit, run.emit)
 
         async def call_and_store() -> tuple[str, CompletionStats]:
-            text, stats = await self._complete_uncached(request, routes, builder, emit)
+            text, stats = await self._complete_uncached(run)
             await cache.store(plan, cache_entry(text, stats))
             return text, stats
 
         (text, stats), shared = await cache.run_once(plan.key, call_and_store)
         if shared:
-            return text, self._emit_hit(builder, cache_entry(text, stats), emit)
+            return text, self._emit_hit(run.builder, cache_entry(text, stats), run.emit)
         return text, stats
 
     @staticmethod
@@ -298,52 +280,34 @@ class LLMService(AsyncClosing):
         return self._cache.plan(route.provider, request, mode)
 
     def stream(
-        self,
-        messages: Sequence[Message],
-        *,
-        model: str | None = None,
-        temperature: float | None = None,
-        max_tokens: int | None = None,
-        tools: Sequence[Mapping[str, Any]] | None = None,
-        tool_choice: str | Mapping[str, Any] | None = None,
-        extra: Mapping[str, Any] | None = None,
-        user: str | None = None,
-        agent: str | None = None,
-        tags: Mapping[str, str] | None = None,
-        cache: CacheMode | str | None = None,
+        self, messages: Sequence[Message], **options: Unpack[CallOptions]
     ) -> CompletionStream:
         """Stream the answer: `async for delta in stream`, then `stream.stats`.
 
-        Retries and fallbacks apply until the first text arrives; a stream that breaks
-        after that raises `StreamInterruptedError` holding the text received so far.
-        A cached answer is replayed in chunks; a fresh one is stored once complete.
-        Guards run when the stream is first read.
+        Takes the options of `complete()`. Retries and fallbacks apply until the first text
+        arrives; a stream that breaks after that raises `StreamInterruptedError` holding
+        the text received so far. A cached answer is replayed in chunks; a fresh one is
+        stored once complete. Guards run when the stream is first read.
         """
-        request = self._request(messages, model, temperature, max_tokens, tools, tool_choice, extra)
-        self._check_cache_mode(cache)
-        labels = CallLabels(user, agent, dict(tags or {}))
+        spec = call_spec(self.config, messages, options)
+        self._check_cache_mode(spec.cache)
         stream = CompletionStream()
-        stream.bind(self._guarded_stream(stream, request, labels, cache))
+        stream.bind(self._guarded_stream(stream, self._planner.begin(spec, streamed=True)))
         return stream
 
     async def _guarded_stream(
-        self,
-        stream: CompletionStream,
-        request: ChatRequest,
-        labels: CallLabels,
-        mode: CacheMode | str | None,
+        self, stream: CompletionStream, chat: ChatCall
     ) -> AsyncGenerator[str, None]:
         """The stream's deltas under the guards, leaving exactly one record."""
-        chat = self._begin(request, labels, streamed=True)
         admission = await self._guards.admit(chat.planned)
         slot = admission.slot(self._emit)
-        unrecorded = self._unrecorded(chat)
+        unrecorded = self._planner.unrecorded(chat)
         try:
             if admission.refusal is not None:
                 raise admission.refusal
-            request, routes, builder = self._admitted(chat, admission.call)
-            job = self._stream_job(stream, request, routes, builder, slot.emit)
-            plan = self._cache_plan(routes[0], request, mode)
+            request, prepare, builder = self._planner.admit(chat, admission.call)
+            job = self._stream_job(stream, _Run(request, prepare, chat.routes, builder, slot.emit))
+            plan = self._cache_plan(chat.routes[0], request, chat.spec.cache)
             deltas = (
                 stream_completion(job)
                 if plan is None or self._cache is None
@@ -362,23 +326,20 @@ class LLMService(AsyncClosing):
             if slot.record is not None and admission.admitted:
                 await admission.settle(slot.record)
 
-    def _stream_job(
-        self,
-        stream: CompletionStream,
-        request: ChatRequest,
-        routes: list[ResolvedRoute],
-        builder: _StatsBuilder,
-        emit: Callable[[RequestRecord], None],
-    ) -> _StreamJob:
+    def _stream_job(self, stream: CompletionStream, run: _Run) -> _StreamJob:
+        def prepare(route: ResolvedRoute) -> ChatRequest:
+            return dataclasses.replace(run.prepare(route), stream=True)
+
         return _StreamJob(
             stream=stream,
             caller=self._caller,
             calls=self._calls,
-            routes=routes,
-            request=dataclasses.replace(request, stream=True),
-            progress=builder.progress,
-            builder=builder,
-            emit=emit,
+            routes=run.routes,
+            request=dataclasses.replace(run.request, stream=True),
+            progress=run.builder.progress,
+            builder=run.builder,
+            emit=run.emit,
+            prepare=prepare,
             idle_timeout=self.config.stream_idle_timeout,
         )
 
@@ -387,98 +348,6 @@ class LLMService(AsyncClosing):
         self.metrics.observe(record)
         self._bus.emit(record)
 
-    def _begin(self, request: ChatRequest, labels: CallLabels, *, streamed: bool) -> _ChatCall:
-        """Start the clock on a call (its deadline includes the guards' time)."""
-        now = self._clock.monotonic()
-        timeout = self.config.timeout
-        progress = _CallProgress(started=now, deadline=now + timeout, timeout=timeout)
-        parameters: dict[str, Any] = dict(request.extra)
-        for name in _REQUEST_PARAMETERS:
-            value = getattr(request, name)
-            if value is not None:
-                parameters[name] = value
-        planned = PlannedCall(
-            operation=Operation.CHAT,
-            model=request.model,
-            provider=self._routes[0].provider,
-            inputs=request.messages,
-            parameters=parameters,
-            user=labels.user,
-            agent=labels.agent,
-            tags=labels.tags,
-            streamed=streamed,
-        )
-        return _ChatCall(request, planned, progress)
-
-    def _admitted(
-        self, chat: _ChatCall, call: PlannedCall
-    ) -> tuple[ChatRequest, list[ResolvedRoute], _StatsBuilder]:
-        """The request, routes and stats builder a (possibly rewritten) call stands for."""
-        parameters = dict(call.parameters)
-        fields = {name: parameters.pop(name, None) for name in _REQUEST_PARAMETERS}
-        request = dataclasses.replace(chat.request, model=call.model, extra=parameters, **fields)
-        routes = self._routes_for(call.provider, call.model)
-        chat.progress.route = routes[0]
-        chat.builder = self._stats_builder(request, chat.progress, call, chat.request.model)
-        return request, routes, chat.builder
-
-    def _unrecorded(self, chat: _ChatCall) -> Callable[[PlannedCall, BaseException], RequestRecord]:
-        """Builds the record of a call that ended before anything else recorded it:
-        refused by a guard, cancelled, or failed in a way nothing classified."""
-
-        def record(call: PlannedCall, error: BaseException) -> RequestRecord:
-            builder = chat.builder
-            if builder is None:  # ended before or while the guards ran
-                request = dataclasses.replace(chat.request, model=call.model)
-                builder = self._stats_builder(request, chat.progress, call, chat.request.model)
-            failure = builder.failure_record(error, streamed=call.streamed)
-            if chat.progress.route is None:
-                failure = dataclasses.replace(failure, provider=call.provider)
-            return failure
-
-        return record
-
-    def _request(
-        self,
-        messages: Sequence[Message],
-        model: str | None,
-        temperature: float | None,
-        max_tokens: int | None,
-        tools: Sequence[Mapping[str, Any]] | None,
-        tool_choice: str | Mapping[str, Any] | None,
-        extra: Mapping[str, Any] | None,
-    ) -> ChatRequest:
-        return ChatRequest(
-            model=model or self.config.model,
-            messages=validate_messages(messages),
-            temperature=self.config.temperature if temperature is None else temperature,
-            max_tokens=self.config.max_tokens if max_tokens is None else max_tokens,
-            tools=tools,
-            tool_choice=tool_choice,
-            extra=dict(extra or {}),
-        )
-
-    def _routes_for(self, provider: str, model: str) -> list[ResolvedRoute]:
-        """`model` on `provider` first, then the configured fallbacks serving other models.
-
-        A model on the primary's provider shares its key and URL; a configured fallback
-        route is used as configured; another provider's model is resolved from that
-        provider's environment variables."""
-        primary = self._routes[0]
-        if provider == primary.provider:
-            if model == primary.model:
-                return list(self._routes)
-            first = primary.with_model(model)
-        else:
-            configured = (r for r in self._routes if (r.provider, r.model) == (provider, model))
-            first = next(configured, None) or resolve_route(
-                ModelRoute(provider, model),
-                registry=self._registry,
-                environ=self._environ,
-                extra_headers=self.config.extra_headers,
-            )
-        return [first, *(r for r in self._routes[1:] if r.key != first.key and r.model != model)]
-
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
             self._client = httpx.AsyncClient(
@@ -486,28 +355,3 @@ class LLMService(AsyncClosing):
                 limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
             )
         return self._client
-
-    def _stats_builder(
-        self, request: ChatRequest, progress: _CallProgress, call: PlannedCall, requested: str
-    ) -> _StatsBuilder:
-        return _StatsBuilder(
-            request=request,
-            progress=progress,
-            clock=self._clock,
-            pricing=self.pricing if self.config.enable_cost_tracking else None,
-            labels=call.labels,
-            request_id=call.request_id,
-            model_requested=requested,
-        )
-
-
-def validate_messages(messages: Sequence[Message]) -> Sequence[Message]:
-    """Catch the common shape mistakes before a network round trip."""
-    if isinstance(messages, str | bytes) or not isinstance(messages, Sequence) or not messages:
-        raise ConfigurationError(
-            'messages must be a non-empty list like [{"role": "user", "content": "Hi"}].'
-        )
-    for index, message in enumerate(messages):
-        if not isinstance(message, Mapping) or "role" not in message:
-            raise ConfigurationError(f"messages[{index}] must be a dict with a 'role' key.")
-    return messages

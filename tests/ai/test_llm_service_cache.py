@@ -39,12 +39,19 @@ async def test_a_repeated_deterministic_call_is_served_from_cache(
     assert cache.get_metrics()["cost_saved"] == pytest.approx(first.estimated_cost)
 
 
-async def test_nondeterministic_calls_go_to_the_provider_each_time(
+async def test_sampled_calls_are_cached_by_default(fake: FakeProviderServer) -> None:
+    async with LLMService(openai_config(fake), cache=ResponseCache.memory()) as llm:  # 0.7
+        await llm.complete(messages=QUESTION)
+        _, stats = await llm.complete(messages=QUESTION)
+        _, other = await llm.complete(messages=QUESTION, temperature=0.2)  # another key
+    assert fake.request_count() == 2 and stats.cached and not other.cached
+
+
+async def test_deterministic_only_sends_sampled_calls_to_the_provider_each_time(
     fake: FakeProviderServer,
 ) -> None:
-    async with LLMService(
-        openai_config(fake), cache=ResponseCache.memory()
-    ) as llm:  # temperature 0.7
+    cache = ResponseCache.memory(deterministic_only=True)
+    async with LLMService(openai_config(fake), cache=cache) as llm:  # temperature 0.7
         await llm.complete(messages=QUESTION)
         await llm.complete(messages=QUESTION)
         await llm.complete(messages=QUESTION, cache="use")

@@ -1,4 +1,4 @@
-"""Model prices and the cost of a call, from a packaged table users can override.
+"""Model prices and the cost of a call, from packaged prices users can override.
 
 Prices are USD per 1M tokens, per token type. ``Usage`` follows the OpenTelemetry GenAI
 conventions (cached and cache-creation tokens are subsets of ``input_tokens``, reasoning
@@ -6,12 +6,14 @@ tokens a subset of ``output_tokens``), so a call costs::
 
     uncached input x input + cache reads x cached_input
       + cache writes x cache_creation + output x output
+      (+ reasoning x (reasoning - output) where a model prices reasoning apart)
 
 and no token is counted twice. An unknown model costs ``None`` with a warning naming the
 model, never a silent 0.
 
-Sources, later ones winning: the packaged ``pricing.json``, the JSON file named by
-``DEVORA_PRICING_FILE``, then whatever ``PricingTable.with_overrides`` is given.
+Sources, later ones winning: the `genai-prices` package's bundled database (thousands of
+models, `ai.accounting.genai_prices_source`), the packaged ``pricing.json``, the JSON file
+named by ``DEVORA_PRICING_FILE``, then whatever ``PricingTable.with_overrides`` is given.
 """
 
 from __future__ import annotations
@@ -20,22 +22,29 @@ import dataclasses
 import functools
 import importlib.resources
 import json
-import math
 import os
-import re
 import warnings
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from ai.accounting.genai_prices_source import GenaiPricesSource
+from ai.accounting.model_price import (
+    PRICE_KEYS,
+    SNAPSHOT_SUFFIX,
+    ModelPrice,
+    PriceSource,
+    check_price,
+)
 from ai.core.usage import Usage
 from ai.errors import ConfigurationError
 
 __all__ = [
     "PRICING_FILE_ENV",
+    "GenaiPricesSource",
     "ModelPrice",
+    "PriceSource",
     "PricingTable",
     "UnknownModelPriceWarning",
 ]
@@ -43,70 +52,14 @@ __all__ = [
 PRICING_FILE_ENV = "DEVORA_PRICING_FILE"
 """Environment variable naming a JSON file merged over the packaged prices."""
 
-_PER_TOKENS = 1_000_000
-_PRICE_KEYS = ("input", "output", "cached_input", "cache_creation")
-_MODEL_KEYS = frozenset({*_PRICE_KEYS, "context_window", "provider", "aliases", "note"})
+_MODEL_KEYS = frozenset({*PRICE_KEYS, "context_window", "provider", "aliases", "note"})
 _DOCUMENT_KEYS = frozenset({"updated", "source", "currency", "unit", "models"})
-# `gpt-4o-mini-2024-07-18`, `claude-sonnet-4-20250514`, `gemini-2.0-flash-001`, `...-latest`
-_SNAPSHOT_SUFFIX = re.compile(r"-(?:\d{4}-\d{2}-\d{2}|\d{8}|\d{3}|latest)$")
+_PACKAGED = "ai/accounting/pricing.json"
+_MAX_RESOLVED = 4096  # names remembered per table; a flood of made-up names cannot grow it
 
 
 class UnknownModelPriceWarning(UserWarning):
     """A cost was asked for a model the pricing table does not know."""
-
-
-@dataclass(frozen=True, slots=True)
-class ModelPrice:
-    """List prices of one model in USD per 1M tokens.
-
-    ``cached_input`` (cache reads) and ``cache_creation`` (cache writes) fall back to the
-    input price where a provider has no separate price.
-    """
-
-    input: float
-    output: float
-    cached_input: float | None = None
-    cache_creation: float | None = None
-    context_window: int | None = None
-    provider: str | None = None
-    model: str = ""
-    note: str | None = None
-
-    def __post_init__(self) -> None:
-        for key in _PRICE_KEYS:
-            value = getattr(self, key)
-            if value is None and key in ("cached_input", "cache_creation"):
-                continue
-            _check_price(self.model, key, value)
-        if self.context_window is not None and (
-            isinstance(self.context_window, bool)
-            or not isinstance(self.context_window, int)
-            or self.context_window <= 0
-        ):
-            raise ConfigurationError(
-                f"pricing for {self.model!r}: 'context_window' must be a positive integer, "
-                f"got {self.context_window!r}"
-            )
-
-    @property
-    def cached_input_price(self) -> float:
-        """Price of a cache read, the input price where none is published."""
-        return self.input if self.cached_input is None else self.cached_input
-
-    @property
-    def cache_creation_price(self) -> float:
-        """Price of a cache write, the input price where none is published."""
-        return self.input if self.cache_creation is None else self.cache_creation
-
-    def cost(self, usage: Usage) -> float:
-        """USD cost of `usage`, each token billed once at its own type's price."""
-        per_million = (
-            usage.uncached_input_tokens * self.input
-            + usage.cached_input_tokens * self.cached_input_price
-            + usage.cache_creation_tokens * self.cache_creation_price
-            + usage.output_tokens * self.output
-        )
-        return per_million / _PER_TOKENS
 
 
 class PricingTable:
@@ -114,10 +67,13 @@ class PricingTable:
 
     Lookups try, in order: the exact name, an alias, the name without a dated-snapshot
     or ``-latest`` suffix, then all of that again without a vendor prefix
-    (``openai/gpt-4.1`` -> ``gpt-4.1``). Names are case-insensitive.
+    (``openai/gpt-4.1`` -> ``gpt-4.1``). Names are case-insensitive. A name none of
+    these finds goes to the table's `fallback` source, if it has one (the default table
+    falls back to `genai-prices`). Each answer is remembered per name, so a repeated
+    lookup is one dict access.
     """
 
-    __slots__ = ("_aliases", "_prices", "_warned", "source", "updated")
+    __slots__ = ("_aliases", "_fallback", "_prices", "_resolved", "_warned", "source", "updated")
 
     def __init__(
         self,
@@ -126,6 +82,7 @@ class PricingTable:
         *,
         updated: str | None = None,
         source: str | None = None,
+        fallback: PriceSource | None = None,
     ) -> None:
         normalised = {name.strip().lower(): price for name, price in prices.items()}
         alias_map = {a.strip().lower(): t.strip().lower() for a, t in (aliases or {}).items()}
@@ -136,15 +93,19 @@ class PricingTable:
                 )
         self._prices: Mapping[str, ModelPrice] = MappingProxyType(normalised)
         self._aliases: Mapping[str, str] = MappingProxyType(alias_map)
+        self._fallback = fallback
+        # Answers per (name, provider) as asked; a cache, not state: same answers without it.
+        self._resolved: dict[tuple[str, str | None], ModelPrice | None] = {}
         self._warned: set[str] = set()  # models already warned about, per table
         self.updated = updated
         self.source = source
 
     @classmethod
     def default(cls) -> PricingTable:
-        """The packaged prices, with ``DEVORA_PRICING_FILE`` merged over them if set.
+        """The packaged prices over `genai-prices`, with ``DEVORA_PRICING_FILE`` merged
+        over both if set.
 
-        Both are parsed once (the file again only when it changes).
+        Both files are parsed once (the env-var file again only when it changes).
         """
         path = os.environ.get(PRICING_FILE_ENV)
         if not path:
@@ -160,17 +121,37 @@ class PricingTable:
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> PricingTable:
-        """A table from a complete pricing JSON file (same shape as the packaged one)."""
+        """A table from a complete pricing JSON file (same shape as the packaged one).
+
+        It has no fallback source: models the file does not list are unknown (add one
+        with `with_fallback`).
+        """
         document = _read_json(Path(path))
         entries, aliases = _parse_document(document, origin=str(path))
-        return cls._build({}, {}, entries, aliases, document, origin=str(path))
+        return cls._build({}, {}, entries, aliases, document, origin=str(path), fallback=None)
+
+    @property
+    def fallback(self) -> PriceSource | None:
+        """Where names this table has no entry for are looked up, if anywhere."""
+        return self._fallback
+
+    def with_fallback(self, fallback: PriceSource | None) -> PricingTable:
+        """This table's entries with another fallback source (None: this table only)."""
+        return PricingTable(
+            self._prices,
+            self._aliases,
+            updated=self.updated,
+            source=self.source,
+            fallback=fallback,
+        )
 
     def with_overrides(self, overrides: Mapping[str, Any] | str | os.PathLike[str]) -> PricingTable:
         """A new table with `overrides` merged over this one; this table is unchanged.
 
         `overrides` is a pricing document (``{"models": {...}}``), a bare mapping of model
         name to fields, or a path to a JSON file holding either. Fields given for a known
-        model replace just those fields; a new model needs ``input`` and ``output``.
+        model replace just those fields, and so do the fields of a model only the fallback
+        source knows, given in part; a new model needs ``input`` and ``output``.
         """
         if isinstance(overrides, Mapping):
             document: Mapping[str, Any] = overrides
@@ -188,21 +169,29 @@ class PricingTable:
             aliases,
             {"updated": self.updated, "source": self.source},
             origin=origin,
+            fallback=self._fallback,
         )
 
-    def get(self, model: str) -> ModelPrice | None:
-        """The price of `model`, or None when no name rule finds it."""
-        for candidate in _candidate_names(model):
-            price = self._prices.get(candidate)
-            if price is None and candidate in self._aliases:
-                price = self._prices[self._aliases[candidate]]
-            if price is not None:
-                return price
-        return None
+    def get(self, model: str, *, provider: str | None = None) -> ModelPrice | None:
+        """The price of `model`, or None when neither this table nor its fallback has one.
 
-    def cost(self, model: str, usage: Usage) -> float | None:
+        `provider` is the price-source id of the host serving the call (``groq``,
+        ``together``; `ProviderSpec.price_source`), for hosts whose prices differ from
+        the vendor's. It only steers the fallback source: this table's own entries win.
+        """
+        key = (model, provider)
+        try:
+            return self._resolved[key]
+        except KeyError:
+            price = self._resolve(model, provider)
+            if len(self._resolved) >= _MAX_RESOLVED:
+                self._resolved.clear()
+            self._resolved[key] = price
+            return price
+
+    def cost(self, model: str, usage: Usage, *, provider: str | None = None) -> float | None:
         """USD cost of `usage` on `model`; None (and one warning per model) when unknown."""
-        price = self.get(model)
+        price = self.get(model, provider=provider)
         if price is not None:
             return price.cost(usage)
         if model not in self._warned:
@@ -220,14 +209,36 @@ class PricingTable:
         return isinstance(model, str) and self.get(model) is not None
 
     def __iter__(self) -> Iterator[str]:
-        """Canonical model names (aliases are not listed)."""
+        """Canonical names of this table's own entries (not aliases, not the fallback's)."""
         return iter(self._prices)
 
     def __len__(self) -> int:
+        """How many entries the table has of its own (the fallback's are not counted)."""
         return len(self._prices)
 
     def __repr__(self) -> str:
-        return f"PricingTable({len(self._prices)} models, updated={self.updated!r})"
+        fallback = f", fallback={type(self._fallback).__name__}" if self._fallback else ""
+        return f"PricingTable({len(self._prices)} models, updated={self.updated!r}{fallback})"
+
+    def _resolve(self, model: str, provider: str | None) -> ModelPrice | None:
+        for candidate in _candidate_names(model):
+            price = self._prices.get(candidate)
+            if price is None and candidate in self._aliases:
+                price = self._prices[self._aliases[candidate]]
+            if price is not None:
+                return price
+        if self._fallback is None:
+            return None
+        try:
+            return self._fallback.lookup(model, provider)
+        except Exception as exc:  # a broken source must not fail the call being priced
+            warnings.warn(
+                f"Price source {type(self._fallback).__name__} failed for model {model!r} "
+                f"({type(exc).__name__}: {exc}); treating its price as unknown.",
+                UnknownModelPriceWarning,
+                stacklevel=3,
+            )
+            return None
 
     @classmethod
     def _build(
@@ -239,14 +250,18 @@ class PricingTable:
         meta: Mapping[str, Any],
         *,
         origin: str,
+        fallback: PriceSource | None,
     ) -> PricingTable:
         prices = dict(base_prices)
         for name, fields in entries.items():
             existing = prices.get(name)
+            partial = "input" not in fields or "output" not in fields
+            if existing is None and partial and fallback and name not in base_aliases:
+                existing = fallback.lookup(name)  # give part of a model only the source knows
             if existing is not None:
-                prices[name] = dataclasses.replace(existing, **fields)
+                prices[name] = dataclasses.replace(existing, model=name, source=origin, **fields)
             elif "input" in fields and "output" in fields:
-                prices[name] = ModelPrice(model=name, **fields)
+                prices[name] = ModelPrice(model=name, source=origin, **fields)
             else:
                 hint = (
                     f" (it is an alias of {base_aliases[name]!r})" if name in base_aliases else ""
@@ -262,17 +277,18 @@ class PricingTable:
             merged_aliases,
             updated=_optional_str(meta.get("updated")),
             source=_optional_str(meta.get("source")),
+            fallback=fallback,
         )
 
 
 @functools.cache
 def _packaged_table() -> PricingTable:
-    """The table shipped in ``ai/accounting/pricing.json``, parsed once per process."""
+    """``ai/accounting/pricing.json`` over `genai-prices`, parsed once per process."""
     resource = importlib.resources.files("ai.accounting").joinpath("pricing.json")
     document = json.loads(resource.read_text(encoding="utf-8"))
-    entries, aliases = _parse_document(document, origin="ai/accounting/pricing.json")
+    entries, aliases = _parse_document(document, origin=_PACKAGED)
     return PricingTable._build(
-        {}, {}, entries, aliases, document, origin="ai/accounting/pricing.json"
+        {}, {}, entries, aliases, document, origin=_PACKAGED, fallback=GenaiPricesSource()
     )
 
 
@@ -286,11 +302,11 @@ def _table_with_env_file(path: str, mtime_ns: int, size: int) -> PricingTable:
 def _candidate_names(model: str) -> Iterator[str]:
     name = model.strip().lower()
     yield name
-    yield _SNAPSHOT_SUFFIX.sub("", name)
+    yield SNAPSHOT_SUFFIX.sub("", name)
     if "/" in name:
         bare = name.rsplit("/", 1)[-1]
         yield bare
-        yield _SNAPSHOT_SUFFIX.sub("", bare)
+        yield SNAPSHOT_SUFFIX.sub("", bare)
 
 
 def _read_json(path: Path) -> Mapping[str, Any]:
@@ -343,8 +359,8 @@ def _parse_model_fields(name: str, raw: Any, *, origin: str) -> dict[str, Any]:
         )
     fields: dict[str, Any] = {}
     for key, value in raw.items():
-        if key in _PRICE_KEYS:
-            fields[key] = _check_price(name, key, value, origin=origin)
+        if key in PRICE_KEYS:
+            fields[key] = check_price(name, key, value, origin=origin)
         elif key == "aliases":
             if not isinstance(value, list) or not all(isinstance(a, str) for a in value):
                 raise ConfigurationError(
@@ -358,18 +374,6 @@ def _parse_model_fields(name: str, raw: Any, *, origin: str) -> dict[str, Any]:
         else:  # context_window; ModelPrice validates it
             fields[key] = value
     return fields
-
-
-def _check_price(model: str, key: str, value: Any, *, origin: str = "pricing") -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigurationError(
-            f"{origin}: {key!r} for {model!r} must be a number (USD per 1M tokens), got {value!r}"
-        )
-    if not math.isfinite(value) or value < 0:
-        raise ConfigurationError(
-            f"{origin}: {key!r} for {model!r} must be a finite price >= 0, got {value!r}"
-        )
-    return float(value)
 
 
 def _optional_str(value: Any) -> str | None:

@@ -9,7 +9,7 @@ from typing import Any
 
 from ai.providers.base import ChatRequest
 
-KEY_VERSION = "v1"
+KEY_VERSION = "v2"  # v2: named parameters (top_p, seed, stop, ...) are part of the key
 
 
 class UnkeyableRequest(ValueError):
@@ -33,6 +33,7 @@ def _parameters(request: ChatRequest) -> dict[str, Any]:
         "tools": list(request.tools) if request.tools else None,
         "tool_choice": request.tool_choice,
         "extra": dict(request.extra),
+        "options": dict(request.options),
     }
 
 

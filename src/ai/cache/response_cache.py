@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum, StrEnum
@@ -49,7 +50,14 @@ NOT_GIVEN: Final = _NotGiven.NOT_GIVEN
 
 #: Options of `ResponseCache` itself, which every backend factory passes through.
 CACHE_OPTIONS: Final = frozenset(
-    {"cache_nondeterministic", "max_value_bytes", "semantic", "retry_interval", "clock"}
+    {
+        "deterministic_only",
+        "cache_nondeterministic",
+        "max_value_bytes",
+        "semantic",
+        "retry_interval",
+        "clock",
+    }
 )
 #: The backend options each factory (`ResponseCache.memory`, `.redis`) takes; one line per
 #: factory, so an option given to the wrong one can name the right one.
@@ -81,8 +89,8 @@ def reject_unused(factory: str, options: Mapping[str, object]) -> None:
 class CacheMode(StrEnum):
     """Per-call cache behaviour (`llm.complete(..., cache="refresh")`)."""
 
-    AUTO = "auto"  # read and write when the request is cacheable (deterministic)
-    USE = "use"  # read and write even a non-deterministic request
+    AUTO = "auto"  # read and write when the cache policy allows (all, or deterministic only)
+    USE = "use"  # read and write even a sampled request under deterministic_only
     BYPASS = "bypass"  # neither read nor write
     REFRESH = "refresh"  # skip the read, store the fresh answer
     NO_STORE = "no-store"  # read, but do not store
@@ -107,9 +115,12 @@ class ResponseCache:
     3600 for the memory backend built here, and a `backend` you pass keeps its own
     `default_ttl`; given with such a backend, it overrides that default for every entry
     (a number only: `ttl=None` cannot turn a built backend's expiry off, so that is an
-    error). Only requests with temperature 0 are cached unless `cache_nondeterministic`
-    is set or a call passes `cache="use"`. `semantic` (a `SemanticIndex`) turns on
-    matching by meaning.
+    error). Identical requests are served from the cache whatever their temperature (the
+    key holds every sampling parameter), as LiteLLM's and GPTCache's users expect;
+    `deterministic_only=True` caches only temperature-0 requests, for those who want fresh
+    samples otherwise (a call may still pass `cache="use"`). `cache_nondeterministic` is
+    the pre-0.2 spelling of the opposite setting, kept for one release. `semantic` (a
+    `SemanticIndex`) turns on matching by meaning.
     """
 
     def __init__(
@@ -117,7 +128,8 @@ class ResponseCache:
         backend: CacheBackend | None = None,
         *,
         ttl: float | _NotGiven | None = NOT_GIVEN,
-        cache_nondeterministic: bool = False,
+        deterministic_only: bool = False,
+        cache_nondeterministic: bool | None = None,
         max_value_bytes: int = 1_000_000,
         semantic: SemanticIndex | None = None,
         retry_interval: float = 1.0,
@@ -141,7 +153,15 @@ class ResponseCache:
         self.backend = backend
         #: The time to live every entry is stored with (None: the backend's default).
         self.ttl: float | None = None if ttl is NOT_GIVEN else ttl
-        self.cache_nondeterministic = cache_nondeterministic
+        if cache_nondeterministic is not None:
+            warnings.warn(
+                "ResponseCache(cache_nondeterministic=...) is now deterministic_only=... (the "
+                "opposite); sampled requests are cached by default since 0.2.",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            deterministic_only = not cache_nondeterministic
+        self.deterministic_only = deterministic_only
         self.max_value_bytes = max_value_bytes
         self.semantic = semantic
         self.retry_interval = retry_interval
@@ -150,6 +170,7 @@ class ResponseCache:
         self._flights: SingleFlight[Any] = SingleFlight()
         self._down_since: float | None = None
         self._probing = False
+        self._explained: set[str] = set()
 
     @classmethod
     def memory(
@@ -162,7 +183,7 @@ class ResponseCache:
     ) -> ResponseCache:
         """An in-process LRU cache bounded by entries and bytes.
 
-        `options` are `ResponseCache`'s own (`cache_nondeterministic`, `max_value_bytes`,
+        `options` are `ResponseCache`'s own (`deterministic_only`, `max_value_bytes`,
         `semantic`, `retry_interval`, `clock`); any other is a `ConfigurationError`.
         """
         from ai.cache.memory import MemoryBackend
@@ -212,14 +233,14 @@ class ResponseCache:
         if mode is CacheMode.BYPASS:
             return None
         deterministic = request.temperature == 0
-        if mode is CacheMode.AUTO and not (deterministic or self.cache_nondeterministic):
-            self.metrics.skipped["nondeterministic"] += 1
+        if mode is CacheMode.AUTO and self.deterministic_only and not deterministic:
+            self._skip("nondeterministic", "its temperature is not 0 (deterministic_only=True)")
             return None
         try:
             key = request_key(provider, request)
             scope = semantic_scope(provider, request) if self.semantic is not None else None
-        except UnkeyableRequest:
-            self.metrics.skipped["unkeyable"] += 1
+        except UnkeyableRequest as exc:
+            self._skip("unkeyable", f"it holds a value with no JSON form ({exc})")
             return None
         return CachePlan(
             key=key,
@@ -318,6 +339,13 @@ class ResponseCache:
             self.metrics.skipped[exc.reason] += 1
             return False
         return self.available
+
+    def _skip(self, reason: str, why: str) -> None:
+        """Count a request the cache left alone; say why once per reason, at INFO."""
+        self.metrics.skipped[reason] += 1
+        if reason not in self._explained:
+            self._explained.add(reason)
+            logger.info("a request was not cached because %s (counted as skipped[%r])", why, reason)
 
     async def _guarded(self, operation: Callable[[], Awaitable[T]], fallback: T) -> T:
         """Run a backend call; on `StoreError` degrade to `fallback` and note the outage.

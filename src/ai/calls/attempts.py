@@ -77,12 +77,13 @@ class ProviderCalls:
         self._max_event_chars = max_event_chars
 
     def completion(
-        self, request: ChatRequest
+        self, prepare: Callable[[ResolvedRoute], ChatRequest]
     ) -> Callable[[ResolvedRoute, float], Awaitable[ChatResult]]:
-        """An attempt that POSTs `request` and parses the whole answer."""
+        """An attempt that POSTs the request `prepare` makes for a route and parses the
+        whole answer."""
 
         async def attempt(route: ResolvedRoute, remaining: float) -> ChatResult:
-            body = transport.encode_body(route.spec.wire.request_body(for_route(request, route)))
+            body = transport.encode_body(route.spec.wire.request_body(prepare(route)))
             answer = await transport.post(self._client(), route, body, remaining)
             return self.parse_answer(route, answer)
 
@@ -104,7 +105,7 @@ class ProviderCalls:
             raise invalid_response(route, exc) from exc
 
     def stream_opening(
-        self, request: ChatRequest
+        self, prepare: Callable[[ResolvedRoute], ChatRequest]
     ) -> Callable[[ResolvedRoute, float], Awaitable[OpenedStream]]:
         """An attempt that opens a stream and reads up to its first text.
 
@@ -113,7 +114,7 @@ class ProviderCalls:
         """
 
         async def attempt(route: ResolvedRoute, remaining: float) -> OpenedStream:
-            body = route.spec.wire.request_body(for_route(request, route))
+            body = route.spec.wire.request_body(prepare(route))
             resources = AsyncExitStack()
             try:
                 response = await resources.enter_async_context(

@@ -9,6 +9,8 @@ from enum import StrEnum
 
 from ai.errors import ConfigurationError, mask_secret
 from ai.providers.base import ProviderSpec
+from ai.providers.capabilities import ModelCapabilities
+from ai.providers.parameters import UnsupportedParams
 from ai.providers.registry import ProviderRegistry
 from ai.providers.sse import DEFAULT_MAX_EVENT_CHARS
 
@@ -44,6 +46,11 @@ class LLMConfig:
     text. After that, a stream fails if `stream_idle_timeout` seconds pass without text
     (keep-alive comments do not count). One stream event may be at most
     `max_stream_event_chars` characters.
+
+    Parameters a model does not take are fitted to it (`ai.providers.parameters`):
+    translated where there is a translation, else dropped; `unsupported_params` says
+    what happens to one the caller chose: "drop", "warn" (drop and log once) or "error".
+    `model_capabilities` overrides or adds what a model accepts, by exact model name.
     `fallback_models` are tried in order after the primary `model` fails in a way another
     model can fix; a plain string is a model on the same provider, a `ModelRoute` one on
     another provider.
@@ -72,6 +79,8 @@ class LLMConfig:
     circuit_half_open_trials: int = 1
     stream_idle_timeout: float = 60.0
     max_stream_event_chars: int = DEFAULT_MAX_EVENT_CHARS
+    unsupported_params: UnsupportedParams | str = UnsupportedParams.WARN
+    model_capabilities: Mapping[str, ModelCapabilities] = field(default_factory=dict)
     extra_headers: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -134,6 +143,13 @@ class LLMConfig:
             self.circuit_half_open_trials >= 1,
             f"circuit_half_open_trials must be >= 1, got {self.circuit_half_open_trials}",
         )
+        try:
+            self.unsupported_params = UnsupportedParams(self.unsupported_params)
+        except ValueError:
+            raise ConfigurationError(
+                f"LLMConfig.unsupported_params must be one of "
+                f"{[p.value for p in UnsupportedParams]}, got {self.unsupported_params!r}."
+            ) from None
         if isinstance(self.fallback_models, str):
             raise ConfigurationError(
                 "fallback_models must be a list of model names, not one string."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from dataclasses import dataclass, field
 
@@ -96,7 +97,9 @@ class StatsBuilder:
         route = self.progress.route
         provider = route.provider if route else "unknown"
         model_used = result.model or (route.model if route else self.request.model)
-        usage = result.usage or self.estimate_usage(result.text, model_used)
+        usage = self.with_reasoning(
+            result, result.usage or self.estimate_usage(result.text, model_used), model_used
+        )
         cost, source = self.cost(result, usage, model_used)
         return CompletionStats(
             request_id=self.request_id,
@@ -148,6 +151,15 @@ class StatsBuilder:
             saved_cost=hit.cost,
         )
 
+    @staticmethod
+    def with_reasoning(result: ChatResult, usage: Usage, model: str) -> Usage:
+        """Reasoning tokens counted from the reasoning the model showed, when the provider
+        bills them inside the output without saying how many (Anthropic's thinking)."""
+        if not result.reasoning_text or usage.reasoning_tokens:
+            return usage
+        counted = count_tokens(result.reasoning_text, model).tokens
+        return dataclasses.replace(usage, reasoning_tokens=min(counted, usage.output_tokens))
+
     def estimate_usage(self, output_text: str, model: str) -> Usage:
         """Our own count, used only when the provider reported none."""
         prompt = count_message_tokens(self.request.messages, model)
@@ -167,10 +179,11 @@ class StatsBuilder:
         if result.provider_cost is not None:
             return result.provider_cost, CostSource.PROVIDER
         route = self.progress.route
+        host = route.spec.price_source if route else None  # the host's own price list
         for candidate in (model_used, route.model if route else None):
-            if candidate and self.pricing.get(candidate) is not None:
-                return self.pricing.cost(candidate, usage), CostSource.PRICING
-        return self.pricing.cost(model_used, usage), None
+            if candidate and self.pricing.get(candidate, provider=host) is not None:
+                return self.pricing.cost(candidate, usage, provider=host), CostSource.PRICING
+        return self.pricing.cost(model_used, usage, provider=host), None
 
     def record(self, stats: CompletionStats, *, streamed: bool) -> RequestRecord:
         """The record of a successful call."""

@@ -77,6 +77,7 @@ class StreamJob:
     progress: CallProgress
     builder: StatsBuilder
     emit: Callable[[RequestRecord], None]
+    prepare: Callable[[ResolvedRoute], ChatRequest]
     idle_timeout: float = 60.0
 
 
@@ -84,7 +85,7 @@ async def stream_completion(job: StreamJob) -> AsyncGenerator[str, None]:
     """Open with retries and fallbacks, then pass deltas through; record once at the end."""
     try:
         opened = await job.caller.call(
-            job.routes, job.calls.stream_opening(job.request), job.progress
+            job.routes, job.calls.stream_opening(job.prepare), job.progress
         )
     except ProviderError as error:
         job.emit(job.builder.failure_record(error, streamed=True))

@@ -19,6 +19,7 @@ from ai.providers.base import (
     WireFormat,
     parse_json,
 )
+from ai.providers.capabilities import ANTHROPIC_MODELS, ModelCatalog
 
 ANTHROPIC_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096
@@ -40,6 +41,9 @@ class AnthropicMessagesFormat(WireFormat):
     name = "anthropic"
     chat_path = "/v1/messages"
 
+    def __init__(self, catalog: ModelCatalog = ANTHROPIC_MODELS) -> None:
+        self.catalog = catalog
+
     def request_body(self, request: ChatRequest) -> dict[str, Any]:
         system, messages = convert_messages(request.messages)
         body: dict[str, Any] = {
@@ -57,6 +61,7 @@ class AnthropicMessagesFormat(WireFormat):
             body["tool_choice"] = convert_tool_choice(request.tool_choice)
         if request.stream:
             body["stream"] = True
+        body.update(_options(request.options))
         extra = dict(request.extra)
         if "stop" in extra:
             stop = extra.pop("stop")
@@ -73,16 +78,20 @@ class AnthropicMessagesFormat(WireFormat):
         if not isinstance(content, list):
             raise MalformedResponse("no `content` list")
         texts: list[str] = []
+        thoughts: list[str] = []
         calls: list[ToolCall] = []
         for block in content:
             if not isinstance(block, dict):
                 raise MalformedResponse("a content block is not an object")
             if block.get("type") == "text":
                 texts.append(str(block.get("text", "")))
+            elif block.get("type") == "thinking":
+                thoughts.append(str(block.get("thinking", "")))
             elif block.get("type") == "tool_use":
                 calls.append(_tool_call(block.get("id"), block.get("name"), block.get("input")))
         return ChatResult(
             text="".join(texts),
+            reasoning_text="".join(thoughts),
             model=data.get("model") if isinstance(data.get("model"), str) else None,
             usage=parse_usage(data.get("usage")),
             finish_reason=_FINISH_REASONS.get(str(data.get("stop_reason"))),
@@ -209,6 +218,24 @@ def convert_tool_choice(choice: str | Mapping[str, Any]) -> dict[str, Any]:
     return dict(choice)
 
 
+def _options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Named parameters the Anthropic way. `seed` and `response_format` have no Anthropic
+    field: `ai.providers.parameters.fit_request` has removed them (or refused the call)."""
+    body: dict[str, Any] = {}
+    if options.get("top_p") is not None:
+        body["top_p"] = options["top_p"]
+    stop = options.get("stop")
+    if stop is not None:
+        body["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
+    metadata = options.get("metadata")
+    if isinstance(metadata, Mapping) and metadata.get("user_id") is not None:
+        body["metadata"] = {"user_id": str(metadata["user_id"])}  # the one key it takes
+    budget = options.get("thinking_budget")
+    if budget is not None:
+        body["thinking"] = {"type": "enabled", "budget_tokens": int(budget)}
+    return body
+
+
 def parse_usage(raw: Any) -> Usage | None:
     """Anthropic reports cache reads and writes beside `input_tokens`; fold them in."""
     if not isinstance(raw, dict):
@@ -239,6 +266,7 @@ class _AnthropicStreamDecoder(StreamDecoder):
 
     def __init__(self) -> None:
         self._parts: list[str] = []
+        self._thoughts: list[str] = []
         self._blocks: dict[int, dict[str, Any]] = {}
         self._model: str | None = None
         self._id: str | None = None
@@ -286,9 +314,11 @@ class _AnthropicStreamDecoder(StreamDecoder):
             text = str(delta.get("text", ""))
             self._parts.append(text)
             return text or None
-        if delta.get("type") == "input_json_delta":
+        if delta.get("type") == "thinking_delta":
+            self._thoughts.append(str(delta.get("thinking", "")))
+        elif delta.get("type") == "input_json_delta":
             block = self._blocks.setdefault(index, {"type": "tool_use"})
-            block["_json"] = block.get("_json", "") + str(delta.get("partial_json", ""))
+            block.setdefault("_json", []).append(str(delta.get("partial_json", "")))
         return None
 
     def finished(self) -> bool:
@@ -303,12 +333,13 @@ class _AnthropicStreamDecoder(StreamDecoder):
     def result(self) -> ChatResult:
         usage_raw = self._usage_raw()
         calls = [
-            _tool_call(block.get("id"), block.get("name"), block.get("_json") or "{}")
+            _tool_call(block.get("id"), block.get("name"), "".join(block.get("_json", [])) or "{}")
             for _, block in sorted(self._blocks.items())
             if block.get("type") == "tool_use"
         ]
         return ChatResult(
             text="".join(self._parts),
+            reasoning_text="".join(self._thoughts),
             model=self._model,
             usage=parse_usage(usage_raw) if usage_raw else None,
             finish_reason=_FINISH_REASONS.get(str(self._stop_reason)),

@@ -23,6 +23,7 @@ from ai.errors import (
     ProviderError,
     RateLimitError,
 )
+from ai.providers.capabilities import ModelCatalog
 
 Message = Mapping[str, Any]
 ToolCall = dict[str, Any]
@@ -33,7 +34,10 @@ class ChatRequest:
     """One chat call as the service sees it, independent of any wire format.
 
     `messages`, `tools` and `tool_choice` use the OpenAI shapes, the lingua franca that
-    every wire format converts from.
+    every wire format converts from. `options` holds the other named parameters (`top_p`,
+    `stop`, `seed`, `response_format`, `metadata`, `reasoning_effort`, `thinking_budget`;
+    see `ai.providers.parameters`), which each wire format translates; `extra` is sent
+    verbatim. `max_tokens_field` is the body field the output limit goes under.
     """
 
     model: str
@@ -44,11 +48,17 @@ class ChatRequest:
     tools: Sequence[Mapping[str, Any]] | None = None
     tool_choice: str | Mapping[str, Any] | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    options: Mapping[str, Any] = field(default_factory=dict)
+    max_tokens_field: str = "max_tokens"
 
 
 @dataclass(slots=True)
 class ChatResult:
-    """A finished answer: text, tool calls, usage as reported, and the provider's own cost."""
+    """A finished answer: text, tool calls, usage as reported, and the provider's own cost.
+
+    `reasoning_text` is what the model showed of its reasoning (Anthropic's thinking
+    blocks), kept out of `text`; its tokens count as reasoning tokens when the provider
+    reports no such split."""
 
     text: str
     model: str | None
@@ -57,6 +67,7 @@ class ChatResult:
     tool_calls: list[ToolCall] = field(default_factory=list)
     provider_cost: float | None = None
     response_id: str | None = None
+    reasoning_text: str = ""
 
 
 class StreamDecoder(ABC):
@@ -85,10 +96,14 @@ class ErrorDetails:
 
 
 class WireFormat(ABC):
-    """One API shape. Subclasses fill in the JSON mapping; the shared error mapping lives here."""
+    """One API shape. Subclasses fill in the JSON mapping; the shared error mapping lives here.
+
+    `catalog` says what the models it serves accept (`ai.providers.capabilities`).
+    """
 
     name: str
     chat_path: str
+    catalog: ModelCatalog = ModelCatalog()
 
     @abstractmethod
     def request_body(self, request: ChatRequest) -> dict[str, Any]:
@@ -232,7 +247,11 @@ class StreamErrorEvent(Exception):
 
 @dataclass(frozen=True, slots=True)
 class ProviderSpec:
-    """Who hosts a wire format: name, default URL, environment variables and auth headers."""
+    """Who hosts a wire format: name, default URL, environment variables and auth headers.
+
+    `price_source` is the genai-prices provider id whose price list this host charges
+    (``groq``, ``together``); None prices calls by the model name alone.
+    """
 
     name: str
     wire: WireFormat
@@ -242,3 +261,4 @@ class ProviderSpec:
     auth_headers: Callable[[str], dict[str, str]]
     api_key_required: bool = True
     static_headers: Mapping[str, str] = field(default_factory=dict)
+    price_source: str | None = None

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from ai.providers.anthropic_format import ANTHROPIC_VERSION, AnthropicMessagesFormat
 from ai.providers.base import ProviderSpec
+from ai.providers.hosts import OPENAI_HOSTS
 from ai.providers.openai_format import OpenAIChatFormat
 from ai.providers.registry import ProviderRegistry
-
-
-def _bearer(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
 
 
 def _anthropic_key(key: str) -> dict[str, str]:
@@ -17,39 +14,10 @@ def _anthropic_key(key: str) -> dict[str, str]:
 
 
 def register_builtin_providers(registry: ProviderRegistry) -> None:
-    """OpenAI's wire format serves three hosts; Anthropic's serves one."""
+    """OpenAI's wire format serves every host in `OPENAI_HOSTS`; Anthropic's serves one."""
     openai_wire = OpenAIChatFormat()
-    registry.register(
-        ProviderSpec(
-            name="openai",
-            wire=openai_wire,
-            default_base_url="https://api.openai.com/v1",
-            api_key_env="OPENAI_API_KEY",
-            base_url_env="OPENAI_BASE_URL",
-            auth_headers=_bearer,
-        )
-    )
-    registry.register(
-        ProviderSpec(
-            name="openrouter",
-            wire=openai_wire,
-            default_base_url="https://openrouter.ai/api/v1",
-            api_key_env="OPENROUTER_API_KEY",
-            base_url_env="OPENROUTER_BASE_URL",
-            auth_headers=_bearer,
-        )
-    )
-    registry.register(
-        ProviderSpec(
-            name="openai_compatible",
-            wire=openai_wire,
-            default_base_url="http://localhost:11434/v1",
-            api_key_env="OPENAI_COMPATIBLE_API_KEY",
-            base_url_env="OPENAI_COMPATIBLE_BASE_URL",
-            auth_headers=_bearer,
-            api_key_required=False,
-        )
-    )
+    for host in OPENAI_HOSTS:
+        registry.register(host.spec(openai_wire))
     registry.register(
         ProviderSpec(
             name="anthropic",
@@ -59,5 +27,6 @@ def register_builtin_providers(registry: ProviderRegistry) -> None:
             base_url_env="ANTHROPIC_BASE_URL",
             auth_headers=_anthropic_key,
             static_headers={"anthropic-version": ANTHROPIC_VERSION},
+            price_source="anthropic",
         )
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from ai.core.usage import Usage
@@ -16,20 +17,34 @@ from ai.providers.base import (
     WireFormat,
     parse_json,
 )
+from ai.providers.capabilities import ModelCatalog
+from ai.providers.parameters import budget_effort
+
+_PASSED_AS_IS = frozenset({"top_p", "stop", "seed", "response_format", "metadata"})
 
 
 class OpenAIChatFormat(WireFormat):
-    """Maps requests to `/chat/completions` and parses its JSON and SSE answers."""
+    """Maps requests to `/chat/completions` and parses its JSON and SSE answers.
+
+    `catalog` holds the capabilities of the models this host serves (OpenAI's own on
+    api.openai.com; by default everything passes, as on an unknown OpenAI-compatible
+    server). A router
+    (`router=True`, OpenRouter) takes reasoning controls in its `reasoning` object.
+    """
 
     name = "openai"
     chat_path = "/chat/completions"
+
+    def __init__(self, catalog: ModelCatalog | None = None, *, router: bool = False) -> None:
+        self.catalog = catalog or ModelCatalog()
+        self.router = router
 
     def request_body(self, request: ChatRequest) -> dict[str, Any]:
         body: dict[str, Any] = {"model": request.model, "messages": list(request.messages)}
         if request.temperature is not None:
             body["temperature"] = request.temperature
         if request.max_tokens is not None:
-            body["max_tokens"] = request.max_tokens
+            body[request.max_tokens_field] = request.max_tokens
         if request.tools:
             body["tools"] = list(request.tools)
         if request.tool_choice is not None:
@@ -37,7 +52,20 @@ class OpenAIChatFormat(WireFormat):
         if request.stream:
             body["stream"] = True
             body["stream_options"] = {"include_usage": True}
+        body.update(self._options(request.options))
         body.update(request.extra)
+        return body
+
+    def _options(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        """Named parameters under OpenAI's names; reasoning as this host takes it."""
+        body = {k: v for k, v in options.items() if k in _PASSED_AS_IS}
+        effort, budget = options.get("reasoning_effort"), options.get("thinking_budget")
+        if self.router and (effort is not None or budget is not None):
+            body["reasoning"] = {"effort": effort} if effort is not None else {"max_tokens": budget}
+        elif effort is not None or budget is not None:
+            body["reasoning_effort"] = (
+                effort if effort is not None else budget_effort(int(budget or 0))
+            )
         return body
 
     def embedded_error_status(self, data: Any) -> int | None:

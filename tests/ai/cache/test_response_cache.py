@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 
 import pytest
 
@@ -38,13 +39,30 @@ async def test_deterministic_requests_round_trip_and_count_savings() -> None:
     assert metrics["entries"] == 1 and metrics["bytes"] > 0
 
 
-async def test_nondeterministic_requests_are_not_cached_by_default() -> None:
+async def test_sampled_requests_are_cached_by_default_with_the_temperature_in_the_key() -> None:
     cache = ResponseCache.memory()
-    assert cache.plan("openai", request(temperature=0.7), None) is None
-    assert cache.get_metrics()["skipped"] == {"nondeterministic": 1}
+    warm = cache.plan("openai", request(temperature=0.7), None)
+    cold = cache.plan("openai", request(temperature=0.0), None)
+    assert warm is not None and cold is not None and warm.key != cold.key
+
+
+async def test_deterministic_only_skips_sampled_requests_and_says_why_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    cache = ResponseCache.memory(deterministic_only=True)
+    with caplog.at_level(logging.INFO, logger="ai.cache"):
+        assert cache.plan("openai", request(temperature=0.7), None) is None
+        assert cache.plan("openai", request(temperature=0.9), None) is None
+    assert cache.get_metrics()["skipped"] == {"nondeterministic": 2}
+    assert [r.levelname for r in caplog.records] == ["INFO"]
+    assert "deterministic_only" in caplog.records[0].getMessage()
     assert cache.plan("openai", request(temperature=0.7), "use") is not None
-    opted_in = ResponseCache.memory(cache_nondeterministic=True)
-    assert opted_in.plan("openai", request(temperature=0.7), None) is not None
+
+
+def test_the_old_opt_in_still_works_with_a_deprecation_warning() -> None:
+    with pytest.warns(DeprecationWarning, match="deterministic_only"):
+        cache = ResponseCache.memory(cache_nondeterministic=False)
+    assert cache.deterministic_only
 
 
 @pytest.mark.parametrize(

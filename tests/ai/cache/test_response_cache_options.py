@@ -73,8 +73,8 @@ def test_an_option_no_factory_takes_is_an_error(factory: str) -> None:
 
 async def test_the_caches_own_options_pass_through() -> None:
     reject_unused("memory", dict.fromkeys(CACHE_OPTIONS))
-    cache = ResponseCache.memory(cache_nondeterministic=True, max_value_bytes=10, clock=None)
-    assert cache.cache_nondeterministic and cache.max_value_bytes == 10
+    cache = ResponseCache.memory(deterministic_only=True, max_value_bytes=10, clock=None)
+    assert cache.deterministic_only and cache.max_value_bytes == 10
     redis = ResponseCache.redis(SAMPLES["url"], prefix="app:", retry_interval=5.0)
     assert redis.retry_interval == 5.0 and redis.backend.name == "redis"
     await redis.aclose()

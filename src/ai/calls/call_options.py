@@ -1,0 +1,119 @@
+"""The keyword arguments of `complete()` and `stream()`, checked and turned into a request.
+
+One typed definition (`CallOptions`) serves both methods, so a parameter is added once.
+Values left out come from `LLMConfig`; `CallSpec.defaults` remembers which of them are the
+configuration's untouched defaults, so that fitting a request to a model may drop those
+silently (`ai.providers.parameters`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypedDict
+
+from ai.calls.config import LLMConfig
+from ai.core.records import CallLabels
+from ai.errors import ConfigurationError
+from ai.providers.base import ChatRequest, Message
+from ai.providers.parameters import OPTION_NAMES
+
+
+class CallOptions(TypedDict, total=False):
+    """Per-call parameters of `LLMService.complete` and `LLMService.stream`.
+
+    Named parameters (OpenAI's names, translated for each provider): `temperature`,
+    `max_tokens`, `top_p`, `stop`, `seed`, `response_format` (`{"type": "json_object"}` or
+    a JSON schema), `metadata`, `reasoning_effort` ("minimal", "low", "medium", "high"),
+    `thinking_budget` (reasoning tokens; Anthropic's extended thinking), `tools`,
+    `tool_choice`. `n` must be 1 (one answer per call). `timeout` replaces the configured
+    deadline for this call. `extra` is sent verbatim. `user`, `agent` and `tags` label the
+    record; `cache` is the cache mode ("use", "bypass", "refresh", "no-store").
+    """
+
+    model: str
+    temperature: float
+    max_tokens: int
+    top_p: float
+    stop: str | Sequence[str]
+    seed: int
+    response_format: Mapping[str, Any]
+    metadata: Mapping[str, str]
+    reasoning_effort: str
+    thinking_budget: int
+    n: int
+    timeout: float
+    tools: Sequence[Mapping[str, Any]]
+    tool_choice: str | Mapping[str, Any]
+    extra: Mapping[str, Any]
+    user: str
+    agent: str
+    tags: Mapping[str, str]
+    cache: str
+
+
+_KNOWN = frozenset(CallOptions.__annotations__)
+_CONFIG_DEFAULTS = {f.name: f.default for f in dataclasses.fields(LLMConfig)}
+
+
+@dataclass(frozen=True, slots=True)
+class CallSpec:
+    """A call as its caller asked for it."""
+
+    request: ChatRequest
+    labels: CallLabels
+    defaults: frozenset[str]
+    timeout: float
+    cache: str | None
+
+
+def call_spec(
+    config: LLMConfig, messages: Sequence[Message], options: Mapping[str, Any]
+) -> CallSpec:
+    """Check `options` and build the request, filling what is left out from `config`."""
+    unknown = sorted(set(options) - _KNOWN)
+    if unknown:
+        raise ConfigurationError(
+            f"Unknown call parameter(s) {', '.join(unknown)}. Known: {', '.join(sorted(_KNOWN))};"
+            " anything else goes in extra={...}, sent verbatim."
+        )
+    given = {name: value for name, value in options.items() if value is not None}
+    n = given.get("n", 1)
+    if n != 1:
+        raise ConfigurationError(
+            f"n={n}: complete() and stream() return one answer. For several, make several "
+            "calls (asyncio.gather), with temperature > 0 and without the cache."
+        )
+    timeout = float(given.get("timeout", config.timeout))
+    if timeout <= 0:
+        raise ConfigurationError(f"timeout must be > 0 seconds, got {timeout}.")
+    defaults = frozenset(
+        name
+        for name in ("temperature", "max_tokens")
+        if name not in given and getattr(config, name) == _CONFIG_DEFAULTS[name]
+    )
+    request = ChatRequest(
+        model=given.get("model") or config.model,
+        messages=validate_messages(messages),
+        temperature=given.get("temperature", config.temperature),
+        max_tokens=given.get("max_tokens", config.max_tokens),
+        tools=given.get("tools"),
+        tool_choice=given.get("tool_choice"),
+        extra=dict(given.get("extra") or {}),
+        options={name: given[name] for name in OPTION_NAMES if name in given},
+    )
+    labels = CallLabels(given.get("user"), given.get("agent"), dict(given.get("tags") or {}))
+    return CallSpec(request, labels, defaults, timeout, given.get("cache"))
+
+
+def validate_messages(messages: Sequence[Message]) -> Sequence[Message]:
+    """Catch the common shape mistakes before a network round trip."""
+    if isinstance(messages, str | bytes) or not isinstance(messages, Sequence) or not messages:
+        raise ConfigurationError(
+            'messages must be a non-empty list like [{"role": "user", "content": "Hi"}].'
+        )
+    for index, message in enumerate(messages):
+        if not isinstance(message, Mapping) or "role" not in message:
+            raise ConfigurationError(f"messages[{index}] must be a dict with a 'role' key.")
+    return messages

@@ -1,0 +1,188 @@
+"""Internal: one chat call from the caller's arguments to the request each route gets.
+
+    CallSpec (what the caller asked) -> PlannedCall (what guards see and may rewrite)
+    -> routes (model + fallbacks) -> per route, the request fitted to that model
+
+`LLMService` drives this; it lives here so the service stays a thin, readable facade.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ai.accounting.pricing import PricingTable
+from ai.calls.call_options import CallSpec
+from ai.calls.config import LLMConfig, ModelRoute, ResolvedRoute, resolve_route
+from ai.calls.resilience import CallProgress
+from ai.calls.stats import StatsBuilder
+from ai.core.clock import Clock
+from ai.core.guards import PlannedCall
+from ai.core.records import Operation, RequestRecord
+from ai.providers.base import ChatRequest
+from ai.providers.parameters import OPTION_NAMES, UnsupportedParams, fit_request
+from ai.providers.registry import ProviderRegistry
+
+logger = logging.getLogger("ai.llm_service")
+
+_FIELDS = ("temperature", "max_tokens", "tools", "tool_choice")
+
+
+@dataclass(slots=True)
+class ChatCall:
+    """One chat call in flight: what the caller asked, the call the guards see, its
+    deadline and attempts, and (once admitted) the builder of its record."""
+
+    spec: CallSpec
+    planned: PlannedCall
+    progress: CallProgress
+    builder: StatsBuilder | None = None
+    routes: list[ResolvedRoute] = field(default_factory=list)
+
+
+class CallPlanner:
+    """Plans the calls of one `LLMService`: routes, fitted requests, stats builders."""
+
+    def __init__(
+        self,
+        config: LLMConfig,
+        routes: Sequence[ResolvedRoute],
+        *,
+        registry: ProviderRegistry,
+        environ: Mapping[str, str],
+        clock: Clock,
+        pricing: Callable[[], PricingTable | None],
+    ) -> None:
+        self._config = config
+        self._routes = list(routes)
+        self._registry = registry
+        self._environ = environ
+        self._clock = clock
+        self._pricing = pricing
+        self._warned: set[tuple[str, str]] = set()
+
+    def begin(self, spec: CallSpec, *, streamed: bool) -> ChatCall:
+        """Start the clock on a call (its deadline includes the guards' time)."""
+        now = self._clock.monotonic()
+        progress = CallProgress(started=now, deadline=now + spec.timeout, timeout=spec.timeout)
+        request = spec.request
+        parameters: dict[str, Any] = {**request.extra, **request.options}
+        for name in _FIELDS:
+            value = getattr(request, name)
+            if value is not None:
+                parameters[name] = value
+        planned = PlannedCall(
+            operation=Operation.CHAT,
+            model=request.model,
+            provider=self._routes[0].provider,
+            inputs=request.messages,
+            parameters=parameters,
+            user=spec.labels.user,
+            agent=spec.labels.agent,
+            tags=spec.labels.tags,
+            streamed=streamed,
+        )
+        return ChatCall(spec, planned, progress)
+
+    def admit(
+        self, chat: ChatCall, call: PlannedCall
+    ) -> tuple[ChatRequest, Callable[[ResolvedRoute], ChatRequest], StatsBuilder]:
+        """The request a (possibly rewritten) call stands for, the function that fits it to
+        each route's model (the primary is fitted now, so a refusal comes before any
+        request), and the builder of its stats."""
+        parameters = dict(call.parameters)
+        fields = {name: parameters.pop(name, None) for name in _FIELDS}
+        options = {name: parameters.pop(name) for name in OPTION_NAMES if name in parameters}
+        request = dataclasses.replace(
+            chat.spec.request, model=call.model, extra=parameters, options=options, **fields
+        )
+        chat.routes = self.routes_for(call.provider, call.model)
+        chat.progress.route = chat.routes[0]
+        changed = {n for n in _FIELDS if getattr(request, n) != getattr(chat.spec.request, n)}
+        prepare = self._preparer(request, chat.spec.defaults - changed)
+        prepare(chat.routes[0])
+        chat.builder = self.builder(request, chat.progress, call, chat.spec.request.model)
+        return request, prepare, chat.builder
+
+    def unrecorded(self, chat: ChatCall) -> Callable[[PlannedCall, BaseException], RequestRecord]:
+        """Builds the record of a call that ended before anything else recorded it:
+        refused by a guard, cancelled, or failed in a way nothing classified."""
+
+        def record(call: PlannedCall, error: BaseException) -> RequestRecord:
+            builder = chat.builder
+            if builder is None:  # ended before or while the guards ran
+                request = dataclasses.replace(chat.spec.request, model=call.model)
+                builder = self.builder(request, chat.progress, call, chat.spec.request.model)
+            failure = builder.failure_record(error, streamed=call.streamed)
+            if chat.progress.route is None:
+                failure = dataclasses.replace(failure, provider=call.provider)
+            return failure
+
+        return record
+
+    def routes_for(self, provider: str, model: str) -> list[ResolvedRoute]:
+        """`model` on `provider` first, then the configured fallbacks serving other models.
+
+        A model on the primary's provider shares its key and URL; a configured fallback
+        route is used as configured; another provider's model is resolved from that
+        provider's environment variables."""
+        primary = self._routes[0]
+        if provider == primary.provider:
+            if model == primary.model:
+                return list(self._routes)
+            first = primary.with_model(model)
+        else:
+            configured = (r for r in self._routes if (r.provider, r.model) == (provider, model))
+            first = next(configured, None) or resolve_route(
+                ModelRoute(provider, model),
+                registry=self._registry,
+                environ=self._environ,
+                extra_headers=self._config.extra_headers,
+            )
+        return [first, *(r for r in self._routes[1:] if r.key != first.key and r.model != model)]
+
+    def builder(
+        self, request: ChatRequest, progress: CallProgress, call: PlannedCall, requested: str
+    ) -> StatsBuilder:
+        return StatsBuilder(
+            request=request,
+            progress=progress,
+            clock=self._clock,
+            pricing=self._pricing(),
+            labels=call.labels,
+            request_id=call.request_id,
+            model_requested=requested,
+        )
+
+    def _preparer(
+        self, request: ChatRequest, defaults: frozenset[str]
+    ) -> Callable[[ResolvedRoute], ChatRequest]:
+        """`request` fitted to each route's model, once per route."""
+        fitted: dict[str, ChatRequest] = {}
+        policy = UnsupportedParams(self._config.unsupported_params)
+        overrides = self._config.model_capabilities
+
+        def prepare(route: ResolvedRoute) -> ChatRequest:
+            if route.key not in fitted:
+                aimed = dataclasses.replace(request, model=route.model)
+                caps = route.spec.wire.catalog.with_overrides(overrides).lookup(route.model)
+                fitted[route.key] = fit_request(
+                    aimed, caps, policy=policy, defaults=defaults, warn=self._warn
+                )
+            return fitted[route.key]
+
+        return prepare
+
+    def _warn(self, model: str, what: str) -> None:
+        """Once per model and parameter: a warning per call would drown the log."""
+        if (model, what) not in self._warned:
+            self._warned.add((model, what))
+            logger.warning(
+                "%s does not take %s; left out of the request "
+                "(LLMConfig.unsupported_params='error' refuses such calls instead)",
+                model,
+                what,
+            )
