@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import re
 import subprocess
 import sys
+import tomllib
+from pathlib import Path
+
+import pytest
 
 import ai.llm_service
 
@@ -28,6 +34,8 @@ def test_llm_service_exports_match_all() -> None:
         "LLMService",
         "ModelRoute",
         "RequestRecord",
+        "SyncLLMService",
+        "SyncStream",
     }
     assert set(ai.llm_service.__all__) == expected
     for name in expected:
@@ -63,3 +71,36 @@ def test_prompts_exports_match_all() -> None:
     assert set(ai.prompts.__all__) == expected
     for name in expected:
         assert getattr(ai.prompts, name) is not None, name
+
+
+def test_readme_lists_the_core_dependencies_pyproject_installs() -> None:
+    root = Path(__file__).resolve().parent.parent
+    declared = tomllib.loads((root / "pyproject.toml").read_text())["project"]["dependencies"]
+    names = {re.split(r"[\s<>=!~\[;]", spec, maxsplit=1)[0].lower() for spec in declared}
+    readme = (root / "README.md").read_text()
+    paragraph = readme.split("Core dependencies:", 1)[1].split("\n\n", 1)[0]
+    assert set(re.findall(r"`([A-Za-z0-9_.\-]+)`", paragraph)) == names
+
+
+def test_loading_the_local_model_prints_nothing_and_restores_settings() -> None:
+    pytest.importorskip("sentence_transformers")
+    code = """
+import asyncio, warnings
+from transformers.utils import logging as tl
+from ai.rag import EmbeddingService
+filters = list(warnings.filters)
+async def main():
+    service = EmbeddingService.local()
+    vector = await service.embed_query("hello")
+    await service.aclose()
+    return len(vector)
+size = asyncio.run(main())
+print(size, tl.is_progress_bar_enabled(), warnings.filters == filters)
+"""
+    env = {**os.environ, "PYTHONWARNINGS": "default"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["384", "True", "True"]
+    assert out.stderr == ""  # no "Loading weights" bar, no FutureWarning

@@ -1,46 +1,59 @@
-"""The `devora` command: demo, loopback fakes, RAG and prompt tools."""
+"""The `devora` command: demo, loopback fakes, RAG and prompt tools.
+
+`devora --help` must stay fast, so this module imports nothing but typer: the `rag` and
+`prompts` groups are named here with their one-line help and imported only when one of
+them is run (see `LazyGroup`); every command imports its own machinery in its body.
+"""
 
 from __future__ import annotations
 
 import typer
 
+from ai.cli.lazy import LazyGroup, LazyLoadingGroup
+
+
+class DevoraGroup(LazyLoadingGroup):
+    """The top-level group: `rag` and `prompts` load when used (help must match theirs)."""
+
+    lazy_groups = (
+        LazyGroup(
+            "rag",
+            "ai.rag.cli:rag_app",
+            "Ingest files and query them (local embeddings, no key needed).",
+        ),
+        LazyGroup(
+            "prompts",
+            "ai.prompts.cli:prompts_app",
+            "Prompt templates: list, show, render, version and label them.",
+        ),
+    )
+
+
 app = typer.Typer(
     name="devora",
     help="devora-ai: LLM infrastructure (multi-provider client, caching, RAG, ML ops).",
+    cls=DevoraGroup,
     no_args_is_help=True,
-    add_completion=False,
+    rich_markup_mode=None,
 )
-
-
-def _register_subcommands() -> None:
-    from ai.prompts.cli import prompts_app
-    from ai.rag.cli import rag_app
-
-    app.add_typer(rag_app, name="rag")
-    app.add_typer(prompts_app, name="prompts")
-
-
-_register_subcommands()
 
 
 @app.command()
 def demo(
     prompt: str = typer.Option("Hello!", help="What to ask the model."),
     stream: bool = typer.Option(True, help="Also stream the answer, printing deltas as they come."),
+    debug: bool = typer.Option(False, "--debug", help="On failure, print the full traceback."),
 ) -> None:
     """Run the Quick Start: one call with tokens, cost and latency printed.
 
     Uses a real provider when OPENROUTER_API_KEY, OPENAI_API_KEY or ANTHROPIC_API_KEY is
-    set, and otherwise the built-in loopback fake, saying which.
+    set, and otherwise the built-in loopback fake, saying which (and at which base URL).
+    A failure prints one line saying what went wrong and what to do, and exits with
+    status 1; --debug adds the traceback.
     """
-    import asyncio
-    import os
+    from ai.cli.demo import run_demo_command
 
-    from rich.console import Console
-
-    from ai.cli.demo import run_demo
-
-    asyncio.run(run_demo(Console(), os.environ, prompt, stream=stream))
+    raise typer.Exit(run_demo_command(prompt, stream=stream, debug=debug))
 
 
 @app.command("fake-provider")

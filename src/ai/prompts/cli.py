@@ -2,30 +2,41 @@
 
 Every command works on the embedded default (`.devora/prompts`, or $DEVORA_PROMPTS_STORE)
 or on `--store` (a directory, `sqlite:///file.db`, `postgresql://...`). Errors print one
-line and exit 1; they never show a traceback or a connection password.
+line on stderr and exit 1; they never show a traceback or a connection password. What
+each command prints on a terminal, in a pipe and with `--json` is described in
+`ai.prompts.cli_output`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
+import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 from ai.errors import DevoraError, TemplateError, TemplateNotFoundError
+from ai.prompts.cli_output import (
+    Output,
+    print_diff,
+    print_history,
+    print_rendered,
+    print_summaries,
+    print_version,
+)
 from ai.prompts.documents import read_document
-from ai.prompts.rendered import PromptEstimate, RenderedPrompt
+from ai.prompts.stores import DirectoryTemplateStore, SQLiteTemplateStore, open_template_store
 from ai.prompts.template import PromptTemplate
 from ai.prompts.template_manager import TemplateManager
-from ai.prompts.versions import PRODUCTION, TemplateVersion
+from ai.prompts.versions import TemplateVersion
 
-prompts_app = typer.Typer(help="Prompt templates: list, show, render, version and label them.")
+prompts_app = typer.Typer(
+    help="Prompt templates: list, show, render, version and label them.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
 
 STORE_OPTION = typer.Option(
     None,
@@ -35,6 +46,9 @@ STORE_OPTION = typer.Option(
 )
 VERSION_OPTION = typer.Option(None, "--version", "-V", help="A version number.")
 LABEL_OPTION = typer.Option(None, "--label", "-l", help="A label (default: production).")
+JSON_OPTION = typer.Option(
+    False, "--json", help="Print one JSON document on stdout (notes go to stderr)."
+)
 
 T = TypeVar("T")
 
@@ -49,8 +63,13 @@ def _run(work: Callable[[TemplateManager], Awaitable[T]], store: str | None) -> 
     try:
         return asyncio.run(main())
     except DevoraError as exc:
-        Console(stderr=True).print(f"[red]error:[/red] {escape(str(exc))}")
-        raise typer.Exit(1) from None
+        fail(str(exc))
+
+
+def fail(message: str) -> NoReturn:
+    """Print `error: message` as one plain line on stderr and exit with status 1."""
+    sys.stderr.write("error: " + " ".join(message.split()) + "\n")
+    raise typer.Exit(1)
 
 
 @prompts_app.command("list")
@@ -59,26 +78,20 @@ def list_command(
     tag: str | None = typer.Option(None, help="Only templates with this tag."),
     search: str | None = typer.Option(None, help="Words that must all appear."),
     store: str | None = STORE_OPTION,
+    as_json: bool = JSON_OPTION,
 ) -> None:
-    """List templates (built-in and stored) with their live versions."""
+    """List templates (built-in and stored) with their live versions.
+
+    In a pipe: one template a line, tab-separated: name, category, latest version,
+    production version (- if none), description.
+    """
 
     async def work(manager: TemplateManager) -> None:
         if search:
             found = await manager.search(search, category=category, tag=tag)
         else:
             found = await manager.list_templates(category=category, tag=tag)
-        table = Table("name", "category", "versions", "production", "description")
-        for item in found:
-            origin = " (built-in)" if item.builtin and item.latest_version == 1 else ""
-            production = item.labels.get(PRODUCTION)
-            table.add_row(
-                item.name + origin,
-                item.category,
-                str(item.latest_version),
-                "-" if production is None else str(production),
-                item.description,
-            )
-        Console().print(table)
+        print_summaries(Output.for_stdout(as_json), found)
 
     _run(work, store)
 
@@ -89,12 +102,13 @@ def show_command(
     version: int | None = VERSION_OPTION,
     label: str | None = LABEL_OPTION,
     store: str | None = STORE_OPTION,
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Show one version of a template: metadata, variables and its raw text."""
 
     async def work(manager: TemplateManager) -> None:
         chosen = await manager.get(name, version=version, label=label)
-        _print_version(Console(), chosen, await manager.labels(name))
+        print_version(Output.for_stdout(as_json), chosen, await manager.labels(name))
 
     _run(work, store)
 
@@ -113,10 +127,15 @@ def render_command(
     estimate: str | None = typer.Option(
         None, help="Also count tokens and cost for this model ('hint' = the template's)."
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print the messages as JSON."),
+    as_json: bool = JSON_OPTION,
     store: str | None = STORE_OPTION,
 ) -> None:
-    """Render a template with variables and print the messages (and a cost estimate)."""
+    """Render a template with variables and print the messages (and a cost estimate).
+
+    In a pipe: a text template's rendered text exactly, nothing added; a chat template's
+    messages each as a `--- role ---` line, the content and a newline. The estimate then
+    goes to stderr.
+    """
 
     async def work(manager: TemplateManager) -> None:
         template = (await _chosen(manager, name, version, label)).template
@@ -128,7 +147,7 @@ def render_command(
         costs = None
         if estimate:
             costs = rendered.estimate(None if estimate == "hint" else estimate)
-        _print_rendered(Console(), rendered, costs, as_json=as_json)
+        print_rendered(Output.for_stdout(as_json), rendered, costs)
 
     _run(work, store)
 
@@ -137,28 +156,16 @@ def render_command(
 def versions_command(
     name: str = typer.Argument(..., help="Template name."),
     store: str | None = STORE_OPTION,
+    as_json: bool = JSON_OPTION,
 ) -> None:
-    """List every version of a template with its labels."""
+    """List every version of a template with its labels.
+
+    In a pipe: one version a line, tab-separated: version, labels, author, created
+    (ISO 8601, UTC), short hash, note.
+    """
 
     async def work(manager: TemplateManager) -> None:
-        history = await manager.history(name)
-        by_version: dict[int, list[str]] = {}
-        for label_name, number in history.labels.items():
-            by_version.setdefault(number, []).append(label_name)
-        table = Table("version", "labels", "author", "created (UTC)", "hash", "note")
-        for item in history.versions:
-            labels = sorted(by_version.get(item.version, []))
-            if item is history.latest:
-                labels.append("latest")
-            table.add_row(
-                str(item.version),
-                ", ".join(labels),
-                item.author,
-                item.created_at.strftime("%Y-%m-%d %H:%M:%S"),
-                item.content_hash.removeprefix("sha256:")[:12],
-                item.note,
-            )
-        Console().print(table)
+        print_history(Output.for_stdout(as_json), await manager.history(name))
 
     _run(work, store)
 
@@ -170,18 +177,26 @@ def label_command(
     version: int | None = typer.Argument(None, help="Version to point it at."),
     remove: bool = typer.Option(False, help="Remove the label instead."),
     store: str | None = STORE_OPTION,
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Point a label at a version (a rollback is moving `production` back)."""
 
     async def work(manager: TemplateManager) -> None:
+        out = Output.for_stdout(as_json)
         if remove:
             await manager.remove_label(name, label)
-            Console().print(f"Removed label {escape(label)!r} from {escape(name)}.")
+            out.done(
+                f"Removed label {label!r} from {name}.",
+                {"name": name, "label": label, "version": None, "removed": True},
+            )
             return
         if version is None:
             raise TemplateError("give the version to label, or --remove")
         await manager.set_label(name, label, version)
-        Console().print(f"{escape(name)}: {escape(label)} -> version {version}")
+        out.done(
+            f"{name}: {label} -> version {version}",
+            {"name": name, "label": label, "version": version, "removed": False},
+        )
 
     _run(work, store)
 
@@ -192,17 +207,12 @@ def diff_command(
     from_version: int = typer.Argument(..., help="Older version."),
     to_version: int = typer.Argument(..., help="Newer version."),
     store: str | None = STORE_OPTION,
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Show what changed between two versions."""
 
     async def work(manager: TemplateManager) -> None:
-        diff = await manager.diff(name, from_version, to_version)
-        console = Console()
-        if not diff.changed:
-            console.print("No differences.")
-            return
-        console.print(f"Changed: {', '.join(diff.changed_fields)}")
-        console.print(escape(diff.unified), highlight=False)
+        print_diff(Output.for_stdout(as_json), await manager.diff(name, from_version, to_version))
 
     _run(work, store)
 
@@ -214,6 +224,7 @@ def save_command(
     author: str | None = typer.Option(None, help="Who made the change (default: you)."),
     label: list[str] = typer.Option([], "--label", "-l", help="Labels to move to it."),
     store: str | None = STORE_OPTION,
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Save a template file as the next version of its name."""
 
@@ -224,8 +235,11 @@ def save_command(
         except TemplateNotFoundError:
             newest = None
         saved = await manager.save(template, author=author, note=note, labels=label)
-        verb = "Unchanged" if newest == saved.version else "Saved"
-        Console().print(f"{verb}: {saved.name} version {saved.version}")
+        changed = newest != saved.version
+        Output.for_stdout(as_json).done(
+            f"{'Saved' if changed else 'Unchanged'}: {saved.name} version {saved.version}",
+            {"name": saved.name, "version": saved.version, "changed": changed},
+        )
 
     _run(work, store)
 
@@ -236,12 +250,16 @@ def export_command(
     format: str = typer.Option("yaml", help="yaml or json."),
     builtins: bool = typer.Option(False, help="Include built-ins never changed here."),
     store: str | None = STORE_OPTION,
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Export every stored template's full history."""
 
     async def work(manager: TemplateManager) -> None:
         paths = await manager.export(directory, format=format, include_builtins=builtins)
-        Console().print(f"Exported {len(paths)} template(s) to {directory}")
+        Output.for_stdout(as_json).done(
+            f"Exported {len(paths)} template(s) to {directory}",
+            {"directory": str(directory), "paths": [str(path) for path in paths]},
+        )
 
     _run(work, store)
 
@@ -250,18 +268,48 @@ def export_command(
 def import_command(
     source: str = typer.Argument(..., help="A directory, sqlite:///file.db or postgresql://..."),
     store: str | None = STORE_OPTION,
+    as_json: bool = JSON_OPTION,
 ) -> None:
-    """Import templates from another directory or database into the store."""
+    """Import templates from another directory or database into the store.
+
+    A source that does not exist is an error; nothing is created, here or there.
+    """
+    try:
+        check_import_source(source)
+    except DevoraError as exc:
+        fail(str(exc))
 
     async def work(manager: TemplateManager) -> None:
         report = await manager.import_from(source)
         appended = sum(len(numbers) for numbers in report.appended.values())
-        Console().print(
+        Output.for_stdout(as_json).done(
             f"Imported: {len(report.created)} new template(s), {appended} new version(s) of "
-            f"existing ones, {len(report.unchanged)} already current."
+            f"existing ones, {len(report.unchanged)} already current.",
+            {
+                "source": source,
+                "created": list(report.created),
+                "appended": {name: list(numbers) for name, numbers in report.appended.items()},
+                "unchanged": list(report.unchanged),
+            },
         )
 
     _run(work, store)
+
+
+def check_import_source(source: str) -> None:
+    """Refuse a directory or SQLite file that is not there: opening it to import from
+    would create an empty one. A database URL is checked when it connects."""
+    named = open_template_store(source)  # builds the store object; touches nothing
+    if isinstance(named, DirectoryTemplateStore) and not named.directory.is_dir():
+        kind, where = "directory", named.directory
+    elif isinstance(named, SQLiteTemplateStore) and not named.path.is_file():
+        kind, where = "SQLite file", named.path
+    else:
+        return
+    raise TemplateError(
+        f"cannot import from {source!r}: there is no {kind} {str(where)!r} (nothing was "
+        "created); check the path, or use sqlite:///file.db or postgresql://..."
+    )
 
 
 async def _chosen(
@@ -295,73 +343,3 @@ def _mapping(data: Any, source: str) -> Mapping[str, Any]:
     if not isinstance(data, Mapping):
         raise TemplateError(f"{source} must hold a mapping")
     return data
-
-
-def _print_version(console: Console, item: TemplateVersion, labels: Mapping[str, int]) -> None:
-    template = item.template
-    here = sorted(label for label, number in labels.items() if number == item.version)
-    console.print(
-        f"[bold]{escape(item.name)}[/bold] version {item.version}"
-        + (f" ({', '.join(here)})" if here else "")
-    )
-    console.print(f"category: {template.category}   tags: {', '.join(template.tags) or '-'}")
-    if template.description:
-        console.print(escape(template.description))
-    hints = template.model_hints.to_dict()
-    if hints:
-        console.print("model hints: " + ", ".join(f"{k}={v}" for k, v in hints.items()))
-    table = Table("variable", "type", "required", "default", "description")
-    for variable in template.variables:
-        default = "" if variable.required else escape(repr(variable.default_text()))
-        table.add_row(
-            variable.name,
-            variable.type.value,
-            "yes" if variable.required else "no",
-            default,
-            escape(variable.description),
-        )
-    console.print(table)
-    if template.text is not None:
-        console.print(escape(template.text), highlight=False)
-    for message in template.messages:
-        console.rule(message.role.value)
-        console.print(escape(message.content), highlight=False)
-
-
-def _print_rendered(
-    console: Console,
-    rendered: RenderedPrompt,
-    estimate: PromptEstimate | None,
-    *,
-    as_json: bool,
-) -> None:
-    if as_json:
-        payload: dict[str, Any] = {
-            "name": rendered.name,
-            "version": rendered.version,
-            "variant": rendered.variant,
-            "messages": rendered.as_messages(),
-        }
-        if estimate is not None:
-            payload["estimate"] = {
-                "model": estimate.model,
-                "input_tokens": estimate.input_tokens,
-                "output_tokens": estimate.output_tokens,
-                "estimated": estimate.estimated,
-                "total_cost_usd": estimate.total_cost,
-            }
-        print(json.dumps(payload, indent=2, ensure_ascii=False))
-        return
-    for message in rendered.as_messages():
-        console.rule(message["role"])
-        console.print(escape(message["content"]), highlight=False)
-    if estimate is not None:
-        cost = (
-            "unknown (no price)" if estimate.total_cost is None else f"${estimate.total_cost:.6f}"
-        )
-        approx = " (approximate tokenizer)" if estimate.estimated else ""
-        console.rule()
-        console.print(
-            f"{estimate.model}: {estimate.input_tokens} input tokens{approx}, up to "
-            f"{estimate.output_tokens} output tokens, cost {cost}"
-        )

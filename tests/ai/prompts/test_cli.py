@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
+import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 from typer.testing import CliRunner
 
 from ai.cli.app import app
+from ai.prompts import RenderedPrompt, TemplateManager
+from tests.ai.cli.running import child_env, devora_command, run_devora, run_devora_in_terminal
 
 runner = CliRunner()
 
@@ -154,3 +160,126 @@ def test_export_and_import_between_stores(store: str, tmp_path: Path) -> None:
     assert exported["labels"] == {"production": 1}
     output = devora("import", str(tmp_path / "out"), "--store", store)
     assert "1 already current" in " ".join(output.split())
+
+
+# The real command in a subprocess: stdout a pipe (as in `| cat`) or a terminal.
+
+
+async def rendered_by_python(store: str, name: str, **values: object) -> RenderedPrompt:
+    async with TemplateManager(store) as manager:
+        template = (await manager.get(name)).template
+        return await manager.render(name, {**template.example, **values})
+
+
+def test_render_piped_is_the_rendered_text_byte_for_byte(store: str, tmp_path: Path) -> None:
+    long_line = "fix: " + "a very long line that no terminal is that wide for, " * 8
+    diff = tmp_path / "change.diff"
+    diff.write_text(f"--- a/x.py\n+++ b/x.py\n+{long_line}\n", encoding="utf-8")
+    expected = asyncio.run(
+        rendered_by_python(store, "commit_message", diff=diff.read_text(encoding="utf-8"))
+    )
+    assert expected.text is not None and long_line in expected.text
+    args = ["render", "commit_message", "--example", "-v", f"diff=@{diff}", "--store", store]
+    with (
+        subprocess.Popen(  # devora ... | cat
+            [*devora_command(), "prompts", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=child_env(),
+        ) as devora,
+        subprocess.Popen(["cat"], stdin=devora.stdout, stdout=subprocess.PIPE) as cat,
+    ):
+        assert devora.stdout is not None and devora.stderr is not None
+        devora.stdout.close()  # cat holds the read end now
+        piped, _ = cat.communicate(timeout=60)
+        errors = devora.stderr.read()
+    assert devora.returncode == 0 and cat.returncode == 0, errors
+    assert piped == expected.text.encode("utf-8")
+    assert errors == b""
+
+    # On a narrow terminal the line is the terminal's to wrap: no newline is inserted.
+    status, shown = run_devora_in_terminal("prompts", *args, columns=60)
+    assert status == 0 and long_line in shown
+
+
+def test_render_piped_chat_messages_are_verbatim_under_role_lines(store: str) -> None:
+    expected = asyncio.run(rendered_by_python(store, "code_review"))
+    result = run_devora(
+        "prompts", "render", "code_review", "--example", "--store", store,
+        "--estimate", "gpt-4o-mini",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    framed = "".join(f"--- {m['role']} ---\n{m['content']}\n" for m in expected.as_messages())
+    assert result.stdout.decode("utf-8") == framed
+    assert result.stderr.decode().startswith("gpt-4o-mini: ")  # the estimate, off stdout
+
+
+def test_listings_are_tab_separated_in_a_pipe_and_tables_on_a_terminal(store: str) -> None:
+    piped = run_devora("prompts", "list", "--store", store)
+    rows = [line.split("\t") for line in piped.stdout.decode().splitlines()]
+    assert len(rows) == 17 and {len(row) for row in rows} == {5}
+    by_name = {row[0]: row for row in rows}
+    assert by_name["code_review"][1:4] == ["code_review", "1", "1"]
+    versions = run_devora("prompts", "versions", "code_review", "--store", store)
+    fields = versions.stdout.decode().rstrip("\n").split("\t")
+    assert fields[:3] == ["1", "production, latest", "devora-ai"] and len(fields) == 6
+
+    status, shown = run_devora_in_terminal("prompts", "list", "--store", store)
+    shown = re.sub(r"\x1b\[[0-9;]*m", "", shown)  # colours off
+    assert status == 0 and "┃ name" in shown and "\t" not in shown
+    assert "│ code_review (built-in)" in shown
+
+
+def test_every_data_command_prints_json_alone_on_stdout(store: str, tmp_path: Path) -> None:
+    def as_json(*args: str) -> Any:
+        result = run_devora("prompts", *args, "--store", store, "--json", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    listed = as_json("list", "--category", "testing")
+    assert {item["name"] for item in listed["templates"]} >= {"unit_tests"}
+    assert {"name", "category", "latest_version", "labels", "builtin", "variables"} <= set(
+        listed["templates"][0]
+    )
+    shown = as_json("show", "code_review")
+    assert shown["version"] == 1 and shown["labels"] == ["production"]
+    assert shown["template"]["messages"][0]["role"] == "system"
+    path = write_template(tmp_path / "t.yaml", "Notes for {audience}:\n{changes}")
+    assert as_json("save", str(path)) == {"name": "release_notes", "version": 1, "changed": True}
+    write_template(path, "Release notes for {audience}:\n{changes}")
+    assert as_json("save", str(path))["version"] == 2
+    labelled = as_json("label", "release_notes", "production", "2")
+    assert labelled == {"name": "release_notes", "label": "production", "version": 2,
+                        "removed": False}  # fmt: skip
+    history = as_json("versions", "release_notes")
+    assert history["labels"] == {"production": 2}
+    assert [v["version"] for v in history["versions"]] == [1, 2]
+    assert history["versions"][1]["latest"] and history["versions"][1]["created_at"]
+    diff = as_json("diff", "release_notes", "1", "2")
+    assert diff["changed_fields"] == ["text"] and "+  Release notes" in diff["unified"]
+    rendered = as_json("render", "release_notes", "-v", "changes=x", "--estimate", "hint")
+    assert rendered["text"] == "Release notes for developers:\n- x"
+    assert rendered["messages"] == [{"role": "user", "content": rendered["text"]}]
+    assert rendered["estimate"]["model"] == "gpt-4o-mini"
+    exported = as_json("export", str(tmp_path / "out"))
+    assert exported["paths"] == [str(tmp_path / "out" / "release_notes.yaml")]
+    imported = run_devora(
+        "prompts", "import", str(tmp_path / "out"), "--json",
+        "--store", f"sqlite:///{tmp_path / 'copy.db'}",
+    )  # fmt: skip
+    assert json.loads(imported.stdout)["created"] == ["release_notes"]
+
+
+@pytest.mark.parametrize(
+    "source", ["missing-dir", "missing.db", "sqlite:///missing.sqlite", "sub/missing"]
+)
+def test_importing_a_missing_source_fails_and_creates_nothing(tmp_path: Path, source: str) -> None:
+    result = run_devora("prompts", "import", source, cwd=tmp_path)
+    assert result.returncode == 1 and result.stdout == b""
+    message = result.stderr.decode()
+    assert message.startswith("error: cannot import from") and message.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []  # neither the source nor .devora/prompts
+    into_sqlite = run_devora(
+        "prompts", "import", source, "--store", f"sqlite:///{tmp_path / 'to.db'}", cwd=tmp_path
+    )
+    assert into_sqlite.returncode == 1 and list(tmp_path.iterdir()) == []
