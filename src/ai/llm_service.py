@@ -12,12 +12,14 @@ refusal alike.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import os
 import random
-from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
+import threading
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Self, Unpack
+from typing import Any, Self, TypeVar, Unpack
 
 import httpx
 
@@ -57,7 +59,11 @@ __all__ = [
     "LLMService",
     "ModelRoute",
     "RequestRecord",
+    "SyncLLMService",
+    "SyncStream",
 ]
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -355,3 +361,108 @@ class LLMService(AsyncClosing):
                 limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
             )
         return self._client
+
+
+class SyncLLMService:
+    """`LLMService` for scripts and notebooks: the same calls, stats and records, blocking.
+
+        with SyncLLMService(config) as llm:
+            text, stats = llm.complete(messages=[{"role": "user", "content": "Hi"}])
+            for delta in llm.stream(messages=[...]):
+                print(delta, end="")
+
+    The service runs on an event loop of its own in a background thread, so it works
+    where a loop is already running (Jupyter) and where none is (a script). Takes the
+    arguments of `LLMService`; `service` is the async service behind it.
+    """
+
+    def __init__(self, config: LLMConfig, **options: Any) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="devora-llm-sync", daemon=True
+        )
+        self._thread.start()
+
+        async def build() -> LLMService:
+            return await LLMService(config, **options).__aenter__()
+
+        self.service: LLMService = self._run(build())
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _run(self, work: Awaitable[_T]) -> _T:
+        future = asyncio.run_coroutine_threadsafe(_awaited(work), self._loop)
+        try:
+            return future.result()
+        except BaseException:  # Ctrl-C in the caller: stop the call, not just the wait
+            future.cancel()
+            raise
+
+    def complete(
+        self, messages: Sequence[Message], **options: Unpack[CallOptions]
+    ) -> tuple[str, CompletionStats]:
+        """`LLMService.complete`, blocking."""
+        return self._run(self.service.complete(messages, **options))
+
+    def stream(self, messages: Sequence[Message], **options: Unpack[CallOptions]) -> SyncStream:
+        """`LLMService.stream`, as a blocking iterator of text deltas."""
+        return SyncStream(self.service.stream(messages, **options), self._run)
+
+    def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
+        """Receive every record (the subscriber runs on the service's thread)."""
+        return self.service.subscribe(subscriber)
+
+    def get_metrics(self) -> dict[str, Any]:
+        return self.service.get_metrics()
+
+    def close(self) -> None:
+        """Deliver pending records, close connections and stop the loop. Idempotent."""
+        if not self._loop.is_running():
+            return
+        self._run(self.service.aclose())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+        self._loop.close()
+
+
+class SyncStream:
+    """A `CompletionStream` read without `await`: iterate for deltas, then `stats`."""
+
+    def __init__(self, stream: CompletionStream, run: Callable[[Awaitable[Any]], Any]) -> None:
+        self._stream = stream
+        self._run = run
+
+    def __iter__(self) -> Self:
+        return self
+
+    def __next__(self) -> str:
+        try:
+            delta: str = self._run(self._stream.__anext__())
+        except StopAsyncIteration:
+            raise StopIteration from None
+        return delta
+
+    @property
+    def text(self) -> str:
+        return self._stream.text
+
+    @property
+    def stats(self) -> CompletionStats | None:
+        return self._stream.stats
+
+    def collect(self) -> tuple[str, CompletionStats]:
+        """Read the whole stream; returns the text and stats like `complete()`."""
+        result: tuple[str, CompletionStats] = self._run(self._stream.collect())
+        return result
+
+    def close(self) -> None:
+        """Stop reading and release the connection (recorded as cancelled)."""
+        self._run(self._stream.aclose())
+
+
+async def _awaited(work: Awaitable[_T]) -> _T:
+    return await work
