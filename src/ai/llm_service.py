@@ -48,7 +48,7 @@ from ai.core.guards import CallGuard, GuardChain, PlannedCall, RecordSlot
 from ai.core.lifecycle import AsyncClosing
 from ai.core.records import RecordBus, RequestRecord, Subscriber
 from ai.errors import ConfigurationError, ProviderError
-from ai.providers.base import ChatRequest, Message
+from ai.providers.base import ChatRequest, Message, StreamOutput
 from ai.providers.registry import ProviderRegistry, default_registry
 
 __all__ = [
@@ -303,7 +303,7 @@ class LLMService(AsyncClosing):
 
     async def _guarded_stream(
         self, stream: CompletionStream, chat: ChatCall
-    ) -> AsyncGenerator[str, None]:
+    ) -> AsyncGenerator[StreamOutput, None]:
         """The stream's deltas under the guards, leaving exactly one record."""
         admission = await self._guards.admit(chat.planned)
         slot = admission.slot(self._emit)

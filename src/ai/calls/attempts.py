@@ -25,20 +25,23 @@ from ai.providers.base import (
     MalformedResponse,
     StreamDecoder,
     StreamErrorEvent,
+    StreamOutput,
     parse_json,
+    tool_call_deltas,
 )
 from ai.providers.sse import DEFAULT_MAX_EVENT_CHARS, ServerSentEvent, iter_lines, iter_sse
 
 
 @dataclass
 class OpenedStream:
-    """A stream that has produced its first text (or ended); the rest is read later."""
+    """A stream that has produced its first output, text or a piece of a tool call (or has
+    ended: `first_output` None); the rest is read later."""
 
     route: ResolvedRoute
     decoder: StreamDecoder
     events: AsyncIterator[ServerSentEvent]
-    first_text: str | None
-    first_text_at: float | None
+    first_output: list[StreamOutput] | None
+    first_output_at: float | None
     resources: AsyncExitStack
 
 
@@ -47,6 +50,7 @@ class WholeAnswer(StreamDecoder):
     answer, already parsed, passed on as one delta."""
 
     def __init__(self, result: ChatResult) -> None:
+        super().__init__()
         self._result = result
 
     def feed(self, event: str | None, data: str) -> str | None:
@@ -121,9 +125,9 @@ class ProviderCalls:
                     transport.open_stream(self._client(), route, body, remaining)
                 )
                 opened = await self._opened(route, response, resources)
-                if opened.first_text is None:
-                    opened.first_text = await self.read_until_text(opened)
-                opened.first_text_at = self._clock.monotonic()
+                if opened.first_output is None:
+                    opened.first_output = await self.read_until_output(opened)
+                opened.first_output_at = self._clock.monotonic()
                 return opened
             except BaseException:
                 await resources.aclose()
@@ -144,8 +148,10 @@ class ProviderCalls:
                 )
             answer = transport.Answer(response.status_code, response.headers, content)
             result = self.parse_answer(route, answer)
+            whole: list[StreamOutput] = [result.text] if result.text else []
+            whole.extend(tool_call_deltas(result.tool_calls))
             return OpenedStream(
-                route, WholeAnswer(result), _no_events(), result.text or None, None, resources
+                route, WholeAnswer(result), _no_events(), whole or None, None, resources
             )
         lines = iter_lines(response.aiter_text(), max_line_chars=self._max_event_chars)
         return OpenedStream(
@@ -157,16 +163,20 @@ class ProviderCalls:
             resources,
         )
 
-    async def read_until_text(self, opened: OpenedStream) -> str | None:
-        """Feed events to the decoder until one yields text; None when the stream ends."""
+    async def read_until_output(self, opened: OpenedStream) -> list[StreamOutput] | None:
+        """Feed events to the decoder until text or a piece of a tool call comes out;
+        None when the stream ends without more."""
         route = opened.route
+        decoder = opened.decoder
         try:
             with transport.provider_errors(route, reading=True):
                 async for event in opened.events:
-                    text = opened.decoder.feed(event.event, event.data)
-                    if text:
-                        return text
-                    if opened.decoder.finished():
+                    text = decoder.feed(event.event, event.data)
+                    output: list[StreamOutput] = [text] if text else []
+                    output.extend(decoder.take_tool_deltas())
+                    if output:
+                        return output
+                    if decoder.finished():
                         return None
         except MalformedResponse as exc:
             raise invalid_response(route, exc) from exc

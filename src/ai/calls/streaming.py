@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Self
 
@@ -16,7 +16,7 @@ from ai.calls.stats import CompletionStats, StatsBuilder
 from ai.core.lifecycle import AsyncClosing
 from ai.core.records import RequestRecord
 from ai.errors import DevoraError, ProviderError, ProviderTimeoutError, StreamInterruptedError
-from ai.providers.base import ChatRequest
+from ai.providers.base import ChatRequest, StreamOutput, tool_call_deltas
 
 
 class CompletionStream(AsyncClosing):
@@ -27,6 +27,10 @@ class CompletionStream(AsyncClosing):
             print(delta, end="")
         print(stream.stats.estimated_cost)
 
+    `events()` iterates instead over everything as it arrives: text deltas (`str`) and
+    pieces of tool calls (`ToolCallDelta`), for callers that act on a tool call before
+    the answer ends; the finished calls are in `stats.tool_calls` either way.
+
     Leaving early (`break`, `aclose()` or `async with`) closes the connection and records
     the call as cancelled, with the cost of what arrived.
     """
@@ -34,26 +38,41 @@ class CompletionStream(AsyncClosing):
     def __init__(self) -> None:
         self.text = ""
         self.stats: CompletionStats | None = None
-        self._deltas: AsyncGenerator[str, None] | None = None
+        self._outputs: AsyncGenerator[StreamOutput, None] | None = None
 
-    def bind(self, deltas: AsyncGenerator[str, None]) -> None:
-        """Attach the generator that produces the deltas (done once, by `LLMService`)."""
-        self._deltas = deltas
+    def bind(self, outputs: AsyncGenerator[StreamOutput, None]) -> None:
+        """Attach the generator that produces the outputs (done once, by `LLMService`)."""
+        self._outputs = outputs
 
     def __aiter__(self) -> Self:
         return self
 
     async def __anext__(self) -> str:
-        if self._deltas is None:
+        while True:
+            output = await self._next_output()
+            if isinstance(output, str):
+                return output
+
+    async def events(self) -> AsyncIterator[StreamOutput]:
+        """Text deltas and tool-call pieces, in the order they arrive."""
+        while True:
+            try:
+                yield await self._next_output()
+            except StopAsyncIteration:
+                return
+
+    async def _next_output(self) -> StreamOutput:
+        if self._outputs is None:
             raise StopAsyncIteration
-        delta = await self._deltas.__anext__()
-        self.text += delta
-        return delta
+        output = await self._outputs.__anext__()
+        if isinstance(output, str):
+            self.text += output
+        return output
 
     async def aclose(self) -> None:
         """Stop reading and release the connection."""
-        if self._deltas is not None:
-            await self._deltas.aclose()
+        if self._outputs is not None:
+            await self._outputs.aclose()
 
     async def collect(self) -> tuple[str, CompletionStats]:
         """Read the whole stream; returns the text and stats like `complete()`."""
@@ -81,7 +100,7 @@ class StreamJob:
     idle_timeout: float = 60.0
 
 
-async def stream_completion(job: StreamJob) -> AsyncGenerator[str, None]:
+async def stream_completion(job: StreamJob) -> AsyncGenerator[StreamOutput, None]:
     """Open with retries and fallbacks, then pass deltas through; record once at the end."""
     try:
         opened = await job.caller.call(
@@ -92,10 +111,10 @@ async def stream_completion(job: StreamJob) -> AsyncGenerator[str, None]:
         raise
     first_token_ms = _first_token_ms(job, opened)
     try:
-        if opened.first_text:
-            yield opened.first_text
-        async for text in _remaining_text(job, opened):
-            yield text
+        for output in opened.first_output or ():
+            yield output
+        async for output in _remaining_output(job, opened):
+            yield output
     except BaseException as error:  # interrupted, or closed early by the caller
         _emit_partial(job, opened, error, first_token_ms)
         raise
@@ -107,8 +126,10 @@ async def stream_completion(job: StreamJob) -> AsyncGenerator[str, None]:
     job.emit(job.builder.record(job.stream.stats, streamed=True))
 
 
-async def _remaining_text(job: StreamJob, opened: OpenedStream) -> AsyncGenerator[str, None]:
-    """Deltas after the first; any failure becomes `StreamInterruptedError`."""
+async def _remaining_output(
+    job: StreamJob, opened: OpenedStream
+) -> AsyncGenerator[StreamOutput, None]:
+    """Outputs after the first; any failure becomes `StreamInterruptedError`."""
     route = opened.route
     try:
         if opened.decoder.finished():
@@ -116,12 +137,13 @@ async def _remaining_text(job: StreamJob, opened: OpenedStream) -> AsyncGenerato
         while True:
             try:
                 async with job.builder.clock.timeout(job.idle_timeout):
-                    text = await job.calls.read_until_text(opened)
+                    outputs = await job.calls.read_until_output(opened)
             except TimeoutError:
                 raise _idle(job, opened) from None
-            if text is None:
+            if outputs is None:
                 break
-            yield text
+            for output in outputs:
+                yield output
     except ProviderError as error:
         raise _interrupted(job, opened, error) from error
     if not opened.decoder.finished():
@@ -161,9 +183,9 @@ def _interrupted(
 
 
 def _first_token_ms(job: StreamJob, opened: OpenedStream) -> float | None:
-    if opened.first_text_at is None or not opened.first_text:
+    if opened.first_output_at is None or not opened.first_output:
         return None
-    return (opened.first_text_at - job.progress.started) * 1000
+    return (opened.first_output_at - job.progress.started) * 1000
 
 
 def _emit_partial(
@@ -183,18 +205,20 @@ REPLAY_CHUNK_CHARS = 64
 
 async def stream_through_cache(
     job: StreamJob, cache: ResponseCache, plan: CachePlan
-) -> AsyncGenerator[str, None]:
+) -> AsyncGenerator[StreamOutput, None]:
     """Replay a cached answer in chunks, or stream a fresh one and store it once complete."""
     if plan.read and (hit := await cache.lookup(plan)) is not None:
         for start in range(0, max(len(hit.text), 1), REPLAY_CHUNK_CHARS):
             chunk = hit.text[start : start + REPLAY_CHUNK_CHARS]
             if chunk:
                 yield chunk
+        for delta in tool_call_deltas(hit.tool_calls):
+            yield delta
         job.stream.stats = job.builder.from_cache(hit, streamed=True)
         job.emit(job.builder.record(job.stream.stats, streamed=True))
         return
-    async for delta in stream_completion(job):
-        yield delta
+    async for output in stream_completion(job):
+        yield output
     if job.stream.stats is not None:
         await cache.store(plan, cache_entry(job.stream.text, job.stream.stats))
 

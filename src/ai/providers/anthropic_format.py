@@ -16,6 +16,7 @@ from ai.providers.base import (
     StreamDecoder,
     StreamErrorEvent,
     ToolCall,
+    ToolCallDelta,
     WireFormat,
     parse_json,
 )
@@ -265,6 +266,7 @@ class _AnthropicStreamDecoder(StreamDecoder):
     """Follows message_start / content_block_* / message_delta / message_stop."""
 
     def __init__(self) -> None:
+        super().__init__()
         self._parts: list[str] = []
         self._thoughts: list[str] = []
         self._blocks: dict[int, dict[str, Any]] = {}
@@ -294,7 +296,12 @@ class _AnthropicStreamDecoder(StreamDecoder):
             self._id = message.get("id")
             self._start_usage = dict(message.get("usage") or {})
         elif kind == "content_block_start":
-            self._blocks[int(payload.get("index", 0))] = dict(payload.get("content_block") or {})
+            index = int(payload.get("index", 0))
+            block = self._blocks[index] = dict(payload.get("content_block") or {})
+            if block.get("type") == "tool_use":
+                self._tool_delta(
+                    ToolCallDelta(index, str(block.get("id")), str(block.get("name")), "")
+                )
         elif kind == "content_block_delta":
             return self._apply_delta(int(payload.get("index", 0)), payload.get("delta") or {})
         elif kind == "message_delta":
@@ -318,7 +325,9 @@ class _AnthropicStreamDecoder(StreamDecoder):
             self._thoughts.append(str(delta.get("thinking", "")))
         elif delta.get("type") == "input_json_delta":
             block = self._blocks.setdefault(index, {"type": "tool_use"})
-            block.setdefault("_json", []).append(str(delta.get("partial_json", "")))
+            fragment = str(delta.get("partial_json", ""))
+            block.setdefault("_json", []).append(fragment)
+            self._tool_delta(ToolCallDelta(index, None, None, fragment))
         return None
 
     def finished(self) -> bool:

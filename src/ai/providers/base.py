@@ -70,8 +70,50 @@ class ChatResult:
     reasoning_text: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class ToolCallDelta:
+    """A piece of a tool call as it streams in: the first piece of a call carries its `id`
+    and `name`; later pieces add to its `arguments` (a JSON text, in fragments)."""
+
+    index: int
+    id: str | None
+    name: str | None
+    arguments: str
+
+
+StreamOutput = str | ToolCallDelta
+"""What a stream yields as it goes: text deltas and pieces of tool calls."""
+
+
+def tool_call_deltas(calls: Sequence[ToolCall]) -> list[ToolCallDelta]:
+    """Finished tool calls (OpenAI shape) as one piece each, for a stream replayed whole."""
+    deltas = []
+    for index, call in enumerate(calls):
+        function = call.get("function") or {}
+        deltas.append(
+            ToolCallDelta(
+                index, call.get("id"), function.get("name"), function.get("arguments", "")
+            )
+        )
+    return deltas
+
+
 class StreamDecoder(ABC):
-    """Turns one provider's SSE events into text deltas and, at the end, a `ChatResult`."""
+    """Turns one provider's SSE events into text deltas and, at the end, a `ChatResult`.
+
+    Pieces of tool calls are collected as they arrive; `take_tool_deltas` hands over (and
+    forgets) those collected since the last call."""
+
+    def __init__(self) -> None:
+        self._tool_deltas: list[ToolCallDelta] = []
+
+    def take_tool_deltas(self) -> list[ToolCallDelta]:
+        """The tool-call pieces collected since the last call."""
+        taken, self._tool_deltas = self._tool_deltas, []
+        return taken
+
+    def _tool_delta(self, delta: ToolCallDelta) -> None:
+        self._tool_deltas.append(delta)
 
     @abstractmethod
     def feed(self, event: str | None, data: str) -> str | None:

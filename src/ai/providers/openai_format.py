@@ -14,6 +14,7 @@ from ai.providers.base import (
     StreamDecoder,
     StreamErrorEvent,
     ToolCall,
+    ToolCallDelta,
     WireFormat,
     parse_json,
 )
@@ -162,6 +163,7 @@ class _OpenAIStreamDecoder(StreamDecoder):
     """Accumulates `chat.completion.chunk` events; the usage chunk has `choices: []`."""
 
     def __init__(self) -> None:
+        super().__init__()
         self._parts: list[str] = []
         self._tool_calls: dict[int, ToolCall] = {}
         self._model: str | None = None
@@ -221,6 +223,14 @@ class _OpenAIStreamDecoder(StreamDecoder):
             call["function"]["name"] += function["name"]
         if function.get("arguments"):
             call["function"]["arguments"] += function["arguments"]
+        self._tool_delta(
+            ToolCallDelta(
+                index,
+                _str_or_none(fragment.get("id")),
+                _str_or_none(function.get("name")),
+                str(function.get("arguments") or ""),
+            )
+        )
 
     def finished(self) -> bool:
         return self._done

@@ -8,6 +8,7 @@ from ai.core.clock import FakeClock
 from ai.core.records import RequestRecord
 from ai.errors import StreamInterruptedError
 from ai.llm_service import LLMService
+from ai.providers.base import ToolCallDelta
 from ai.testing import FakeProviderServer, Fault
 from tests.ai.provider_configs import anthropic_config, openai_config, openrouter_config
 
@@ -154,6 +155,29 @@ async def test_streamed_tool_calls_are_assembled(
     [call] = stats.tool_calls
     assert call["function"]["name"] == "lookup" and '"query"' in call["function"]["arguments"]
     assert call["id"]
+
+
+@pytest.mark.parametrize("make_config", [openai_config, anthropic_config])
+async def test_tool_calls_stream_out_as_they_arrive(
+    fake: FakeProviderServer, make_config: object
+) -> None:
+    tool = {
+        "type": "function",
+        "function": {
+            "name": "lookup",
+            "parameters": {"type": "object", "properties": {"query": {"type": "string"}}},
+        },
+    }
+    async with LLMService(make_config(fake)) as llm:  # type: ignore[operator]
+        stream = llm.stream(messages=STORY, tools=[tool])
+        events = [event async for event in stream.events()]
+    pieces = [e for e in events if isinstance(e, ToolCallDelta)]
+    assert stream.stats is not None
+    [call] = stream.stats.tool_calls
+    assert len(pieces) >= 2  # the name first, then the arguments in fragments
+    assert (pieces[0].id, pieces[0].name) == (call["id"], "lookup")
+    assert "".join(p.arguments for p in pieces) == call["function"]["arguments"]
+    assert stream.text == "".join(e for e in events if isinstance(e, str))
 
 
 async def test_enable_streaming_makes_complete_stream(fake: FakeProviderServer) -> None:
