@@ -1,0 +1,121 @@
+"""Rolling raw records up into per-bucket aggregates that survive retention.
+
+Latencies go into the bins of a DDSketch mapping with 1% relative accuracy (the keys of
+`ddsketch.mapping.LogarithmicMapping`), so a rollup's percentiles are as good as the raw
+records' and rollups of different buckets or processes merge by adding bin counts.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from ddsketch.mapping import LogarithmicMapping
+
+from ai.core.records import RequestRecord
+from ml_ops.store.base import Rollup
+
+RELATIVE_ACCURACY = 0.01
+HOUR = 3600
+_MAPPING = LogarithmicMapping(RELATIVE_ACCURACY)
+
+
+def sketch_key(value: float) -> int:
+    """The DDSketch bin of a positive value (values at or below 0 share the lowest bin)."""
+    return int(_MAPPING.key(max(value, _MAPPING.min_possible)))
+
+
+def bin_value(key: int) -> float:
+    """A representative value of bin `key` (within the relative accuracy of its members)."""
+    return float(_MAPPING.value(key))
+
+
+def bucket_start(moment: datetime, bucket_seconds: int) -> datetime:
+    """The start of the bucket `moment` falls in (UTC, aligned to the epoch)."""
+    epoch = int(moment.timestamp())
+    return datetime.fromtimestamp(epoch - epoch % bucket_seconds, tz=UTC)
+
+
+def roll_up(records: Iterable[RequestRecord], bucket_seconds: int = HOUR) -> list[Rollup]:
+    """One `Rollup` per bucket and group (model, provider, operation, user, agent)."""
+    groups: dict[tuple[Any, ...], list[RequestRecord]] = defaultdict(list)
+    for record in records:
+        key = (
+            bucket_start(record.timestamp, bucket_seconds),
+            record.model or record.model_requested,
+            record.provider,
+            record.operation,
+            record.user,
+            record.agent,
+        )
+        groups[key].append(record)
+    return [
+        _rollup(key, members, bucket_seconds) for key, members in sorted(groups.items(), key=_order)
+    ]
+
+
+def merge_rollups(first: Rollup, second: Rollup) -> Rollup:
+    """Two rollups of the same bucket and group as one (counts and bins added)."""
+    return Rollup(
+        bucket_start=first.bucket_start,
+        bucket_seconds=first.bucket_seconds,
+        model=first.model,
+        provider=first.provider,
+        operation=first.operation,
+        user=first.user,
+        agent=first.agent,
+        requests=first.requests + second.requests,
+        failures=first.failures + second.failures,
+        cached=first.cached + second.cached,
+        input_tokens=first.input_tokens + second.input_tokens,
+        output_tokens=first.output_tokens + second.output_tokens,
+        cached_input_tokens=first.cached_input_tokens + second.cached_input_tokens,
+        reasoning_tokens=first.reasoning_tokens + second.reasoning_tokens,
+        cost=first.cost + second.cost,
+        saved_cost=first.saved_cost + second.saved_cost,
+        latency_ms_sum=first.latency_ms_sum + second.latency_ms_sum,
+        errors=dict(Counter(first.errors) + Counter(second.errors)),
+        latency_bins=dict(Counter(first.latency_bins) + Counter(second.latency_bins)),
+        ttft_bins=dict(Counter(first.ttft_bins) + Counter(second.ttft_bins)),
+    )
+
+
+def _order(item: tuple[tuple[Any, ...], list[RequestRecord]]) -> tuple[Any, ...]:
+    key = item[0]
+    return tuple("" if part is None else str(part) for part in key)
+
+
+def _rollup(key: tuple[Any, ...], records: list[RequestRecord], bucket_seconds: int) -> Rollup:
+    start, model, provider, operation, user, agent = key
+    errors = Counter(str(r.error_type) for r in records if not r.success and r.error_type)
+    latency = Counter(sketch_key(r.latency_ms) for r in records)
+    ttft = Counter(
+        sketch_key(r.time_to_first_token_ms)
+        for r in records
+        if r.time_to_first_token_ms is not None
+    )
+    usages = [r.usage for r in records if r.usage is not None]
+    return Rollup(
+        bucket_start=start,
+        bucket_seconds=bucket_seconds,
+        model=model,
+        provider=provider,
+        operation=operation,
+        user=user,
+        agent=agent,
+        requests=len(records),
+        failures=sum(not r.success for r in records),
+        cached=sum(r.cached for r in records),
+        input_tokens=sum(u.input_tokens for u in usages),
+        output_tokens=sum(u.output_tokens for u in usages),
+        cached_input_tokens=sum(u.cached_input_tokens for u in usages),
+        reasoning_tokens=sum(u.reasoning_tokens for u in usages),
+        cost=sum(r.estimated_cost or 0.0 for r in records),
+        saved_cost=sum(r.saved_cost or 0.0 for r in records),
+        latency_ms_sum=sum(r.latency_ms for r in records),
+        errors=dict(errors),
+        latency_bins=dict(latency),
+        ttft_bins=dict(ttft),
+    )
