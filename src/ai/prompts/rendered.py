@@ -7,12 +7,16 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ai.accounting.pricing import PricingTable
-from ai.accounting.tokens import count_message_tokens, count_tokens
+from ai.accounting.tokens import TokenCount
 from ai.core.records import TagKey
 from ai.core.usage import Usage
 from ai.errors import TemplateError
+from ai.prompts.preview import preview, preview_keys
+from ai.prompts.prompt_tokens import count_messages, count_text
 
 _HINT_KEYS = frozenset({"model", "temperature", "max_tokens"})
+#: The most output tokens an estimate takes: an int64, as every API counts tokens.
+MAX_OUTPUT_TOKENS = 2**63 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,20 +29,22 @@ class ModelHints:
 
     def __post_init__(self) -> None:
         if self.model is not None and (not isinstance(self.model, str) or not self.model):
-            raise TemplateError(f"model hint must be a model name, got {self.model!r}")
+            raise TemplateError(f"model hint must be a model name, got {preview(self.model)}")
         if self.temperature is not None and (
             isinstance(self.temperature, bool)
             or not isinstance(self.temperature, int | float)
             or not 0.0 <= self.temperature <= 2.0
         ):
-            raise TemplateError(f"temperature hint must be in [0, 2], got {self.temperature!r}")
+            raise TemplateError(
+                f"temperature hint must be in [0, 2], got {preview(self.temperature)}"
+            )
         if self.max_tokens is not None and (
             isinstance(self.max_tokens, bool)
             or not isinstance(self.max_tokens, int)
             or self.max_tokens < 1
         ):
             raise TemplateError(
-                f"max_tokens hint must be a positive integer, got {self.max_tokens!r}"
+                f"max_tokens hint must be a positive integer, got {preview(self.max_tokens)}"
             )
 
     def to_dict(self) -> dict[str, Any]:
@@ -55,11 +61,12 @@ class ModelHints:
     def from_dict(cls, data: Mapping[str, Any]) -> ModelHints:
         """Read hints; an unknown key is an error."""
         if not isinstance(data, Mapping):
-            raise TemplateError(f"model_hints must be a mapping, got {data!r}")
+            raise TemplateError(f"model_hints must be a mapping, got {preview(data)}")
         unknown = set(data) - _HINT_KEYS
         if unknown:
             raise TemplateError(
-                f"model_hints: unknown key(s) {sorted(unknown)}; allowed: {sorted(_HINT_KEYS)}"
+                f"model_hints: unknown key(s) {preview_keys(unknown)}; "
+                f"allowed: {sorted(_HINT_KEYS)}"
             )
         return cls(**data)
 
@@ -137,20 +144,32 @@ class RenderedPrompt:
         output_tokens: int | None = None,
         pricing: PricingTable | None = None,
     ) -> PromptEstimate:
-        """Count this prompt's tokens for `model` (default: the template's hint) and price it."""
+        """Count this prompt's tokens for `model` (default: the template's hint) and price it.
+
+        Counting takes time linear in the prompt's length, a 10 MB variable value included
+        (see `ai.prompts.prompt_tokens`).
+        """
         model = model or self.model_hints.model
         if not model:
             raise TemplateError(
                 f"{self.name}: no model to estimate for; pass one, or set model_hints.model"
             )
+        if not isinstance(model, str):
+            raise TemplateError(f"{self.name}: model must be a model name, got {preview(model)}")
         if output_tokens is None:
             output_tokens = self.model_hints.max_tokens or 0
-        if output_tokens < 0:
-            raise TemplateError(f"output_tokens must be >= 0, got {output_tokens}")
-        if self.text is not None:
-            count = count_tokens(self.text, model)
-        else:
-            count = count_message_tokens(self.messages, model)
+        if (
+            isinstance(output_tokens, bool)
+            or not isinstance(output_tokens, int)
+            or not 0 <= output_tokens <= MAX_OUTPUT_TOKENS
+        ):
+            raise TemplateError(
+                "output_tokens must be an integer from 0 to 2**63 - 1, "
+                f"got {preview(output_tokens)}"
+            )
+        if pricing is not None and not isinstance(pricing, PricingTable):
+            raise TemplateError(f"pricing must be a PricingTable, got {preview(pricing)}")
+        count = self._count(model)
         price = (pricing or PricingTable.default()).get(model)
         input_cost = output_cost = None
         if price is not None:
@@ -165,3 +184,19 @@ class RenderedPrompt:
             input_cost=input_cost,
             output_cost=output_cost,
         )
+
+    def _count(self, model: str) -> TokenCount:
+        """Tokens of the prompt as sent; `TemplateError` if a part of it is not text."""
+        if self.text is not None:
+            if not isinstance(self.text, str):
+                raise TemplateError(f"{self.name}: text must be a string")
+            return count_text(self.text, model)
+        for message in self.messages:
+            if not isinstance(message, Mapping) or not all(
+                isinstance(message.get(key), str) for key in ("role", "content")
+            ):
+                raise TemplateError(
+                    f"{self.name}: each message must have text role and content, "
+                    f"got {preview(message)}"
+                )
+        return count_messages(self.messages, model)

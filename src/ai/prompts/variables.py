@@ -9,12 +9,14 @@ from __future__ import annotations
 import enum
 import json
 import math
-from collections.abc import Mapping, Sequence
+import sys
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
 from ai.errors import TemplateError
 from ai.prompts.interpolation import IDENTIFIER
+from ai.prompts.preview import preview, preview_keys
 
 
 class VariableType(enum.StrEnum):
@@ -56,22 +58,30 @@ class TemplateVariable:
     max_length: int | None = None
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not IDENTIFIER.fullmatch(self.name):
-            raise TemplateError(
-                f"variable name {self.name!r} must be an identifier (letters, digits, _)"
-            )
+        _check_name(self.name)
         try:
+            if not isinstance(self.type, str):  # Enum's own message would repr any value
+                raise ValueError(self.type)
             object.__setattr__(self, "type", VariableType(self.type))
         except ValueError:
             known = ", ".join(t.value for t in VariableType)
             raise TemplateError(
-                f"variable {self.name!r}: unknown type {self.type!r}; use one of {known}"
+                f"variable {self.name!r}: unknown type {preview(self.type)}; use one of {known}"
             ) from None
-        object.__setattr__(self, "choices", tuple(self.choices))
+        if not isinstance(self.description, str):
+            raise TemplateError(f"variable {self.name!r}: description must be text")
+        object.__setattr__(self, "choices", _choices(self.name, self.choices))
         if self.default is not MISSING and self.required:
             object.__setattr__(self, "required", False)  # a default makes it optional
-        if self.max_length is not None and self.max_length < 1:
-            raise TemplateError(f"variable {self.name!r}: max_length must be >= 1")
+        if self.max_length is not None and (
+            isinstance(self.max_length, bool)
+            or not isinstance(self.max_length, int)
+            or self.max_length < 1
+        ):
+            raise TemplateError(
+                f"variable {self.name!r}: max_length must be an integer >= 1, "
+                f"got {preview(self.max_length)}"
+            )
         if self.default is not MISSING:
             self.to_text(self.default)  # a bad default fails at definition, not at render
 
@@ -80,7 +90,9 @@ class TemplateVariable:
         text = _CONVERTERS[self.type](self.name, value)
         if self.choices and text not in self.choices:
             allowed = ", ".join(repr(choice) for choice in self.choices)
-            raise TemplateError(f"variable {self.name!r} must be one of {allowed}, got {text!r}")
+            raise TemplateError(
+                f"variable {self.name!r} must be one of {allowed}, got {preview(text)}"
+            )
         if self.max_length is not None and len(text) > self.max_length:
             raise TemplateError(
                 f"variable {self.name!r} is {len(text)} characters, over its max_length of "
@@ -101,7 +113,7 @@ class TemplateVariable:
                 return float(raw)
         except ValueError:
             raise TemplateError(
-                f"variable {self.name!r} expects {self.type.value}, got {raw!r}"
+                f"variable {self.name!r} expects {self.type.value}, got {preview(raw)}"
             ) from None
         if self.type is VariableType.BOOLEAN:
             lowered = raw.strip().lower()
@@ -109,7 +121,7 @@ class TemplateVariable:
                 return True
             if lowered in ("false", "no", "0", "off"):
                 return False
-            raise TemplateError(f"variable {self.name!r} expects true or false, got {raw!r}")
+            raise TemplateError(f"variable {self.name!r} expects true or false, got {preview(raw)}")
         if self.type is VariableType.LIST:
             return _parse_list(self.name, raw)
         return raw
@@ -134,12 +146,13 @@ class TemplateVariable:
     @classmethod
     def from_dict(cls, name: str, data: Mapping[str, Any] | str | None) -> TemplateVariable:
         """Read a declaration; a bare string is shorthand for the description of a text."""
+        _check_name(name)
         if data is None:
             return cls(name)
         if isinstance(data, str):
             return cls(name, description=data)
         if not isinstance(data, Mapping):
-            raise TemplateError(f"variable {name!r}: expected a mapping, got {data!r}")
+            raise TemplateError(f"variable {name!r}: expected a mapping, got {preview(data)}")
         if data.get("required") is True and "default" in data:
             raise TemplateError(
                 f"variable {name!r} is marked required but has a default; drop one of the two"
@@ -147,16 +160,16 @@ class TemplateVariable:
         unknown = set(data) - _VARIABLE_KEYS
         if unknown:
             raise TemplateError(
-                f"variable {name!r}: unknown key(s) {sorted(unknown)}; "
+                f"variable {name!r}: unknown key(s) {preview_keys(unknown)}; "
                 f"allowed: {sorted(_VARIABLE_KEYS)}"
             )
         return cls(
             name=name,
             type=data.get("type", VariableType.TEXT),
-            description=str(data.get("description", "")),
+            description=_as_text(name, "description", data.get("description", "")),
             required=bool(data.get("required", "default" not in data)),
             default=data.get("default", MISSING),
-            choices=tuple(str(choice) for choice in data.get("choices", ())),
+            choices=_choices(name, data.get("choices", ()), convert=True),
             max_length=data.get("max_length"),
         )
 
@@ -164,26 +177,73 @@ class TemplateVariable:
 _VARIABLE_KEYS = frozenset({"type", "description", "required", "default", "choices", "max_length"})
 
 
+def _check_name(name: object) -> None:
+    if not isinstance(name, str) or not IDENTIFIER.fullmatch(name):
+        raise TemplateError(
+            f"variable name {preview(name)} must be an identifier (letters, digits, _)"
+        )
+
+
 def _text(name: str, value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, _SCALAR):
         raise TemplateError(f"variable {name!r} expects text, got {_kind(value)}")
     if isinstance(value, float) and not math.isfinite(value):
         raise TemplateError(f"variable {name!r} got a non-finite number {value!r}")
+    if isinstance(value, int):
+        return _decimal(name, value)
     return value if isinstance(value, str) else str(value)
 
 
 def _integer(name: str, value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, int):
         raise TemplateError(f"variable {name!r} expects an integer, got {_kind(value)}")
-    return str(value)
+    return _decimal(name, value)
 
 
 def _number(name: str, value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise TemplateError(f"variable {name!r} expects a number, got {_kind(value)}")
+    if isinstance(value, int):  # always finite, even beyond float's range
+        return _decimal(name, value)
     if not math.isfinite(value):
         raise TemplateError(f"variable {name!r} got a non-finite number {value!r}")
-    return repr(value) if isinstance(value, float) else str(value)
+    return repr(value)
+
+
+def _decimal(name: str, value: int) -> str:
+    """`str(value)`, or a `TemplateError` where Python refuses to write that many digits."""
+    try:
+        return str(int(value))
+    except ValueError:  # over sys.get_int_max_str_digits() (4,300 by default)
+        raise TemplateError(
+            f"variable {name!r}: an integer of {value.bit_length()} bits has more digits "
+            f"than Python writes out ({sys.get_int_max_str_digits()}, see "
+            "sys.set_int_max_str_digits); pass it as text if it is meant to be that long"
+        ) from None
+
+
+def _as_text(name: str, what: str, value: Any) -> str:
+    """A declaration's text field from a file: scalars become text, anything else fails."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool | int | float):
+        return _decimal(name, value) if isinstance(value, int) else str(value)
+    raise TemplateError(f"variable {name!r}: {what} must be text, got {_kind(value)}")
+
+
+def _choices(name: str, choices: Any, *, convert: bool = False) -> tuple[str, ...]:
+    """`choices` as a tuple of text (from files, scalars are converted: `[1, 2]`)."""
+    if type(choices) is tuple and all(type(c) is str for c in choices):
+        return choices  # the common case, without the (slow) ABC checks below
+    if isinstance(choices, str | bytes | Mapping) or not isinstance(choices, Iterable):
+        raise TemplateError(
+            f"variable {name!r}: choices must be a list of text, got {_kind(choices)}"
+        )
+    cleaned = tuple(_as_text(name, "each choice", c) if convert else c for c in choices)
+    for choice in cleaned:
+        if not isinstance(choice, str):
+            raise TemplateError(f"variable {name!r}: choice {preview(choice)} is not text")
+    return cleaned
 
 
 def _boolean(name: str, value: Any) -> str:

@@ -24,6 +24,10 @@ Semantics (docs/filters.md gives the reasons and Pinecone's wording):
 - A list-valued field (Pinecone: a list of strings) matches `$eq`/`$in` when any element
   equals; `$ne`/`$nin` when none does. Range operators never match a list.
 - Other values (dicts, nested lists, NaN) are present but equal nothing.
+
+Size: `FilterLimits` (default `DEFAULT_FILTER_LIMITS`: 10,000 `$in`/`$nin` values in all,
+32 levels, 256 conditions) bounds what one filter may cost; `parse_filter(raw, limits)`
+refuses more with a `FilterError` naming the limit and how to raise it.
 """
 
 from __future__ import annotations
@@ -41,14 +45,17 @@ from ai.rag.filters_lang import (
     matches,
     parse_filter,
 )
+from ai.rag.filters_limits import DEFAULT_FILTER_LIMITS, FilterLimits
 from ai.rag.filters_numpy import MetadataColumns
 from ai.rag.filters_sql import compile_sql
 
 __all__ = [
+    "DEFAULT_FILTER_LIMITS",
     "MAX_DEPTH",
     "And",
     "Condition",
     "Filter",
+    "FilterLimits",
     "MetadataColumns",
     "Op",
     "Or",

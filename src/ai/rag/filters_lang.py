@@ -7,20 +7,29 @@ must agree with `matches`, the plain-Python statement of what a filter means.
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TypeGuard
 
 import numpy as np
 
-from ai.errors import FilterError
+from ai.errors import ConfigurationError, FilterError
+from ai.rag.filters_limits import (
+    DEFAULT_FILTER_LIMITS,
+    FilterBudget,
+    FilterLimits,
+    preview,
+    raise_hint,
+)
 
 Scalar = str | int | float | bool
 
-#: Deepest nesting of `$and` / `$or` accepted; deeper filters are refused, not recursed into.
-MAX_DEPTH = 32
+#: Deepest nesting of `$and` / `$or` accepted by default (`FilterLimits.max_depth`); deeper
+#: filters are refused, not recursed into.
+MAX_DEPTH = DEFAULT_FILTER_LIMITS.max_depth
 
 #: A typed, comparable form of a scalar: ("s", text), ("n", float64 value) or ("b", flag).
 ScalarKey = tuple[str, str | float | bool]
@@ -52,6 +61,19 @@ class Condition:
     field: str
     op: Op
     value: Scalar | tuple[Scalar, ...]
+    _keys: frozenset[ScalarKey] | None = dataclasses.field(
+        default=None, init=False, repr=False, compare=False
+    )
+
+    def target_keys(self) -> frozenset[ScalarKey]:
+        """The typed keys of the value(s), built on first use and kept: `matches` tests
+        each record against them, so a 10,000-value `$in` costs one set, not one per record."""
+        keys = self._keys
+        if keys is None:
+            targets = self.value if isinstance(self.value, tuple) else (self.value,)
+            keys = frozenset(key for t in targets if (key := scalar_key(t)) is not None)
+            object.__setattr__(self, "_keys", keys)
+        return keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,91 +96,147 @@ Filter = Condition | And | Or
 # --- parsing ------------------------------------------------------------------------------
 
 
-def parse_filter(raw: Mapping[str, Any] | Filter | None) -> Filter | None:
+def parse_filter(
+    raw: Mapping[str, Any] | Filter | None, limits: FilterLimits | None = None
+) -> Filter | None:
     """Validate a Pinecone-style filter dict; raise `FilterError` naming the bad part.
 
     `None` and `{}` mean "no filter" and give `None`; an already parsed `Filter` is
-    returned as is, so callers may pass either form.
+    returned as is, once checked against `limits` too, so callers may pass either form.
+    `limits` (default `DEFAULT_FILTER_LIMITS`) bounds list sizes, nesting and conditions;
+    parsing stops at the first excess, so its cost is bounded by the limits, not the input.
     """
+    limits = DEFAULT_FILTER_LIMITS if limits is None else limits
+    if not isinstance(limits, FilterLimits):
+        raise ConfigurationError(
+            f"parse_filter: limits must be a FilterLimits, got {preview(limits)}."
+        )
     if raw is None:
         return None
     if isinstance(raw, Condition | And | Or):
+        check_parsed(raw, limits)
         return raw
     if not isinstance(raw, Mapping):
-        raise FilterError(f"filter: expected a dict (JSON object), got {_show(raw)}.")
+        raise FilterError(f"filter: expected a dict (JSON object), got {preview(raw)}.")
     if not raw:
         return None
-    return _parse_object(raw, "filter", 1)
+    return _Parser(FilterBudget(limits)).clause(raw, "filter", 1)
 
 
-def _parse_object(raw: object, path: str, depth: int) -> Filter:
-    if depth > MAX_DEPTH:
-        raise FilterError(f"{path}: filters may nest $and/$or at most {MAX_DEPTH} levels deep.")
-    if not isinstance(raw, Mapping):
-        raise FilterError(f"{path}: expected a dict (JSON object), got {_show(raw)}.")
-    if not raw:
-        raise FilterError(f"{path}: empty clause; give at least one field or $and/$or.")
-    clauses: list[Filter] = []
-    for key, value in raw.items():
-        where = f"{path}[{key!r}]"
-        if not isinstance(key, str):
-            raise FilterError(f"{where}: field names must be strings, got {_show(key)}.")
-        if key in LOGICAL_OPS:
-            clauses.append(_parse_logical(key, value, where, depth))
-        elif key.startswith("$"):
-            if key in Op.__members__.values():
+class _Parser:
+    """One pass over the input, in time linear in its size; `budget` stops it early."""
+
+    __slots__ = ("budget",)
+
+    def __init__(self, budget: FilterBudget) -> None:
+        self.budget = budget
+
+    def clause(self, raw: object, path: str, depth: int) -> Filter:
+        """One object: fields and `$and`/`$or`, ANDed together."""
+        self.budget.check_depth(depth, path)
+        if not isinstance(raw, Mapping):
+            raise FilterError(f"{path}: expected a dict (JSON object), got {preview(raw)}.")
+        if not raw:
+            raise FilterError(f"{path}: empty clause; give at least one field or $and/$or.")
+        clauses: list[Filter] = []
+        for key, value in raw.items():
+            where = f"{path}[{preview(key)}]"
+            if not isinstance(key, str):
+                raise FilterError(f"{where}: field names must be strings, got {preview(key)}.")
+            if key in LOGICAL_OPS:
+                clauses.append(self.logical(key, value, where, depth))
+            elif key.startswith("$"):
+                if key in _OPERATORS:
+                    raise FilterError(
+                        f"{where}: {key} cannot stand at the top of a clause; put it under a "
+                        f"field, e.g. {{'year': {{{key!r}: ...}}}}."
+                    )
+                raise FilterError(f"{where}: unknown operator {preview(key)}; {_KNOWN}.")
+            elif not key:
+                raise FilterError(f"{where}: field names must not be empty.")
+            else:
+                clauses.extend(self.conditions(key, value, where))
+        return clauses[0] if len(clauses) == 1 else And(tuple(clauses))
+
+    def logical(self, key: str, value: object, path: str, depth: int) -> Filter:
+        """The list under `$and` / `$or`."""
+        if not isinstance(value, list | tuple) or not value:
+            raise FilterError(
+                f"{path}: {key} takes a non-empty list of clauses, got {preview(value)}."
+            )
+        clauses = tuple(
+            self.clause(item, f"{path}[{i}]", depth + 1) for i, item in enumerate(value)
+        )
+        return And(clauses) if key == "$and" else Or(clauses)
+
+    def conditions(self, field: str, value: object, path: str) -> list[Condition]:
+        """What one field is compared with: a value (`$eq`) or an operator dict."""
+        if not isinstance(value, Mapping):
+            self.budget.add_condition(path)
+            return [Condition(field, Op.EQ, _equality_value(value, path, "$eq"))]
+        if not value:
+            raise FilterError(f"{path}: empty operator dict; give e.g. {{'$eq': ...}}.")
+        found = []
+        for op_name, operand in value.items():
+            where = f"{path}[{preview(op_name)}]"
+            if op_name in LOGICAL_OPS:
                 raise FilterError(
-                    f"{where}: {key} cannot stand at the top of a clause; put it under a "
-                    f"field, e.g. {{'year': {{{key!r}: ...}}}}."
+                    f"{where}: {op_name} combines clauses; it cannot sit under a field."
                 )
-            raise FilterError(f"{where}: unknown operator {key!r}; {_KNOWN}.")
-        elif not key:
-            raise FilterError(f"{where}: field names must not be empty.")
+            if op_name not in _OPERATORS:
+                raise FilterError(f"{where}: unknown operator {preview(op_name)}; {_KNOWN}.")
+            self.budget.add_condition(where)
+            op = Op(op_name)
+            found.append(Condition(field, op, _operand(op, operand, where, self.budget)))
+        return found
+
+
+def check_parsed(filter: Filter, limits: FilterLimits) -> None:
+    """Hold an already parsed (perhaps hand-built) tree to `limits`, without recursion.
+
+    One object level of a filter can become two tree levels (an object with several keys
+    is an `And` above its `$and`), so trees get twice `max_depth`.
+    """
+    budget = FilterBudget(limits)
+    stack: list[tuple[object, int]] = [(filter, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > 2 * limits.max_depth:
+            raise FilterError(
+                f"filter: the parsed tree nests And/Or more than {2 * limits.max_depth} deep "
+                f"{raise_hint('max_depth')}"
+            )
+        if isinstance(node, Condition):
+            budget.add_condition(f"filter[{preview(node.field)}]")
+            if isinstance(node.value, tuple):
+                budget.add_items(len(node.value), f"filter[{preview(node.field)}]")
+        elif isinstance(node, And | Or):
+            if not node.clauses:
+                raise FilterError(f"filter: {type(node).__name__}() needs at least one clause.")
+            stack.extend((clause, depth + 1) for clause in node.clauses)
         else:
-            clauses.extend(_parse_field(key, value, where))
-    return clauses[0] if len(clauses) == 1 else And(tuple(clauses))
+            raise FilterError(
+                f"filter: expected Condition, And or Or in a parsed tree, got {preview(node)}."
+            )
 
 
-def _parse_logical(key: str, value: object, path: str, depth: int) -> Filter:
-    if not isinstance(value, list | tuple) or not value:
-        raise FilterError(f"{path}: {key} takes a non-empty list of clauses, got {_show(value)}.")
-    clauses = tuple(_parse_object(item, f"{path}[{i}]", depth + 1) for i, item in enumerate(value))
-    return And(clauses) if key == "$and" else Or(clauses)
-
-
-def _parse_field(field: str, value: object, path: str) -> list[Condition]:
-    if not isinstance(value, Mapping):
-        return [Condition(field, Op.EQ, _equality_value(value, path, "$eq"))]
-    if not value:
-        raise FilterError(f"{path}: empty operator dict; give e.g. {{'$eq': ...}}.")
-    conditions = []
-    for op_name, operand in value.items():
-        where = f"{path}[{op_name!r}]"
-        if op_name in LOGICAL_OPS:
-            raise FilterError(f"{where}: {op_name} combines clauses; it cannot sit under a field.")
-        if op_name not in Op.__members__.values():
-            raise FilterError(f"{where}: unknown operator {op_name!r}; {_KNOWN}.")
-        op = Op(op_name)
-        conditions.append(Condition(field, op, _operand(op, operand, where)))
-    return conditions
-
-
-def _operand(op: Op, value: object, path: str) -> Scalar | tuple[Scalar, ...]:
+def _operand(op: Op, value: object, path: str, budget: FilterBudget) -> Scalar | tuple[Scalar, ...]:
     if op in (Op.EQ, Op.NE):
         return _equality_value(value, path, op.value)
     if op in RANGE_OPS:
         number = _number_value(value)
         if number is None:
-            raise FilterError(f"{path}: expected a number, got {_show(value)}.")
+            raise FilterError(f"{path}: expected a number, got {preview(value)}.")
         return number
     if op is Op.EXISTS:
         if not isinstance(value, bool | np.bool_):
-            raise FilterError(f"{path}: expected true or false, got {_show(value)}.")
+            raise FilterError(f"{path}: expected true or false, got {preview(value)}.")
         return bool(value)
     if not isinstance(value, list | tuple):
         raise FilterError(
-            f"{path}: {op.value} takes a list of strings or numbers, got {_show(value)}."
+            f"{path}: {op.value} takes a list of strings or numbers, got {preview(value)}."
         )
+    budget.add_items(len(value), path)
     items: list[Scalar] = []
     for i, item in enumerate(value):
         if isinstance(item, str):
@@ -166,7 +244,7 @@ def _operand(op: Op, value: object, path: str) -> Scalar | tuple[Scalar, ...]:
             continue
         number = _number_value(item)
         if number is None:
-            raise FilterError(f"{path}[{i}]: expected a string or number, got {_show(item)}.")
+            raise FilterError(f"{path}[{i}]: expected a string or number, got {preview(item)}.")
         items.append(number)
     return tuple(items)
 
@@ -180,7 +258,9 @@ def _equality_value(value: object, path: str, op: str) -> Scalar:
     if number is not None:
         return number
     hint = "; to match any of several values use $in" if isinstance(value, list | tuple) else ""
-    raise FilterError(f"{path}: {op} takes a string, number or boolean, got {_show(value)}{hint}.")
+    raise FilterError(
+        f"{path}: {op} takes a string, number or boolean, got {preview(value)}{hint}."
+    )
 
 
 def _number_value(value: object) -> int | float | None:
@@ -200,12 +280,8 @@ def _number_value(value: object) -> int | float | None:
     return None
 
 
+_OPERATORS = frozenset(op.value for op in Op)
 _KNOWN = "use one of " + ", ".join([*(op.value for op in Op), "$and", "$or"])
-
-
-def _show(value: object, limit: int = 60) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 # --- serialising --------------------------------------------------------------------------
@@ -295,13 +371,11 @@ def _condition_holds(condition: Condition, value: object) -> bool:
         if op is Op.LT:
             return number < bound
         return number <= bound
-    targets = condition.value if isinstance(condition.value, tuple) else (condition.value,)
-    hit = _equals_any(value, targets)
+    hit = _equals_any(value, condition.target_keys())
     return hit if op in (Op.EQ, Op.IN) else not hit
 
 
-def _equals_any(value: object, targets: Iterable[Scalar]) -> bool:
-    keys = {scalar_key(target) for target in targets}
+def _equals_any(value: object, keys: frozenset[ScalarKey]) -> bool:
     if is_list(value):
         return any(scalar_key(item) in keys for item in value)
     return scalar_key(value) in keys

@@ -14,18 +14,19 @@ the effective values through `resolved_*()`.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from enum import Enum, StrEnum
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import numpy as np
 
 from ai.core.lifecycle import AsyncClosing
 from ai.errors import ConfigurationError, StoreError
 from ai.rag.backend import VectorBackend
-from ai.rag.filters import parse_filter
-from ai.rag.types import DistanceMetric, Match, StoreStats, Vector, VectorRecord
+from ai.rag.filters import DEFAULT_FILTER_LIMITS, Filter, FilterLimits, parse_filter
+from ai.rag.filters_limits import preview
+from ai.rag.types import DistanceMetric, Match, StoreStats, Vector, VectorRecord, as_vector
 
 
 class VectorStoreType(StrEnum):
@@ -45,6 +46,8 @@ class _NotGiven(Enum):
         return self.value
 
 
+_E = TypeVar("_E", bound=StrEnum)
+
 #: The default of `ann_threshold`: "not given" (None there means "exact search only").
 NOT_GIVEN: Final = _NotGiven.NOT_GIVEN
 
@@ -54,7 +57,9 @@ DEFAULT_INDEX_NAME = "devora-embeddings"
 DEFAULT_ANN_THRESHOLD = 50_000
 
 #: Fields the front reads for every backend: they are never "unused".
-COMMON_FIELDS: Final = frozenset({"store_type", "dimension", "metric", "namespace"})
+COMMON_FIELDS: Final = frozenset(
+    {"store_type", "dimension", "metric", "namespace", "filter_limits"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,10 +76,11 @@ class HnswSettings:
 class VectorStoreConfig:
     """Settings for every backend; each backend accepts only the fields it reads.
 
-    `store_type`, `dimension`, `metric` and `namespace` (the default namespace of calls
-    that name none) apply to every backend. The others belong to the backends that declare
-    them in `BACKENDS` (see `backend_types`); giving one to a backend that does not read it
-    raises `ConfigurationError`. Left out, they take their documented defaults:
+    `store_type`, `dimension`, `metric`, `namespace` (the default namespace of calls
+    that name none) and `filter_limits` (how big a filter may be; None:
+    `DEFAULT_FILTER_LIMITS`) apply to every backend. The others belong to the backends that
+    declare them in `BACKENDS` (see `backend_types`); giving one to a backend that does not
+    read it raises `ConfigurationError`. Left out, they take their documented defaults:
     `index_name` "devora-embeddings", `ann_threshold` 50,000 (None: exact search only),
     `hnsw_m` 16, `hnsw_ef_construction` 64, `hnsw_ef_search` 100.
 
@@ -96,16 +102,16 @@ class VectorStoreConfig:
     hnsw_ef_construction: int | None = None
     hnsw_ef_search: int | None = None
     persist_path: str | None = None
+    filter_limits: FilterLimits | None = None
 
     def __post_init__(self) -> None:
-        try:
-            self.store_type = VectorStoreType(self.store_type)
-        except ValueError:
-            known = ", ".join(repr(t.value) for t in VectorStoreType)
+        self.store_type = _member(VectorStoreType, self.store_type, "store_type")
+        self.metric = _member(DistanceMetric, self.metric, "metric")
+        if self.filter_limits is not None and not isinstance(self.filter_limits, FilterLimits):
             raise ConfigurationError(
-                f"VectorStoreConfig.store_type {self.store_type!r} is not one of {known}."
-            ) from None
-        self.metric = DistanceMetric(self.metric)
+                "VectorStoreConfig.filter_limits must be an ai.rag.filters.FilterLimits, "
+                f"got {preview(self.filter_limits)}."
+            )
         self.reject_unused()
         if self.dimension is not None and self.dimension < 1:
             raise ConfigurationError(
@@ -132,6 +138,10 @@ class VectorStoreConfig:
         unused = [name for name in given if name not in used]
         if unused:
             raise ConfigurationError(_unused_message(self.store_type, unused, given))
+
+    def resolved_filter_limits(self) -> FilterLimits:
+        """The limits filters are held to: `filter_limits`, else `DEFAULT_FILTER_LIMITS`."""
+        return DEFAULT_FILTER_LIMITS if self.filter_limits is None else self.filter_limits
 
     def resolved_index_name(self) -> str:
         """The pgvector table or Pinecone index: `index_name`, else "devora-embeddings"."""
@@ -174,6 +184,19 @@ class VectorStoreConfig:
                 "Pinecone needs an API key: set PINECONE_API_KEY or VectorStoreConfig(api_key=...)."
             )
         return key
+
+
+def _member(enum: type[_E], value: object, name: str) -> _E:
+    """`enum(value)`, or a `ConfigurationError` listing the choices."""
+    try:
+        if not isinstance(value, str):  # Enum's own message would repr any value
+            raise ValueError(value)
+        return enum(value)
+    except ValueError:
+        known = ", ".join(repr(member.value) for member in enum)
+        raise ConfigurationError(
+            f"VectorStoreConfig.{name} {preview(value)} is not one of {known}."
+        ) from None
 
 
 def _unused_message(
@@ -298,9 +321,9 @@ class VectorStore(AsyncClosing):
         include_metadata: bool = True,
     ) -> list[Match]:
         """The `top_k` closest records passing `filter`, best first."""
-        if top_k < 1:
-            raise ConfigurationError(f"top_k must be >= 1, got {top_k}.")
-        parsed = parse_filter(filter)
+        if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
+            raise ConfigurationError(f"top_k must be an integer >= 1, got {preview(top_k)}.")
+        parsed = self._filter(filter)
         query = self._vector(vector, "the query vector")
         matches = await self._backend.query(
             query, top_k, self._namespace(namespace), parsed, include_values
@@ -313,19 +336,20 @@ class VectorStore(AsyncClosing):
         self, ids: Sequence[str], namespace: str | None = None
     ) -> dict[str, VectorRecord]:
         """Records by id; missing ids are absent from the result."""
-        found = await self._backend.fetch(list(ids), self._namespace(namespace))
+        found = await self._backend.fetch(_ids(ids), self._namespace(namespace))
         return {record.id: record for record in found}
 
     async def delete(self, ids: Sequence[str], namespace: str | None = None) -> None:
         """Remove records by id (missing ids are ignored)."""
-        if ids:
-            await self._backend.delete(list(ids), self._namespace(namespace))
+        wanted = _ids(ids)
+        if wanted:
+            await self._backend.delete(wanted, self._namespace(namespace))
 
     async def delete_by_filter(
         self, filter: Mapping[str, Any], namespace: str | None = None
     ) -> None:
         """Remove every record passing `filter`; an empty filter is refused."""
-        parsed = parse_filter(filter)
+        parsed = self._filter(filter)
         if parsed is None:
             raise ConfigurationError("delete_by_filter needs a non-empty filter; use delete(ids).")
         await self._backend.delete_by_filter(parsed, self._namespace(namespace))
@@ -334,31 +358,42 @@ class VectorStore(AsyncClosing):
         self, namespace: str | None = None, filter: Mapping[str, Any] | None = None
     ) -> int:
         """How many records (passing `filter`) the namespace holds."""
-        return await self._backend.count(self._namespace(namespace), parse_filter(filter))
+        return await self._backend.count(self._namespace(namespace), self._filter(filter))
 
     async def stats(self) -> StoreStats:
         """Counts per namespace, dimension and metric."""
         return await self._backend.stats()
 
     def _namespace(self, namespace: str | None) -> str:
-        return self.config.namespace if namespace is None else namespace
+        if namespace is None:
+            return self.config.namespace
+        if not isinstance(namespace, str):
+            raise ConfigurationError(f"namespace must be a string, got {preview(namespace)}.")
+        return namespace
+
+    def _filter(self, filter: Mapping[str, Any] | Filter | None) -> Filter | None:
+        """Parse `filter` within the configured `filter_limits`."""
+        return parse_filter(filter, self.config.resolved_filter_limits())
 
     def _prepare(self, records: Iterable[RecordLike]) -> list[VectorRecord]:
         latest: dict[str, VectorRecord] = {}
-        for index, raw in enumerate(records):
+        for index, raw in enumerate(_records(records)):
             record = raw if isinstance(raw, VectorRecord) else _record_from_mapping(raw, index)
             if not isinstance(record.id, str) or not record.id:
                 raise ConfigurationError(f"record {index} needs a non-empty string id.")
-            values = self._vector(record.values, f"record {record.id!r}")
+            what = f"record {preview(record.id)}"
+            if not isinstance(record.metadata, Mapping):
+                raise ConfigurationError(
+                    f"{what}: metadata must be a mapping, got {preview(record.metadata)}."
+                )
+            if record.text is not None and not isinstance(record.text, str):
+                raise ConfigurationError(f"{what}: text must be a string or None.")
+            values = self._vector(record.values, what)
             latest[record.id] = VectorRecord(record.id, values, dict(record.metadata), record.text)
         return list(latest.values())
 
     def _vector(self, values: Sequence[float] | Vector, what: str) -> Vector:
-        vector = np.asarray(values, dtype=np.float32)
-        if vector.ndim != 1 or vector.size == 0:
-            raise ConfigurationError(f"{what} must be a flat, non-empty list of numbers.")
-        if not np.all(np.isfinite(vector)):
-            raise ConfigurationError(f"{what} contains NaN or infinity.")
+        vector = as_vector(values, what)
         if self.dimension is None:
             self.dimension = int(vector.size)
         elif vector.size != self.dimension:
@@ -367,23 +402,71 @@ class VectorStore(AsyncClosing):
                 f"{self.dimension}-d vectors."
             )
         if self.config.metric is DistanceMetric.COSINE:
-            norm = float(np.linalg.norm(vector))
+            norm = float(np.linalg.norm(vector.astype(np.float64)))  # float32 squares overflow
             if norm == 0:
                 raise ConfigurationError(f"{what} is all zeros; cosine similarity is undefined.")
             vector = vector / norm
         return vector
 
 
-def _record_from_mapping(raw: Mapping[str, Any], index: int) -> VectorRecord:
-    try:
-        return VectorRecord(
-            id=str(raw["id"]),
-            values=raw["values"],
-            metadata=dict(raw.get("metadata") or {}),
-            text=raw.get("text"),
+def _records(records: Iterable[RecordLike]) -> Iterator[RecordLike]:
+    """Iterate `records`, refusing one record (or anything else) passed in place of a list."""
+    if isinstance(records, Mapping | VectorRecord | str | bytes):
+        raise ConfigurationError(
+            f"upsert takes a list of records, got one {type(records).__name__}; wrap it in [...]."
         )
-    except KeyError as exc:
-        raise ConfigurationError(f"record {index} is missing {exc.args[0]!r}.") from exc
+    try:
+        return iter(records)
+    except TypeError:
+        raise ConfigurationError(
+            f"upsert takes a list of records, got {preview(records)}."
+        ) from None
+
+
+def _record_from_mapping(raw: object, index: int) -> VectorRecord:
+    if not isinstance(raw, Mapping):
+        raise ConfigurationError(
+            f"record {index} must be a VectorRecord or a mapping with 'id' and 'values', "
+            f"got {preview(raw)}."
+        )
+    for key in ("id", "values"):
+        if key not in raw:
+            raise ConfigurationError(f"record {index} is missing {key!r}.")
+    return VectorRecord(
+        id=_record_id(raw["id"], index),
+        values=raw["values"],
+        metadata=raw.get("metadata") or {},
+        text=raw.get("text"),
+    )
+
+
+def _record_id(value: object, index: int) -> str:
+    """Ids are strings; integers are accepted and written in decimal."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        try:
+            return str(value)
+        except ValueError:  # beyond sys.get_int_max_str_digits()
+            raise ConfigurationError(
+                f"record {index}: an integer id of {value.bit_length()} bits is too long to "
+                "write in decimal; use a string id."
+            ) from None
+    raise ConfigurationError(f"record {index} needs a non-empty string id, got {preview(value)}.")
+
+
+def _ids(ids: Sequence[str]) -> list[str]:
+    """`ids` as a list of strings; one string alone is refused, not read as characters."""
+    if isinstance(ids, str | bytes):
+        raise ConfigurationError(f"ids must be a list of strings, got one string {preview(ids)}.")
+    try:
+        wanted = list(ids)
+    except TypeError:
+        raise ConfigurationError(f"ids must be a list of strings, got {preview(ids)}.") from None
+    for id_ in wanted:
+        if not isinstance(id_, str):
+            raise ConfigurationError(f"ids must be strings, got {preview(id_)}.")
+    return wanted
 
 
 __all__ = [
@@ -394,6 +477,7 @@ __all__ = [
     "NOT_GIVEN",
     "BackendSpec",
     "DistanceMetric",
+    "FilterLimits",
     "HnswSettings",
     "Match",
     "StoreError",

@@ -19,6 +19,7 @@ from ai.rag.filters import (
     MAX_DEPTH,
     And,
     Condition,
+    FilterLimits,
     MetadataColumns,
     Op,
     Or,
@@ -412,6 +413,60 @@ async def test_sql_equals_reference_on_postgres(
         parsed = parse_filter(raw)
         expected = [i for i, row in enumerate(rows) if matches(parsed, row)]
         assert await _sql_ids(pg_conn, raw) == expected, raw
+
+
+async def _typed_sql_ids(conn: Any, raw: dict[str, Any]) -> list[int]:
+    """Like `_sql_ids`, with every $in/$nin list compiled to typed arrays."""
+    parsed = parse_filter(raw)
+    assert parsed is not None
+    params: list[Any] = []
+    where = compile_sql(parsed, column="metadata", params=params, containment_max_values=0)
+    records = await conn.fetch(f"SELECT id FROM items WHERE {where} ORDER BY id", *params)  # noqa: S608
+    return [record["id"] for record in records]
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    rows=st.lists(fs.json_rows, min_size=5, max_size=30),
+    raws=st.lists(fs.filters | fs.conditions, min_size=2, max_size=8),
+)
+async def test_typed_array_lists_equal_reference_on_postgres(
+    pg_conn: Any, rows: list[dict[str, Any]], raws: list[dict[str, Any]]
+) -> None:
+    """The form long $in/$nin lists take (typed arrays, hashed lookup) means the same."""
+    await _create_table(pg_conn, rows)
+    for raw in raws:
+        parsed = parse_filter(raw)
+        expected = [i for i, row in enumerate(rows) if matches(parsed, row)]
+        assert await _typed_sql_ids(pg_conn, raw) == expected, raw
+
+
+async def test_typed_array_lists_equal_reference_on_the_grid(pg_conn: Any) -> None:
+    await _create_table(pg_conn, GRID_ROWS)
+    for raw in GRID_FILTERS:
+        parsed = parse_filter(raw)
+        expected = [i for i, row in enumerate(GRID_ROWS) if matches(parsed, row)]
+        assert await _typed_sql_ids(pg_conn, raw) == expected, raw
+
+
+async def test_long_lists_are_one_typed_array_per_kind_and_read_by_hash(pg_conn: Any) -> None:
+    await _create_table(pg_conn, [{"k": f"s{i}", "n": i} for i in range(200)])
+    values: list[Any] = [f"s{i}" for i in range(10_000)] + list(range(10_000)) + [0.5]
+    parsed = parse_filter({"k": {"$in": values}}, FilterLimits(max_list_items=len(values)))
+    assert parsed is not None
+    params: list[Any] = []
+    where = compile_sql(parsed, column="metadata", params=params)
+    assert params[0] == "k" and len(params) == 3
+    assert params[1] == [float(i) for i in range(10_000)] + [0.5]
+    assert params[2] == [f"s{i}" for i in range(10_000)]
+    plan = await pg_conn.fetch(f"EXPLAIN SELECT id FROM items WHERE {where}", *params)  # noqa: S608
+    assert "hashed SubPlan" in "\n".join(record[0] for record in plan)
+    count = await pg_conn.fetchval(f"SELECT count(*) FROM items WHERE {where}", *params)  # noqa: S608
+    assert count == 200
 
 
 async def test_grid_sql_equals_reference(pg_conn: Any) -> None:

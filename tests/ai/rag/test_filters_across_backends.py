@@ -81,3 +81,69 @@ def test_memory_pgvector_and_pinecone_return_the_same_ids(
     expected = {f"r{i}" for i, row in enumerate(rows) if matches(parsed, row)}
     found = asyncio.run(ids_from_every_store(rows, filter, postgres_test_url, pinecone.url))
     assert found == {"memory": expected, "pgvector": expected, "pinecone": expected}, filter
+
+
+# --- long $in / $nin lists: typed arrays in pgvector, same answers everywhere -------------------
+
+
+def _mixed_rows(n: int) -> list[dict[str, Any]]:
+    """Strings, ints, floats (equal to ints or not), booleans, lists of strings, gaps."""
+    kinds: list[Any] = [
+        lambda i: f"s{i}",
+        lambda i: i,
+        lambda i: float(i),
+        lambda i: i + 0.5,
+        lambda i: i % 2 == 0,
+        lambda i: [f"s{i}", f"t{i}"],
+        lambda i: None,
+        lambda i: str(i),
+        lambda i: 2**53 + i,
+    ]
+    return [{"v": kinds[i % len(kinds)](i), "w": i} for i in range(n)]
+
+
+LONG_LIST_FILTERS: list[dict[str, Any]] = [
+    {"v": {"$in": [f"s{i}" for i in range(0, 10_000, 3)] + list(range(1, 10_000, 2))}},
+    {"v": {"$in": [i + 0.5 for i in range(10_000)]}},
+    {"v": {"$in": [str(i) for i in range(5_000)] + [float(i) for i in range(5_000)]}},
+    {"v": {"$nin": [f"t{i}" for i in range(10_000)]}},
+    {"v": {"$nin": list(range(0, 10_000, 7)) + [f"s{i}" for i in range(0, 5_000)]}},
+    {"$or": [{"v": {"$in": [2**53 + i for i in range(10_000)]}}, {"w": {"$lt": 3}}]},
+]
+
+
+async def _ids_in(
+    store: VectorStore, rows: list[dict[str, Any]], filter: dict[str, Any]
+) -> set[str]:
+    namespace = uuid.uuid4().hex
+    records = [
+        {"id": f"r{i}", "values": [1.0, 0.5, 0.25, float(i + 1)], "metadata": row}
+        for i, row in enumerate(rows)
+    ]
+    await store.upsert(records, namespace=namespace)
+    hits = await store.query(
+        [1.0, 0.5, 0.25, 1.0], top_k=len(rows), filter=filter, namespace=namespace
+    )
+    assert await store.count(namespace=namespace, filter=filter) == len(hits)
+    return {hit.id for hit in hits}
+
+
+@pytest.mark.parametrize("filter", LONG_LIST_FILTERS, ids=[f"f{i}" for i in range(6)])
+async def test_a_10000_value_list_selects_the_same_rows_in_every_store(
+    filter: dict[str, Any], postgres_test_url: str, pinecone: FakePineconeServer
+) -> None:
+    rows = _mixed_rows(450)
+    parsed = parse_filter(filter)
+    expected = {f"r{i}" for i, row in enumerate(rows) if matches(parsed, row)}
+    assert expected  # the filters are meant to select something, and not everything
+    assert len(expected) < len(rows)
+    memory = VectorStoreConfig(store_type="memory", dimension=DIM)
+    pgvector = VectorStoreConfig(
+        store_type="pgvector", connection_string=postgres_test_url, dimension=DIM, index_name="long"
+    )
+    pinecone_config = VectorStoreConfig(
+        store_type="pinecone", api_key=KEY, index_host=pinecone.url, dimension=DIM
+    )
+    for config in (memory, pgvector, pinecone_config):
+        async with VectorStore(config) as store:
+            assert await _ids_in(store, rows, filter) == expected, config.store_type

@@ -362,7 +362,7 @@ class PgVectorBackend:
     def _metadata_json(record: VectorRecord) -> str:
         try:
             return json.dumps(dict(record.metadata), allow_nan=False, separators=(",", ":"))
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, RecursionError) as exc:  # RecursionError: nested deep
             raise ConfigurationError(
                 f"record {record.id!r}: metadata must be JSON (strings, numbers, booleans, "
                 f"lists of strings); {exc}."

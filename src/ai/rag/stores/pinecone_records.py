@@ -12,6 +12,7 @@ from urllib.parse import quote
 import numpy as np
 
 from ai.errors import ConfigurationError, StoreError
+from ai.rag.filters_limits import preview
 from ai.rag.types import VectorRecord
 
 TEXT_KEY = "_text"
@@ -81,7 +82,7 @@ def _metadata_value(vector_id: str, key: str, value: Any) -> Any:
     elif isinstance(value, list | tuple) and all(isinstance(item, str) for item in value):
         return list(value)
     raise ConfigurationError(
-        f"record {vector_id!r}: metadata {key!r} = {str(value)[:60]!r} cannot be stored in "
+        f"record {vector_id!r}: metadata {preview(key)} = {preview(value)} cannot be stored in "
         "Pinecone, which takes strings, finite numbers, booleans and lists of strings."
     )
 
