@@ -19,6 +19,7 @@ from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
 from ai.core.records import Operation, RequestRecord
+from ai.errors import ConfigurationError
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +38,10 @@ class RecordQuery:
     tags: Mapping[str, str] = field(default_factory=dict)
     limit: int | None = None
     newest_first: bool = False
+
+    def __post_init__(self) -> None:
+        if self.limit is not None and (isinstance(self.limit, bool) or self.limit < 0):
+            raise ConfigurationError(f"RecordQuery.limit must be None or >= 0, got {self.limit!r}")
 
 
 class AlertStatus(StrEnum):

@@ -3,12 +3,17 @@
 Flat columns for what is filtered and summed (times, model, user, tokens, cost, outcome);
 JSON text for the open-ended parts (tags, guard decisions). Nothing else of a call is
 kept: no prompt text, no answer, no key (the record carries none).
+
+`Rollup` and `AlertRecord` have their row forms here too (`rollup_row`, `alert_row` and
+back), and `spill_line` / `from_spill_line` are a record as one line of JSON, the format
+of the writer's spill files.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from ai.core.records import (
@@ -20,6 +25,7 @@ from ai.core.records import (
 )
 from ai.core.usage import Usage
 from ai.errors import ErrorType
+from ml_ops.store.base import AlertRecord, AlertStatus, Rollup, json_ready
 
 COLUMNS = (
     "request_id", "timestamp", "operation", "provider", "model_requested", "model",
@@ -30,6 +36,10 @@ COLUMNS = (
     "guard_decisions", "schema_version",
 )  # fmt: skip
 """Row fields in the order stores declare their columns."""
+
+# Built once: json.dumps with options builds a new encoder on every call.
+_TAGS_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False)
+_DECISIONS_JSON = json.JSONEncoder(ensure_ascii=False, default=str)
 
 
 def to_row(record: RequestRecord) -> dict[str, Any]:
@@ -63,9 +73,11 @@ def to_row(record: RequestRecord) -> dict[str, Any]:
         "fallback_used": record.fallback_used,
         "user_id": record.user,
         "agent": record.agent,
-        "tags": json.dumps(dict(record.tags), sort_keys=True, ensure_ascii=False),
-        "guard_decisions": json.dumps(
-            [_decision(d) for d in record.guard_decisions], ensure_ascii=False, default=str
+        "tags": _TAGS_JSON.encode(dict(record.tags)) if record.tags else "{}",
+        "guard_decisions": (
+            _DECISIONS_JSON.encode([_decision(d) for d in record.guard_decisions])
+            if record.guard_decisions
+            else "[]"
         ),
         "schema_version": record.schema_version,
     }
@@ -136,3 +148,170 @@ def _datetime(value: Any) -> datetime:
     if isinstance(value, datetime):
         return value
     return datetime.fromisoformat(str(value))
+
+
+# --- times -----------------------------------------------------------------------------
+
+
+def as_utc(moment: datetime) -> datetime:
+    """`moment` in UTC; a naive datetime is taken to be UTC already."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def utc_text(moment: datetime) -> str:
+    """Fixed-width ISO 8601 text in UTC (microseconds always written), so that text order
+    is time order: how SQLite keeps and compares times."""
+    return as_utc(moment).isoformat(timespec="microseconds")
+
+
+def optional_datetime(value: Any) -> datetime | None:
+    """`None`, or a datetime from a datetime or ISO text."""
+    return None if value is None else _datetime(value)
+
+
+# --- spill lines -----------------------------------------------------------------------
+
+
+def spill_line(record: RequestRecord) -> str:
+    """The record as one line of JSON (no newline), read back by `from_spill_line`."""
+    return json.dumps(json_ready(to_row(record)), ensure_ascii=False, separators=(",", ":"))
+
+
+def from_spill_line(line: str) -> RequestRecord:
+    """A record from a `spill_line`; `ValueError`/`KeyError`/`TypeError` when damaged."""
+    row = json.loads(line)
+    if not isinstance(row, dict):
+        raise TypeError(f"a spill line holds a JSON object, not {type(row).__name__}")
+    return from_row(row)
+
+
+# --- rollups ---------------------------------------------------------------------------
+
+ROLLUP_COLUMNS = (
+    "rollup_key", "bucket_start", "bucket_seconds", "model", "provider", "operation",
+    "user_id", "agent", "requests", "failures", "cached", "input_tokens", "output_tokens",
+    "cached_input_tokens", "reasoning_tokens", "cost", "saved_cost", "latency_ms_sum",
+    "errors", "latency_bins", "ttft_bins",
+)  # fmt: skip
+"""Rollup row fields in the order stores declare their columns."""
+
+
+def rollup_key(rollup: Rollup) -> str:
+    """One text naming the rollup's bucket and group (None kept apart from ""), the key a
+    later retention pass merges into."""
+    parts = [
+        utc_text(rollup.bucket_start),
+        rollup.bucket_seconds,
+        rollup.model,
+        rollup.provider,
+        str(rollup.operation),
+        rollup.user,
+        rollup.agent,
+    ]
+    return json.dumps(parts, ensure_ascii=False, separators=(",", ":"))
+
+
+def rollup_row(rollup: Rollup) -> dict[str, Any]:
+    """The rollup as plain values (bucket start a UTC datetime, maps as JSON text)."""
+    return {
+        "rollup_key": rollup_key(rollup),
+        "bucket_start": as_utc(rollup.bucket_start),
+        "bucket_seconds": rollup.bucket_seconds,
+        "model": rollup.model,
+        "provider": rollup.provider,
+        "operation": str(rollup.operation),
+        "user_id": rollup.user,
+        "agent": rollup.agent,
+        "requests": rollup.requests,
+        "failures": rollup.failures,
+        "cached": rollup.cached,
+        "input_tokens": rollup.input_tokens,
+        "output_tokens": rollup.output_tokens,
+        "cached_input_tokens": rollup.cached_input_tokens,
+        "reasoning_tokens": rollup.reasoning_tokens,
+        "cost": rollup.cost,
+        "saved_cost": rollup.saved_cost,
+        "latency_ms_sum": rollup.latency_ms_sum,
+        "errors": _json_map(rollup.errors),
+        "latency_bins": _json_map(rollup.latency_bins),
+        "ttft_bins": _json_map(rollup.ttft_bins),
+    }
+
+
+def rollup_from_row(row: Any) -> Rollup:
+    """A rollup from a row with the `ROLLUP_COLUMNS` keys."""
+    return Rollup(
+        bucket_start=as_utc(_datetime(row["bucket_start"])),
+        bucket_seconds=int(row["bucket_seconds"]),
+        model=row["model"],
+        provider=row["provider"],
+        operation=Operation(row["operation"]),
+        user=row["user_id"],
+        agent=row["agent"],
+        requests=int(row["requests"]),
+        failures=int(row["failures"]),
+        cached=int(row["cached"]),
+        input_tokens=int(row["input_tokens"]),
+        output_tokens=int(row["output_tokens"]),
+        cached_input_tokens=int(row["cached_input_tokens"]),
+        reasoning_tokens=int(row["reasoning_tokens"]),
+        cost=float(row["cost"]),
+        saved_cost=float(row["saved_cost"]),
+        latency_ms_sum=float(row["latency_ms_sum"]),
+        errors={str(k): int(v) for k, v in json.loads(row["errors"]).items()},
+        latency_bins={int(k): int(v) for k, v in json.loads(row["latency_bins"]).items()},
+        ttft_bins={int(k): int(v) for k, v in json.loads(row["ttft_bins"]).items()},
+    )
+
+
+def _json_map(mapping: Mapping[Any, int]) -> str:
+    return json.dumps({str(k): v for k, v in mapping.items()}, sort_keys=True)
+
+
+# --- alerts ----------------------------------------------------------------------------
+
+ALERT_COLUMNS = (
+    "alert_id", "rule", "severity", "status", "message", "metric", "value", "threshold",
+    "fired_at", "resolved_at", "acknowledged_at", "labels",
+)  # fmt: skip
+"""Alert row fields in the order stores declare their columns."""
+
+
+def alert_row(alert: AlertRecord) -> dict[str, Any]:
+    """The alert as plain values (times UTC datetimes, labels JSON text)."""
+    return {
+        "alert_id": alert.alert_id,
+        "rule": alert.rule,
+        "severity": alert.severity,
+        "status": str(alert.status),
+        "message": alert.message,
+        "metric": alert.metric,
+        "value": alert.value,
+        "threshold": alert.threshold,
+        "fired_at": as_utc(alert.fired_at),
+        "resolved_at": None if alert.resolved_at is None else as_utc(alert.resolved_at),
+        "acknowledged_at": (
+            None if alert.acknowledged_at is None else as_utc(alert.acknowledged_at)
+        ),
+        "labels": json.dumps(dict(alert.labels), sort_keys=True, ensure_ascii=False),
+    }
+
+
+def alert_from_row(row: Any) -> AlertRecord:
+    """An alert from a row with the `ALERT_COLUMNS` keys."""
+    return AlertRecord(
+        alert_id=row["alert_id"],
+        rule=row["rule"],
+        severity=row["severity"],
+        status=AlertStatus(row["status"]),
+        message=row["message"],
+        metric=row["metric"],
+        value=None if row["value"] is None else float(row["value"]),
+        threshold=float(row["threshold"]),
+        fired_at=_datetime(row["fired_at"]),
+        resolved_at=optional_datetime(row["resolved_at"]),
+        acknowledged_at=optional_datetime(row["acknowledged_at"]),
+        labels=json.loads(row["labels"] or "{}"),
+    )

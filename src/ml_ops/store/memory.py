@@ -8,7 +8,7 @@ from datetime import datetime
 
 from ai.core.records import RequestRecord
 from ml_ops.store.base import AlertRecord, AlertStatus, RecordQuery, RetentionReport, Rollup
-from ml_ops.store.rollup import HOUR, merge_rollups, roll_up
+from ml_ops.store.rollup import HOUR, merge_rollups, roll_up, rollup_order
 
 
 class MemoryEventStore:
@@ -22,10 +22,13 @@ class MemoryEventStore:
         self._first_seq = 1  # sequence number of self._records[0]
 
     async def append(self, records: Sequence[RequestRecord]) -> int:
-        fresh = [r for r in records if r.request_id not in self._ids]
-        self._records.extend(fresh)
-        self._ids.update(r.request_id for r in fresh)
-        return len(fresh)
+        fresh = 0
+        for record in records:  # a request_id twice in one batch is stored once, too
+            if record.request_id not in self._ids:
+                self._records.append(record)
+                self._ids.add(record.request_id)
+                fresh += 1
+        return fresh
 
     async def query(self, query: RecordQuery) -> list[RequestRecord]:
         found = [r for r in self._records if matches(r, query)]
@@ -49,7 +52,7 @@ class MemoryEventStore:
             if (since is None or r.bucket_start >= since)
             and (until is None or r.bucket_start < until)
         ]
-        return sorted(found, key=lambda r: r.bucket_start)
+        return sorted(found, key=rollup_order)
 
     async def apply_retention(self, *, keep_raw_until: datetime) -> RetentionReport:
         old = [r for r in self._records if r.timestamp < keep_raw_until]

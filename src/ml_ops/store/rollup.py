@@ -51,9 +51,21 @@ def roll_up(records: Iterable[RequestRecord], bucket_seconds: int = HOUR) -> lis
             record.agent,
         )
         groups[key].append(record)
-    return [
-        _rollup(key, members, bucket_seconds) for key, members in sorted(groups.items(), key=_order)
-    ]
+    rollups = [_rollup(key, members, bucket_seconds) for key, members in groups.items()]
+    return sorted(rollups, key=rollup_order)
+
+
+def rollup_order(rollup: Rollup) -> tuple[str, ...]:
+    """The order every store lists rollups in: by bucket start, then by group."""
+    parts = (
+        rollup.bucket_start.astimezone(UTC),
+        rollup.model,
+        rollup.provider,
+        rollup.operation,
+        rollup.user,
+        rollup.agent,
+    )
+    return tuple("" if part is None else str(part) for part in parts)
 
 
 def merge_rollups(first: Rollup, second: Rollup) -> Rollup:
@@ -80,11 +92,6 @@ def merge_rollups(first: Rollup, second: Rollup) -> Rollup:
         latency_bins=dict(Counter(first.latency_bins) + Counter(second.latency_bins)),
         ttft_bins=dict(Counter(first.ttft_bins) + Counter(second.ttft_bins)),
     )
-
-
-def _order(item: tuple[tuple[Any, ...], list[RequestRecord]]) -> tuple[Any, ...]:
-    key = item[0]
-    return tuple("" if part is None else str(part) for part in key)
 
 
 def _rollup(key: tuple[Any, ...], records: list[RequestRecord], bucket_seconds: int) -> Rollup:
@@ -119,3 +126,25 @@ def _rollup(key: tuple[Any, ...], records: list[RequestRecord], bucket_seconds: 
         latency_bins=dict(latency),
         ttft_bins=dict(ttft),
     )
+
+
+def group_key(rollup: Rollup) -> tuple[Any, ...]:
+    """What makes two rollups the same bucket and group (they merge into one)."""
+    return (
+        rollup.bucket_start,
+        rollup.bucket_seconds,
+        rollup.model,
+        rollup.provider,
+        rollup.operation,
+        rollup.user,
+        rollup.agent,
+    )
+
+
+def merge_into(total: dict[tuple[Any, ...], Rollup], rollups: Iterable[Rollup]) -> None:
+    """Add `rollups` to `total` (keyed by `group_key`), merging those of a known group;
+    lets a store roll a long range up chunk by chunk in bounded memory."""
+    for rollup in rollups:
+        key = group_key(rollup)
+        existing = total.get(key)
+        total[key] = rollup if existing is None else merge_rollups(existing, rollup)
