@@ -25,6 +25,7 @@ import functools
 import hashlib
 import importlib.util
 import json
+import re
 import struct
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -93,6 +94,40 @@ class TokenCount:
     estimated: bool
 
 
+#: Characters per counted segment: tiktoken's cost per character is flat up to here.
+SEGMENT_CHARS = 4096
+
+_CUT = re.compile(r"\S ")
+
+
+def split_for_counting(text: str, size: int = SEGMENT_CHARS) -> tuple[list[str], bool]:
+    """`text` in segments of at most `size` characters, and whether every cut is exact.
+
+    Cuts go where the tokenizer starts a new piece anyway, so they leave the count exact:
+    just before a space that follows a non-space character (in both cl100k's and o200k's
+    pre-tokenizer no piece holds a non-space followed by a space, and the only look-ahead,
+    `\\s+(?!\\S)`, belongs to whitespace pieces). A window with no such place (a long run
+    of one character) is cut at its end, which may move the count by a token or two.
+    Linear: each search scans half a window and moves at least that far.
+    """
+    if len(text) <= size:
+        return [text], True
+    segments: list[str] = []
+    exact = True
+    start = 0
+    while len(text) - start > size:
+        end = start + size
+        found = _CUT.search(text, start + size // 2, end + 1)
+        if found is not None:
+            cut = found.start() + 1  # the space begins the next segment
+        else:
+            cut, exact = end, False
+        segments.append(text[start:cut])
+        start = cut
+    segments.append(text[start:])
+    return segments, exact
+
+
 @dataclass(frozen=True, slots=True)
 class ModelEncoding:
     """The encoding used for a model, for callers that need ids (truncation, chunking)."""
@@ -102,8 +137,19 @@ class ModelEncoding:
     estimated: bool
 
     def count(self, text: str) -> int:
-        """Tokens in `text`; special-token markers in user text count as plain text."""
-        return len(self.encoding.encode_ordinary(text))
+        """Tokens in `text`; special-token markers in user text count as plain text.
+
+        Long texts are counted in segments (`split_for_counting`), in time linear in their
+        length: tiktoken slows down faster than linearly on long runs without spaces and
+        panics (an uncatchable-by-`Exception` Rust panic) on ~1.6 million spaces."""
+        if len(text) <= SEGMENT_CHARS:
+            return len(self.encoding.encode_ordinary(text))
+        segments, _ = split_for_counting(text)
+        counts: dict[str, int] = {}  # a long run of one character repeats one window
+        for segment in segments:
+            if segment not in counts:
+                counts[segment] = len(self.encoding.encode_ordinary(segment))
+        return sum(counts[segment] for segment in segments)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,42 +19,16 @@ the count by a token or two, and the count is then marked `estimated`.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 
 from ai.accounting.tokens import (
+    SEGMENT_CHARS,
     ModelEncoding,
     TokenCount,
     count_message_tokens,
     encoding_for_model,
+    split_for_counting,
 )
-
-#: Characters per counted segment: tiktoken's cost per character is flat up to here.
-SEGMENT_CHARS = 4096
-
-_CUT = re.compile(r"\S ")
-
-
-def split_for_counting(text: str, size: int = SEGMENT_CHARS) -> tuple[list[str], bool]:
-    """`text` in segments of at most `size` characters, and whether every cut is exact
-    (falls where the tokenizer starts a piece anyway). Linear: each look for a cut scans
-    half a window and moves at least that far."""
-    if len(text) <= size:
-        return [text], True
-    segments: list[str] = []
-    exact = True
-    start = 0
-    while len(text) - start > size:
-        end = start + size
-        found = _CUT.search(text, start + size // 2, end + 1)
-        if found is not None:
-            cut = found.start() + 1  # the space begins the next segment
-        else:
-            cut, exact = end, False
-        segments.append(text[start:cut])
-        start = cut
-    segments.append(text[start:])
-    return segments, exact
 
 
 def count_text(text: str, model: str, size: int = SEGMENT_CHARS) -> TokenCount:

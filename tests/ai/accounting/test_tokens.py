@@ -22,6 +22,7 @@ from ai.accounting.tokens import (
     count_message_tokens,
     count_tokens,
     encoding_for_model,
+    split_for_counting,
 )
 
 SRC = Path(__file__).resolve().parents[2] / "src"
@@ -302,3 +303,19 @@ def test_counts_are_never_negative_and_bounded_by_bytes(text: str, model: str) -
     tokens = count_tokens(text, model).tokens
     assert 0 <= tokens <= len(text.encode("utf-8"))
     assert (tokens == 0) == (text == "")
+
+
+@pytest.mark.parametrize("text", [" " * 2_000_000, "a" * 2_000_000, "word " * 400_000])
+def test_huge_texts_are_counted_without_crashing_the_tokenizer(text: str) -> None:
+    # tiktoken alone panics (a Rust panic, not an Exception) on ~1.6M spaces and slows
+    # down super-linearly on long runs of one letter; counting in segments avoids both.
+    count = count_tokens(text, "gpt-4o-mini")
+    assert 0 < count.tokens <= len(text)
+
+
+def test_segmented_counts_equal_whole_counts_where_cuts_are_exact() -> None:
+    text = " ".join(f"token{i} and some words" for i in range(3000))
+    segments, exact = split_for_counting(text)
+    assert exact and len(segments) > 1 and "".join(segments) == text
+    encoding = encoding_for_model("gpt-4o-mini")
+    assert count_tokens(text, "gpt-4o-mini").tokens == len(encoding.encoding.encode_ordinary(text))
