@@ -122,3 +122,13 @@ def test_rollup_and_alert_rows_round_trip() -> None:
     assert [rollup_from_row(rollup_row(r)) for r in rollups] == rollups
     alert = make_alert(3, labels={"a": "ü"})
     assert alert_from_row(alert_row(alert)) == alert
+
+
+@given(st.floats(min_value=0.0, max_value=1e12, allow_nan=False))
+def test_sketch_keys_are_the_ddsketch_mappings_keys(value: float) -> None:
+    from ddsketch.mapping import LogarithmicMapping
+
+    from ml_ops.store.rollup import RELATIVE_ACCURACY, sketch_key
+
+    mapping = LogarithmicMapping(RELATIVE_ACCURACY)
+    assert sketch_key(value) == int(mapping.key(max(value, mapping.min_possible)))
