@@ -26,6 +26,11 @@ class DevoraGroup(LazyLoadingGroup):
             "ai.prompts.cli:prompts_app",
             "Prompt templates: list, show, render, version and label them.",
         ),
+        LazyGroup(
+            "monitor",
+            "ml_ops.monitoring.cli:monitor_app",
+            "Latency, errors, tokens and cost of recorded calls; alerts.",
+        ),
     )
 
 
