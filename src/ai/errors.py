@@ -95,7 +95,8 @@ class ErrorType(StrEnum):
     """Stable short names of failures, for records, metrics and dashboards.
 
     Provider failures map one to one onto the `ProviderError` subclasses; `cancelled`,
-    `refused` and `unexpected` name calls that ended without a provider error.
+    `refused`, `invalid_request` (a `ConfigurationError` about the call itself) and
+    `unexpected` name calls that ended without a provider error.
     """
 
     PROVIDER_ERROR = "provider_error"
@@ -112,6 +113,7 @@ class ErrorType(StrEnum):
     ALL_MODELS_FAILED = "all_models_failed"
     CANCELLED = "cancelled"
     REFUSED = "refused"
+    INVALID_REQUEST = "invalid_request"
     UNEXPECTED = "unexpected"
 
 
@@ -302,6 +304,8 @@ def describe_failure(error: BaseException) -> tuple[ErrorType, str]:
         return error.error_type, str(error)
     if isinstance(error, CallRefusedError):
         return ErrorType.REFUSED, str(error)
+    if isinstance(error, ConfigurationError):  # the caller's request, refused before sending
+        return ErrorType.INVALID_REQUEST, str(error)
     if isinstance(error, asyncio.CancelledError | GeneratorExit):
         return ErrorType.CANCELLED, "the caller cancelled the call before it finished"
     return ErrorType.UNEXPECTED, redact(f"{type(error).__name__}: {error}")

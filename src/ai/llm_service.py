@@ -233,6 +233,7 @@ class LLMService(AsyncClosing):
             stream.bind(stream_completion(self._stream_job(stream, run)))
             return await stream.collect()
         builder = run.builder
+        run.prepare(run.routes[0])  # a parameter the model refuses fails here, before sending
         try:
             result = await self._caller.call(
                 run.routes, self._calls.completion(run.prepare), builder.progress
@@ -271,7 +272,9 @@ class LLMService(AsyncClosing):
 
     def _check_cache_mode(self, mode: CacheMode | str | None) -> None:
         """Refuse a cache mode this service cannot honour, before anything is sent."""
-        CacheMode(mode or CacheMode.AUTO)
+        if mode is None:
+            return
+        CacheMode(mode)
         if self._cache is None and mode not in (None, CacheMode.AUTO, CacheMode.BYPASS):
             raise ConfigurationError(
                 f"cache={mode!r} was asked for, but this LLMService has no cache: "

@@ -229,7 +229,7 @@ class ResponseCache:
         self, provider: str, request: ChatRequest, mode: CacheMode | str | None
     ) -> CachePlan | None:
         """How to treat `request`, or None when it is not cached at all."""
-        mode = CacheMode(mode or CacheMode.AUTO)
+        mode = CacheMode.AUTO if mode is None else CacheMode(mode)
         if mode is CacheMode.BYPASS:
             return None
         deterministic = request.temperature == 0

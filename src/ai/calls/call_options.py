@@ -72,27 +72,12 @@ def call_spec(
     config: LLMConfig, messages: Sequence[Message], options: Mapping[str, Any]
 ) -> CallSpec:
     """Check `options` and build the request, filling what is left out from `config`."""
-    unknown = sorted(set(options) - _KNOWN)
-    if unknown:
-        raise ConfigurationError(
-            f"Unknown call parameter(s) {', '.join(unknown)}. Known: {', '.join(sorted(_KNOWN))};"
-            " anything else goes in extra={...}, sent verbatim."
-        )
     given = {name: value for name, value in options.items() if value is not None}
-    n = given.get("n", 1)
-    if n != 1:
-        raise ConfigurationError(
-            f"n={n}: complete() and stream() return one answer. For several, make several "
-            "calls (asyncio.gather), with temperature > 0 and without the cache."
-        )
+    if given:
+        _check(given)
     timeout = float(given.get("timeout", config.timeout))
     if timeout <= 0:
         raise ConfigurationError(f"timeout must be > 0 seconds, got {timeout}.")
-    defaults = frozenset(
-        name
-        for name in ("temperature", "max_tokens")
-        if name not in given and getattr(config, name) == _CONFIG_DEFAULTS[name]
-    )
     request = ChatRequest(
         model=given.get("model") or config.model,
         messages=validate_messages(messages),
@@ -100,11 +85,35 @@ def call_spec(
         max_tokens=given.get("max_tokens", config.max_tokens),
         tools=given.get("tools"),
         tool_choice=given.get("tool_choice"),
-        extra=dict(given.get("extra") or {}),
-        options={name: given[name] for name in OPTION_NAMES if name in given},
+        extra=dict(given.get("extra") or ()),
+        options={name: given[name] for name in OPTION_NAMES.intersection(given)},
     )
-    labels = CallLabels(given.get("user"), given.get("agent"), dict(given.get("tags") or {}))
-    return CallSpec(request, labels, defaults, timeout, given.get("cache"))
+    labels = CallLabels(given.get("user"), given.get("agent"), dict(given.get("tags") or ()))
+    return CallSpec(request, labels, _defaults(config, given), timeout, given.get("cache"))
+
+
+def _check(given: Mapping[str, Any]) -> None:
+    unknown = sorted(set(given) - _KNOWN)
+    if unknown:
+        raise ConfigurationError(
+            f"Unknown call parameter(s) {', '.join(unknown)}. Known: {', '.join(sorted(_KNOWN))};"
+            " anything else goes in extra={...}, sent verbatim."
+        )
+    n = given.get("n", 1)
+    if n != 1:
+        raise ConfigurationError(
+            f"n={n}: complete() and stream() return one answer. For several, make several "
+            "calls (asyncio.gather), with temperature > 0 and without the cache."
+        )
+
+
+def _defaults(config: LLMConfig, given: Mapping[str, Any]) -> frozenset[str]:
+    """Which of temperature and max_tokens are the configuration's untouched defaults."""
+    return frozenset(
+        name
+        for name in ("temperature", "max_tokens")
+        if name not in given and getattr(config, name) == _CONFIG_DEFAULTS[name]
+    )
 
 
 def validate_messages(messages: Sequence[Message]) -> Sequence[Message]:

@@ -43,6 +43,16 @@ class ChatCall:
     routes: list[ResolvedRoute] = field(default_factory=list)
 
 
+def _rewritten(request: ChatRequest, call: PlannedCall) -> ChatRequest:
+    """`request` with a guard's rewrites of model and parameters applied."""
+    parameters = dict(call.parameters)
+    fields = {name: parameters.pop(name, None) for name in _FIELDS}
+    options = {name: parameters.pop(name) for name in OPTION_NAMES if name in parameters}
+    return dataclasses.replace(
+        request, model=call.model, extra=parameters, options=options, **fields
+    )
+
+
 class CallPlanner:
     """Plans the calls of one `LLMService`: routes, fitted requests, stats builders."""
 
@@ -91,19 +101,17 @@ class CallPlanner:
         self, chat: ChatCall, call: PlannedCall
     ) -> tuple[ChatRequest, Callable[[ResolvedRoute], ChatRequest], StatsBuilder]:
         """The request a (possibly rewritten) call stands for, the function that fits it to
-        each route's model (the primary is fitted now, so a refusal comes before any
-        request), and the builder of its stats."""
-        parameters = dict(call.parameters)
-        fields = {name: parameters.pop(name, None) for name in _FIELDS}
-        options = {name: parameters.pop(name) for name in OPTION_NAMES if name in parameters}
-        request = dataclasses.replace(
-            chat.spec.request, model=call.model, extra=parameters, options=options, **fields
-        )
+        each route's model (once per route, before its first request), and the builder of
+        its stats."""
+        if call is chat.planned:  # no guard rewrote it: the caller's request as is
+            request, defaults = chat.spec.request, chat.spec.defaults
+        else:
+            request = _rewritten(chat.spec.request, call)
+            changed = {n for n in _FIELDS if getattr(request, n) != getattr(chat.spec.request, n)}
+            defaults = chat.spec.defaults - changed
         chat.routes = self.routes_for(call.provider, call.model)
         chat.progress.route = chat.routes[0]
-        changed = {n for n in _FIELDS if getattr(request, n) != getattr(chat.spec.request, n)}
-        prepare = self._preparer(request, chat.spec.defaults - changed)
-        prepare(chat.routes[0])
+        prepare = self._preparer(request, defaults)
         chat.builder = self.builder(request, chat.progress, call, chat.spec.request.model)
         return request, prepare, chat.builder
 

@@ -102,6 +102,7 @@ class StreamJob:
 
 async def stream_completion(job: StreamJob) -> AsyncGenerator[StreamOutput, None]:
     """Open with retries and fallbacks, then pass deltas through; record once at the end."""
+    job.prepare(job.routes[0])  # a parameter the model refuses fails here, before sending
     try:
         opened = await job.caller.call(
             job.routes, job.calls.stream_opening(job.prepare), job.progress

@@ -10,6 +10,7 @@ the models it serves, and `LLMConfig(model_capabilities=...)` overrides or adds 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -70,17 +71,26 @@ class ModelCatalog:
         """The capabilities of `model` (an override, the first matching rule, or the default)."""
         if model in self.overrides:
             return self.overrides[model]
-        bare = model.rsplit("/", 1)[-1]
-        for pattern, caps in self.rules:
-            if pattern.match(bare):
-                return caps
-        return self.default
+        return _match(self.rules, self.default, model.rsplit("/", 1)[-1])
 
     def with_overrides(self, overrides: Mapping[str, ModelCapabilities]) -> ModelCatalog:
         """This catalog with exact model names overridden (`LLMConfig.model_capabilities`)."""
         if not overrides:
             return self
         return ModelCatalog(self.rules, self.default, {**self.overrides, **overrides})
+
+
+@functools.lru_cache(maxsize=4096)
+def _match(
+    rules: tuple[tuple[re.Pattern[str], ModelCapabilities], ...],
+    default: ModelCapabilities,
+    bare: str,
+) -> ModelCapabilities:
+    """The first rule matching `bare`; cached, since every call looks its model up."""
+    for pattern, caps in rules:
+        if pattern.match(bare):
+            return caps
+    return default
 
 
 _OPENAI_REASONING_REJECTS = frozenset({"temperature", "top_p"})
