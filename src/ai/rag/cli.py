@@ -1,29 +1,52 @@
 """`devora rag ingest` and `devora rag query` on the embedded default.
 
 The default needs no service and no key: local all-MiniLM-L6-v2 embeddings, an in-memory
-vector store saved to `<store-dir>/vectors.npz`, and the BM25 corpus saved beside it, so
-a later `devora rag query` (another process) finds everything `ingest` wrote.
+vector store and the BM25 corpus saved under `<store-dir>` as one committed generation
+(`ai.rag.index_files`), so a later `devora rag query` (another process) finds everything
+`ingest` committed. Ingest commits as it goes and stops cleanly on Ctrl-C or SIGTERM
+(exit status 130 or 143); a rerun resumes (`ai.rag.ingest`).
+
+Output: tables on a terminal; in a pipe plain, unwrapped text (results tab-separated,
+one a line: rank, score, source, text on one line; `--context` exactly as formatted);
+with `--json` one JSON document on stdout. Progress and errors go to stderr.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-from collections.abc import Iterator, Sequence
+import json
+import sys
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
-from rich.progress import Progress
+from rich.markup import escape
 from rich.table import Table
 
-from ai.rag.chunking import ChunkingConfig
+from ai.errors import StoreError
 from ai.rag.embedding_backends.local import quiet_model_loading
-from ai.rag.embeddings import EmbeddingService
-from ai.rag.retriever import ContextRetriever, SearchMode
-from ai.rag.vector_store import VectorStore, VectorStoreConfig, VectorStoreType
+from ai.rag.index_files import IndexDirectory
+from ai.rag.ingest import IngestOptions, IngestResult
+from ai.rag.ingest_stop import (
+    StopRequest,
+    exit_now,
+    run_detached,
+    signal_safe_notice,
+    stop_on_signals,
+)
+from ai.rag.local_index import ingest_into, open_index_retriever
+from ai.rag.retriever import SearchMode
 
-rag_app = typer.Typer(help="Ingest files and query them (local embeddings, no key needed).")
+rag_app = typer.Typer(
+    help="Ingest files and query them (local embeddings, no key needed).",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+JSON_OPTION = typer.Option(
+    False, "--json", help="Print one JSON document on stdout (progress goes to stderr)."
+)
 
 TEXT_SUFFIXES = {
     ".txt", ".md", ".markdown", ".rst", ".py", ".js", ".ts", ".tsx", ".jsx", ".go", ".rs",
@@ -66,80 +89,123 @@ def read_document(path: Path) -> dict[str, object] | None:
     }
 
 
-def open_retriever(store_dir: Path, chunk_size: int = 512, overlap: int = 64) -> ContextRetriever:
-    """The embedded default: local embeddings, a memory store persisted in `store_dir`."""
-    store_dir.mkdir(parents=True, exist_ok=True)
-    config = VectorStoreConfig(
-        store_type=VectorStoreType.MEMORY, persist_path=str(store_dir / "vectors.npz")
-    )
-    retriever = ContextRetriever(
-        EmbeddingService.local(cache_path=store_dir / "embeddings.sqlite"),
-        VectorStore(config),
-        chunking=ChunkingConfig(chunk_size=chunk_size, chunk_overlap=overlap),
-    )
-    retriever.load_keywords(store_dir / "keywords.json")
-    return retriever
-
-
-async def _ingest(paths: Sequence[Path], store_dir: Path, chunk_size: int, overlap: int) -> None:
-    console = Console()
+async def _ingest(
+    paths: Sequence[Path],
+    store_dir: Path,
+    chunk_size: int,
+    overlap: int,
+    as_json: bool = False,
+    stop: StopRequest | None = None,
+) -> IngestResult:
     files = list(iter_text_files(paths))
-    documents = [doc for doc in map(read_document, files) if doc is not None]
-    skipped = len(files) - len(documents)
-    retriever = open_retriever(store_dir, chunk_size, overlap)
-    prose = [doc for doc in documents if _is_prose(doc)]
-    code = [doc for doc in documents if not _is_prose(doc)]
-    added = unchanged = chunks = 0
+    options = IngestOptions(chunk_size=chunk_size, chunk_overlap=overlap)
     try:
-        with Progress(console=console, transient=True) as progress:
-            task = progress.add_task("Embedding", total=len(documents))
-            for batch, markdown in ((prose, True), (code, False)):
-                # `# comment` lines in code are not Markdown headings
-                retriever.chunking = dataclasses.replace(retriever.chunking, markdown=markdown)
-                report = await retriever.add_documents(
-                    batch, progress=lambda n: progress.advance(task, n)
-                )
-                added += report.documents_added
-                unchanged += report.documents_unchanged
-                chunks += report.chunks_written
-        retriever.save_keywords(store_dir / "keywords.json")
-    finally:
-        await retriever.vector_store.aclose()
-    console.print(
-        f"Ingested {added} file(s) into {chunks} chunk(s); {unchanged} unchanged, "
-        f"{skipped} skipped (binary, empty or too large). Store: {store_dir}"
+        result = await ingest_into(
+            store_dir, files, read=read_document, markdown=_is_prose, options=options, stop=stop
+        )
+    except StoreError as error:
+        _fail(str(error))
+    added, unchanged, skipped, chunks = (
+        result.added,
+        result.unchanged,
+        result.skipped,
+        result.chunks,
     )
+    summary = {
+        "added": added,
+        "unchanged": unchanged,
+        "skipped": skipped,
+        "chunks": chunks,
+        "remaining": result.remaining,
+        "interrupted": result.stopped,
+        "store_dir": str(store_dir),
+    }
+    if as_json:
+        _print_json(summary)
+        return result
+    sys.stdout.write(
+        f"Ingested {added} file(s) into {chunks} chunk(s); {unchanged} unchanged, "
+        f"{skipped} skipped (binary, empty or too large). Store: {store_dir}\n"
+    )
+    return result
 
 
-def _is_prose(document: dict[str, object]) -> bool:
+def _is_prose(document: Mapping[str, object]) -> bool:
     metadata = document["metadata"]
     return isinstance(metadata, dict) and metadata.get("type") in PROSE_TYPES
 
 
 async def _query(
-    question: str, store_dir: Path, top_k: int, mode: SearchMode, context: bool
+    question: str, store_dir: Path, top_k: int, mode: SearchMode, context: bool, as_json: bool
 ) -> None:
-    console = Console()
-    if not (store_dir / "vectors.npz").exists():
-        console.print(f"[red]No store in {store_dir}: run `devora rag ingest PATH...` first.[/red]")
-        raise typer.Exit(1)
-    retriever = open_retriever(store_dir)
+    if not IndexDirectory(store_dir).exists():
+        _fail(f"no store in {store_dir}: run `devora rag ingest PATH...` first.")
+    asked = {"question": question, "mode": mode.value, "top_k": top_k}
+    try:
+        retriever = open_index_retriever(store_dir, keywords=mode is not SearchMode.VECTOR)
+    except StoreError as error:
+        _fail(str(error))
     try:
         if context:
-            console.print(
-                await retriever.retrieve_and_format(question, top_k=top_k, mode=mode), markup=False
-            )
+            text = await retriever.retrieve_and_format(question, top_k=top_k, mode=mode)
+            _print_context(text, {**asked, "context": text} if as_json else None)
             return
         results = await retriever.retrieve(question, top_k=top_k, mode=mode)
     finally:
         await retriever.vector_store.aclose()
-    table = Table(title=f"{mode.value} search: {question}")
+    if as_json:
+        found = [
+            {
+                "rank": rank,
+                "score": result.score,
+                "source": result.source_id,
+                "id": result.id,
+                "text": result.text,
+                "metadata": dict(result.metadata),
+            }
+            for rank, result in enumerate(results, start=1)
+        ]
+        _print_json({**asked, "results": found})
+        return
+    rows = [
+        (str(rank), f"{result.score:.3f}", result.source_id, " ".join(result.text.split()))
+        for rank, result in enumerate(results, start=1)
+    ]
+    if not sys.stdout.isatty():
+        for row in rows:
+            sys.stdout.write("\t".join(" ".join(cell.split()) for cell in row) + "\n")
+        return
+    table = Table(title=escape(f"{mode.value} search: {question}"))
     for column in ("#", "score", "source", "text"):
         table.add_column(column)
-    for rank, result in enumerate(results, start=1):
-        snippet = " ".join(result.text.split())[:160]
-        table.add_row(str(rank), f"{result.score:.3f}", result.source_id, snippet)
-    console.print(table)
+    for rank, score, source, text in rows:
+        table.add_row(rank, score, escape(source), escape(text[:160]))
+    Console().print(table)
+
+
+def _print_context(text: str, payload: dict[str, Any] | None) -> None:
+    """`--context`: the formatted context exactly (soft-wrapped on a terminal), or JSON."""
+    if payload is not None:
+        _print_json(payload)
+    elif sys.stdout.isatty():
+        Console().print(text, markup=False, highlight=False, soft_wrap=True)
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def _print_json(payload: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def _notice(message: str) -> None:
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()
+
+
+def _fail(message: str) -> NoReturn:
+    """One plain `error:` line on stderr, exit status 1."""
+    sys.stderr.write(f"error: {message}\n")
+    raise typer.Exit(1)
 
 
 @rag_app.command("ingest")
@@ -148,10 +214,27 @@ def ingest(
     store_dir: Path = typer.Option(DEFAULT_STORE_DIR, help="Where the store is kept."),
     chunk_size: int = typer.Option(512, help="Chunk size in tokens."),
     overlap: int = typer.Option(64, help="Overlap between chunks in tokens."),
+    as_json: bool = JSON_OPTION,
 ) -> None:
-    """Chunk, embed (locally) and store files; unchanged files are skipped."""
+    """Chunk, embed (locally) and store files; unchanged files are skipped.
+
+    Progress goes to stderr. Finished files are committed as it goes; Ctrl-C (or SIGTERM)
+    stops after the current batch, keeps what finished and exits with 130 (143); running
+    the same command again resumes. A second Ctrl-C quits at once.
+    """
     quiet_model_loading()
-    asyncio.run(_ingest(paths, store_dir, chunk_size, overlap))
+    stop = StopRequest()
+    with stop_on_signals(stop, signal_safe_notice, quit_now=exit_now):
+        result = run_detached(_ingest(paths, store_dir, chunk_size, overlap, as_json, stop))
+    if result.stopped:
+        _notice(
+            f"Interrupted ({stop.signal_name}): {result.added} finished file(s) "
+            f"({result.chunks} chunks) committed in {store_dir}, {result.remaining} left; "
+            "run the same command again to resume."
+        )
+        if result.abandoned:  # an encode still runs in a worker thread: do not wait for it
+            exit_now(stop.exit_code)
+        raise typer.Exit(stop.exit_code)
 
 
 @rag_app.command("query")
@@ -161,7 +244,11 @@ def query(
     top_k: int = typer.Option(5, help="How many chunks to return."),
     mode: SearchMode = typer.Option(SearchMode.HYBRID, help="vector, bm25 or hybrid."),
     context: bool = typer.Option(False, help="Print the formatted context for a prompt."),
+    as_json: bool = JSON_OPTION,
 ) -> None:
-    """Search what `ingest` stored: a table of chunks, or the prompt-ready context."""
-    quiet_model_loading()
-    asyncio.run(_query(question, store_dir, top_k, mode, context))
+    """Search what `ingest` stored: a table of chunks, or the prompt-ready context.
+
+    In a pipe: one chunk a line, tab-separated: rank, score, source, text (whitespace
+    collapsed); `--context` prints the context exactly.
+    """
+    asyncio.run(_query(question, store_dir, top_k, mode, context, as_json))

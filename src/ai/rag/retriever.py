@@ -105,7 +105,7 @@ class ContextRetriever:
             if doc_id in seen:
                 raise ConfigurationError(f"document id {doc_id!r} appears twice in one call.")
             seen.add(doc_id)
-            doc_hash = hashlib.sha256(text.encode()).hexdigest()
+            doc_hash = document_hash(text)
             if await self._unchanged(doc_id, doc_hash):
                 if progress:
                     progress(1)
@@ -122,8 +122,8 @@ class ContextRetriever:
     async def _unchanged(self, doc_id: str, doc_hash: str) -> bool:
         if self._hashes.get(doc_id) == doc_hash:
             return True
-        stored = await self.vector_store.fetch([_chunk_id(doc_id, 0)], namespace=self.namespace)
-        first = stored.get(_chunk_id(doc_id, 0))
+        stored = await self.vector_store.fetch([chunk_id(doc_id, 0)], namespace=self.namespace)
+        first = stored.get(chunk_id(doc_id, 0))
         if first is not None and first.metadata.get("doc_hash") == doc_hash:
             self._hashes[doc_id] = doc_hash
             return True
@@ -139,7 +139,7 @@ class ContextRetriever:
             metadata = dict(document.get("metadata") or {})
             documents.append({"id": doc_id, "text": text, "metadata": metadata})
         chunks: list[tuple[Chunk, Mapping[str, Any]]] = [
-            (chunk, {**_chunk_metadata(chunk), "doc_hash": hashes[chunk.source_id]})
+            (chunk, chunk_metadata(chunk, hashes[chunk.source_id]))
             for chunk in chunk_documents(documents, config=self.chunking)
         ]
         self._hashes.update(hashes)
@@ -150,7 +150,7 @@ class ContextRetriever:
         )
         records = [
             {
-                "id": _chunk_id(chunk.source_id, chunk.index),
+                "id": chunk_id(chunk.source_id, chunk.index),
                 "values": vector,
                 "metadata": metadata,
                 "text": chunk.text,
@@ -301,17 +301,25 @@ def _document_fields(document: Document, index: int) -> tuple[str, str]:
     return str(doc_id), text
 
 
-def _chunk_id(doc_id: str, index: int) -> str:
+def document_hash(text: str) -> str:
+    """The SHA-256 of a document's text (hex): how unchanged documents are recognised."""
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def chunk_id(doc_id: str, index: int) -> str:
+    """The store id of a document's `index`-th chunk: `"<doc id>#<index>"`."""
     return f"{doc_id}#{index}"
 
 
-def _chunk_metadata(chunk: Chunk) -> dict[str, Any]:
+def chunk_metadata(chunk: Chunk, doc_hash: str) -> dict[str, Any]:
+    """A chunk's stored metadata: the document's, plus where the chunk sits and `doc_hash`."""
     return {
         **dict(chunk.metadata),
         "source_id": chunk.source_id,
         "chunk_index": chunk.index,
         "chunk_start": chunk.start,
         "chunk_end": chunk.end,
+        "doc_hash": doc_hash,
     }
 
 

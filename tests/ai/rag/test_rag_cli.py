@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from typer.testing import CliRunner
 
 from ai.cli.app import app
+from tests.ai.cli.running import run_devora
 
 
 def test_ingest_then_query_in_separate_runs(tmp_path: Path) -> None:
@@ -41,10 +43,42 @@ def test_ingest_then_query_in_separate_runs(tmp_path: Path) -> None:
         keyword.exit_code == 0 and "[1] (source:" in keyword.output and "retry.py" in keyword.output
     )
 
+    # Not a terminal: one result a line, tab-separated; --context exactly as formatted.
+    rank, score, source, text = found.stdout.splitlines()[0].split("\t")
+    assert rank == "1" and float(score) and source.endswith("tides.txt")
+    assert text == "Tides are caused by the Moon's gravity."
+    assert keyword.stdout.startswith("[1] (source:") and "\t" not in keyword.stdout
+
+    # --json: one document on stdout, whatever the progress does.
+    as_json = runner.invoke(
+        app, ["rag", "query", "tides", "--store-dir", str(store), "--top-k", "2", "--json"]
+    )
+    payload = json.loads(as_json.stdout)
+    assert payload["question"] == "tides" and payload["mode"] == "hybrid"
+    assert payload["results"][0]["rank"] == 1
+    assert payload["results"][0]["source"].endswith("tides.txt")
+    assert payload["results"][0]["text"].startswith("Tides are caused")
+    assert payload["results"][0]["metadata"]["type"] == "txt"
+    context = runner.invoke(
+        app, ["rag", "query", "backoff", "--store-dir", str(store), "--context", "--json"]
+    )
+    assert json.loads(context.stdout)["context"].startswith("[1] (source:")
+    ingested = runner.invoke(app, ["rag", "ingest", str(docs), "--store-dir", str(store), "--json"])
+    summary = json.loads(ingested.stdout)
+    assert {key: summary[key] for key in ("added", "unchanged", "chunks", "store_dir")} == {
+        "added": 0, "unchanged": 3, "chunks": 0, "store_dir": str(store)
+    }  # fmt: skip
+
 
 def test_query_without_a_store_says_what_to_do(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["rag", "query", "x", "--store-dir", str(tmp_path / "none")])
     assert result.exit_code == 1 and "devora rag ingest" in result.output
+
+
+def test_query_errors_are_one_line_on_stderr_even_with_json(tmp_path: Path) -> None:
+    result = run_devora("rag", "query", "x", "--store-dir", str(tmp_path / "none"), "--json")
+    assert result.returncode == 1 and result.stdout == b""
+    assert result.stderr.decode().count("\n") == 1 and b"devora rag ingest" in result.stderr
 
 
 def test_rag_commands_have_help() -> None:

