@@ -189,7 +189,7 @@ class ContextRetriever:
         mode = SearchMode(mode)
         if top_k < 1:
             raise ConfigurationError(f"top_k must be >= 1, got {top_k}.")
-        parsed = parse_filter(filter)
+        parsed = parse_filter(filter, limits=self.vector_store.config.resolved_filter_limits())
         pool = fetch_k or max(4 * top_k, 20)
         if mode is SearchMode.KEYWORD:
             results = [_from_keyword(hit) for hit in self.keywords.search(query, top_k, parsed)]

@@ -235,3 +235,24 @@ def test_the_number_of_sql_parameters_does_not_grow_with_list_sizes(
     assert parsed is not None
     conditions = str(parsed).count("Condition(")
     assert len(many) <= len(fs.FIELDS) + 3 * conditions  # a field, then at most 3 arrays
+
+
+async def test_the_retriever_holds_filters_to_its_stores_limits() -> None:
+    from ai.errors import FilterError
+    from ai.rag import ContextRetriever, VectorStore, VectorStoreConfig
+    from ai.rag.filters import FilterLimits
+
+    class Embedder:
+        async def embed(self, texts: list[str]) -> list[list[float]]:
+            return [[1.0, 0.0, 0.0] for _ in texts]
+
+    many = {"k": {"$in": [f"v{i}" for i in range(15_000)] + ["a"]}}
+    document = {"id": "1", "text": "alpha", "metadata": {"k": "a"}}
+    wide = VectorStore(VectorStoreConfig(filter_limits=FilterLimits(max_list_items=20_000)))
+    retriever = ContextRetriever(Embedder(), wide)  # type: ignore[arg-type]
+    await retriever.add_documents([document])
+    assert len(await retriever.retrieve("alpha", filter=many, mode="vector")) == 1
+    narrow = ContextRetriever(Embedder(), VectorStore(VectorStoreConfig()))  # type: ignore[arg-type]
+    await narrow.add_documents([document])
+    with pytest.raises(FilterError, match="max_list_items"):
+        await narrow.retrieve("alpha", filter=many, mode="vector")
