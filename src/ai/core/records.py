@@ -67,6 +67,10 @@ class TagKey(StrEnum):
     PROMPT_VERSION = "prompt_version"
     EXPERIMENT = "experiment"
     VARIANT = "variant"
+    CATEGORY = "category"  # the template's category (a model router reads it)
+    COMPLEXITY = "complexity"  # a caller's hint: "simple" or "complex"
+    ROUTE = "route"  # which model class a router chose, and why
+    ROUTED_FROM = "routed_from"  # the capable model a router replaced by a cheaper one
 
 
 class GuardAction(StrEnum):

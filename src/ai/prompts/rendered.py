@@ -113,6 +113,7 @@ class RenderedPrompt:
     version: int | None = None
     experiment: str | None = None
     variant: str | None = None
+    category: str | None = None
 
     def as_messages(self) -> list[dict[str, str]]:
         """Chat messages for `LLMService.complete`."""
@@ -121,7 +122,8 @@ class RenderedPrompt:
         return [dict(message) for message in self.messages]
 
     def call_tags(self) -> dict[str, str]:
-        """Tags for `LLMService.complete(tags=...)`: template, version, experiment, variant."""
+        """Tags for `LLMService.complete(tags=...)`: template, version, experiment, variant
+        and category (a model router reads the category)."""
         tags = {TagKey.PROMPT.value: self.name}
         if self.version is not None:
             tags[TagKey.PROMPT_VERSION.value] = str(self.version)
@@ -129,6 +131,8 @@ class RenderedPrompt:
             tags[TagKey.EXPERIMENT.value] = self.experiment
         if self.variant is not None:
             tags[TagKey.VARIANT.value] = self.variant
+        if self.category is not None:
+            tags[TagKey.CATEGORY.value] = str(self.category)
         return tags
 
     def with_version(

@@ -220,13 +220,17 @@ class PromptTemplate:
     def _rendered(self, texts: Mapping[str, str]) -> RenderedPrompt:
         if self.text is not None:
             text = self._parsed[0].render(texts) if self._parsed else ""
-            return RenderedPrompt(name=self.name, text=text, model_hints=self.model_hints)
+            return RenderedPrompt(
+                name=self.name, text=text, model_hints=self.model_hints, category=self.category
+            )
         contents = iter(self._parsed)
         messages = tuple(
             {"role": message.role.value, "content": next(contents).render(texts)}
             for message in self.messages
         )
-        return RenderedPrompt(name=self.name, messages=messages, model_hints=self.model_hints)
+        return RenderedPrompt(
+            name=self.name, messages=messages, model_hints=self.model_hints, category=self.category
+        )
 
     def _check_declarations(self, used: list[str]) -> None:
         """Every placeholder declared, every declaration used, none twice.

@@ -67,7 +67,11 @@ async def test_labels_move_and_rollback_serves_an_old_version(manager: TemplateM
     assert rolled.version == 1
     rendered = await manager.render("greeting", who="a")
     assert (rendered.text, rendered.version) == ("v1 a", 1)
-    assert rendered.call_tags() == {"prompt": "greeting", "prompt_version": "1"}
+    assert rendered.call_tags() == {
+        "prompt": "greeting",
+        "prompt_version": "1",
+        "category": "general",
+    }
     assert len(await manager.versions("greeting")) == 3  # a rollback deletes nothing
     await manager.remove_label("greeting", "staging")
     with pytest.raises(TemplateNotFoundError, match="no label 'staging'"):
