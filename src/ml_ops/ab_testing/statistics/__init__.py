@@ -14,7 +14,7 @@ those summaries alone, with no I/O (GrowthBook's gbstats is the model).
 - Decisions: `decide` (winner only with enough data, significance and no SRM), and
   `thompson_weights` for a bandit mode.
 
-See docs/ab-testing-statistics.md for the assumptions and pitfalls of each.
+See docs/ab-testing.md ("The statistics") for the assumptions and pitfalls of each.
 """
 
 from ml_ops.ab_testing.statistics.bandit import BanditAllocation, thompson_weights

@@ -1,4 +1,4 @@
-"""The worked example of docs/ab-testing-statistics.md, number for number."""
+"""The worked example of docs/ab-testing.md ("Worked example"), number for number."""
 
 from __future__ import annotations
 
