@@ -8,7 +8,7 @@ DEMO_STAMP := $(VENV)/.stamp-demo
 DEV_STAMP := $(VENV)/.stamp-dev
 BENCH_STAMP := $(VENV)/.stamp-bench
 
-.PHONY: demo test lint typecheck pytest bench clean
+.PHONY: demo test lint typecheck pytest chromium bench clean
 
 demo: $(DEMO_STAMP)
 	$(BIN)/devora demo
@@ -23,8 +23,19 @@ lint: $(DEV_STAMP)
 typecheck: $(DEV_STAMP)
 	$(BIN)/mypy
 
-pytest: $(DEV_STAMP)
+pytest: $(DEV_STAMP) chromium
 	$(BIN)/pytest
+
+# The dashboard's browser test drives Debian's chromium through Playwright (never
+# `playwright install`, which downloads). Installed here when missing and running as root;
+# otherwise the test says why it skips, and fails under CI=true.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update && apt-get install -y chromium; \
+	  else \
+	    echo "chromium is missing (apt-get install chromium): the dashboard's browser test skips, or fails under CI=true"; \
+	  fi; }
 
 bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/llm_overhead.py
