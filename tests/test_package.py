@@ -79,7 +79,8 @@ def test_readme_lists_the_core_dependencies_pyproject_installs() -> None:
     names = {re.split(r"[\s<>=!~\[;]", spec, maxsplit=1)[0].lower() for spec in declared}
     readme = (root / "README.md").read_text()
     paragraph = readme.split("Core dependencies:", 1)[1].split("\n\n", 1)[0]
-    assert set(re.findall(r"`([A-Za-z0-9_.\-]+)`", paragraph)) == names
+    listed = {name.lower() for name in re.findall(r"`([A-Za-z0-9_.\-]+)`", paragraph)}
+    assert listed == names
 
 
 def test_loading_the_local_model_prints_nothing_and_restores_settings() -> None:
