@@ -1,8 +1,8 @@
-"""The `devora` command: demo, loopback fakes, RAG and prompt tools.
+"""The `devora` command: demo, loopback fakes, and the RAG, prompt, monitoring and cost tools.
 
-`devora --help` must stay fast, so this module imports nothing but typer: the `rag` and
-`prompts` groups are named here with their one-line help and imported only when one of
-them is run (see `LazyGroup`); every command imports its own machinery in its body.
+`devora --help` must stay fast, so this module imports nothing but typer: the command
+groups are named here with their one-line help and imported only when one of them is
+run (see `LazyGroup`); every command imports its own machinery in its body.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from ai.cli.lazy import LazyGroup, LazyLoadingGroup
 
 
 class DevoraGroup(LazyLoadingGroup):
-    """The top-level group: `rag` and `prompts` load when used (help must match theirs)."""
+    """The top-level group: the lazy groups load when used (help must match theirs). The
+    `ml_ops` groups are named here by string only: `ai` never imports `ml_ops`."""
 
     lazy_groups = (
         LazyGroup(
@@ -30,6 +31,21 @@ class DevoraGroup(LazyLoadingGroup):
             "monitor",
             "ml_ops.monitoring.cli:monitor_app",
             "Latency, errors, tokens and cost of recorded calls; alerts.",
+        ),
+        LazyGroup(
+            "costs",
+            "ml_ops.cost_tracker.cli:costs_app",
+            "Spend reports, budgets and exports from the event store.",
+        ),
+        LazyGroup(
+            "experiments",
+            "ml_ops.ab_testing.cli:experiments_app",
+            "A/B experiments: create, start, pause, complete them and read their results.",
+        ),
+        LazyGroup(
+            "keys",
+            "ml_ops.gateway.cli:keys_app",
+            "Virtual keys of the OpenAI-compatible gateway: create, list, revoke.",
         ),
     )
 

@@ -1,6 +1,6 @@
 """Seeded synthetic daily spend: a weekday/weekend pattern, a linear trend, Gaussian noise.
 
-Shared by the forecast tests and the numbers quoted in docs/costs-forecast.md.
+Shared by the forecast tests and the numbers quoted in docs/costs.md.
 """
 
 from __future__ import annotations
