@@ -149,11 +149,8 @@ class AlertOutlet:
 
 
 def _monitor_handlers(monitor: MLMonitor) -> list[AlertHandler]:
-    """The monitor's handlers: its public `handlers` if it has one, else its list."""
-    public: Any = getattr(monitor, "handlers", None)
-    if public is not None:
-        return list(public() if callable(public) else public)
-    return list(getattr(monitor, "_handlers", ()))
+    """The handlers the monitor sends its own alerts to."""
+    return list(monitor.handlers)
 
 
 Work = Callable[[], Coroutine[Any, Any, None]]

@@ -296,6 +296,11 @@ class MLMonitor:
             )
         self._book.add_rule(rule)
 
+    @property
+    def handlers(self) -> tuple[AlertHandler, ...]:
+        """Where alerts go (budget alerts of a `CostTracker` given this monitor use them too)."""
+        return tuple(self._handlers)
+
     def add_handler(self, handler: AlertHandler | AlertCallback) -> None:
         """Send every alert that fires or resolves to `handler` too."""
         self._handlers.append(as_handler(handler))
