@@ -27,11 +27,14 @@ except ImportError as error:  # pragma: no cover - depends on the installed extr
     ) from error
 
 from ai.testing.catalogue import DEFAULT_MODELS, OPENROUTER_PRICES, Api
+from ai.testing.fault_schedule import ScheduledFaultRule
 from ai.testing.faults import Fault, FaultBook, FaultKind, FaultRule
+from ai.testing.latency import LatencyTable, ModelLatency
 from ai.testing.pinecone_server import FakePineconeServer
 from ai.testing.pinecone_state import PineconeOperation, PineconeRequest
 from ai.testing.recording import RecordedRequest
 from ai.testing.replies import ReplyQueue
+from ai.testing.reply_lengths import LengthRule, OutputLengths, TokenLengths
 from ai.testing.server import DEFAULT_API_KEY, FakeProviderServer, serve_forever
 
 __all__ = [
@@ -45,9 +48,15 @@ __all__ = [
     "FaultBook",
     "FaultKind",
     "FaultRule",
+    "LatencyTable",
+    "LengthRule",
+    "ModelLatency",
+    "OutputLengths",
     "PineconeOperation",
     "PineconeRequest",
     "RecordedRequest",
     "ReplyQueue",
+    "ScheduledFaultRule",
+    "TokenLengths",
     "serve_forever",
 ]

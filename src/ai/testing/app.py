@@ -3,7 +3,8 @@
     read body -> authenticate (provider's rules) -> validate (provider's 400/404)
     -> draw a fault -> record the request -> status fault, disconnect, delay or a
     replacing body (hostile.py) -> build the answer (reshaped by an `AnswerChange`)
-    -> deliver it (paced by pacing.py, or with a content fault, if one was drawn)
+    -> deliver it (paced by pacing.py, or with a content fault, if one was drawn; without
+    a fault at the model's configured speed, upstream_pacing.py)
 
 Faults are drawn only for requests that passed authentication and validation, so a pushed
 fault is never used up by a request that would have failed anyway. Model listings are
@@ -14,6 +15,7 @@ never faulted. Paths:
     GET  /v1/models[/{id}]             OpenAI or Anthropic (by headers)
     POST /v1/messages                  Anthropic Messages     api "anthropic"
     POST /v1/messages/count_tokens     Anthropic token count  api "anthropic"
+    POST /v1/rerank                    Cohere/Jina rerank     api "rerank"
     POST /api/v1/chat/completions      OpenRouter chat        api "openrouter"
     GET  /api/v1/models                OpenRouter models
     /_fake/...                         fault, reply and log control (see control.py)
@@ -58,7 +60,11 @@ from ai.testing.openai_chat import (
 )
 from ai.testing.pacing import paced_response
 from ai.testing.recording import RecordedRequest, masked_headers
+from ai.testing.reply_lengths import reply_text
+from ai.testing.rerank import DIALECT as RERANK_DIALECT
+from ai.testing.rerank import build_rerank_reply, parse_rerank
 from ai.testing.state import FakeState
+from ai.testing.upstream_pacing import timed_response
 from ai.testing.wire import (
     DroppedConnection,
     JsonReply,
@@ -109,10 +115,15 @@ def _chat(flavor: ChatFlavor) -> Prepare:
         return Prepared(
             parsed.model,
             parsed.stream,
-            lambda change: build_chat_reply(flavor, parsed, state.replies.pop(), change),
+            lambda change: build_chat_reply(flavor, parsed, _reply_text(state, body), change),
         )
 
     return prepare
+
+
+def _reply_text(state: FakeState, body: Any) -> str | None:
+    """A pushed reply, else the output length model's text, else None (the usual one)."""
+    return reply_text(state.replies.pop(), state.lengths, body)
 
 
 def _embeddings(body: Any, request: Request, state: FakeState) -> Prepared:
@@ -120,12 +131,17 @@ def _embeddings(body: Any, request: Request, state: FakeState) -> Prepared:
     return Prepared(parsed.model, False, lambda change: build_embeddings_reply(parsed, change))
 
 
+def _rerank(body: Any, request: Request, state: FakeState) -> Prepared:
+    parsed = parse_rerank(body, state.catalogue)
+    return Prepared(parsed.model, False, lambda change: build_rerank_reply(parsed))
+
+
 def _messages(body: Any, request: Request, state: FakeState) -> Prepared:
     parsed = parse_messages(body, state.catalogue, state.prompt_cache)
     return Prepared(
         parsed.model,
         parsed.stream,
-        lambda change: build_messages_reply(parsed, state.replies.pop(), change),
+        lambda change: build_messages_reply(parsed, _reply_text(state, body), change),
     )
 
 
@@ -154,6 +170,7 @@ ENDPOINTS: dict[Api, Endpoint] = {
     Api.OPENROUTER: Endpoint(Api.OPENROUTER, OPENROUTER_FLAVOR.dialect, _chat(OPENROUTER_FLAVOR)),
     Api.EMBEDDINGS: Endpoint(Api.EMBEDDINGS, OPENAI_FLAVOR.dialect, _embeddings),
     Api.ANTHROPIC: Endpoint(Api.ANTHROPIC, ANTHROPIC_DIALECT, _messages),
+    Api.RERANK: Endpoint(Api.RERANK, RERANK_DIALECT, _rerank),
 }
 COUNT_TOKENS = Endpoint(Api.ANTHROPIC, ANTHROPIC_DIALECT, _count_tokens)
 LISTINGS: dict[Api, Endpoint] = {
@@ -193,7 +210,9 @@ async def handle(request: Request, endpoint: Endpoint, state: FakeState) -> Resp
         if early is not None:
             return early
     reply = prepared.build(AnswerChange.for_fault(fault))
-    paced = paced_response(reply, fault)
+    paced = paced_response(reply, fault) or timed_response(
+        reply, fault, state.latency.get(prepared.model)
+    )
     return paced if paced is not None else deliver(reply, fault)
 
 
@@ -269,6 +288,7 @@ def build_app(state: FakeState) -> Starlette:
         _route("/v1/chat/completions", ENDPOINTS[Api.OPENAI], state),
         _route("/v1/embeddings", ENDPOINTS[Api.EMBEDDINGS], state),
         _route("/v1/messages", ENDPOINTS[Api.ANTHROPIC], state),
+        _route("/v1/rerank", ENDPOINTS[Api.RERANK], state),
         _route("/v1/messages/count_tokens", COUNT_TOKENS, state),
         _models_route("/v1/models", state),
         _models_route("/v1/models/{model_id:path}", state),

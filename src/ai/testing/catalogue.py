@@ -26,6 +26,7 @@ class Api(StrEnum):
     ANTHROPIC = "anthropic"
     OPENROUTER = "openrouter"
     EMBEDDINGS = "embeddings"
+    RERANK = "rerank"
 
 
 DEFAULT_MODELS: tuple[str, ...] = (
@@ -65,6 +66,10 @@ DEFAULT_MODELS: tuple[str, ...] = (
     "anthropic/claude-3.5-sonnet",
     "meta-llama/llama-3.1-8b-instruct",
     "google/gemini-flash-1.5",
+    "rerank-v3.5",
+    "rerank-english-v3.0",
+    "rerank-multilingual-v3.0",
+    "jina-reranker-v2-base-multilingual",
 )
 
 # Illustrative OpenRouter list prices in USD per million tokens (prompt, completion). They
@@ -101,6 +106,8 @@ _EMBEDDING_DIMENSIONS: dict[str, int] = {
 
 def owner_of(model: str) -> Api:
     """The API that serves `model`, decided by the id's shape (see the module docstring)."""
+    if model.startswith(("rerank-", "jina-reranker")):
+        return Api.RERANK
     if "/" in model:
         return Api.OPENROUTER
     if model.startswith("claude"):

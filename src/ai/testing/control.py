@@ -8,6 +8,8 @@
     GET    /_fake/requests  the request log (credentials masked)
     POST   /_fake/reset     clear faults, replies, the log and the prompt cache
     GET    /_fake/health    {"status": "ok"}
+    /_fake/latency, /_fake/lengths: the realistic-upstream settings (upstream_control.py);
+    a fault rule may also take "rate", "seed", "after", "until" (fault_schedule.py)
 
 These need no API key: the fake listens on loopback and holds nothing worth protecting.
 """
@@ -22,8 +24,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ai.testing.faults import fault_rule_from_json
+from ai.testing.fault_schedule import scheduled_rule_from_json
 from ai.testing.state import FakeState
+from ai.testing.upstream_control import upstream_routes
 from ai.testing.wire import json_response
 
 
@@ -112,7 +115,7 @@ def control_routes(state: FakeState) -> list[Route]:
     """The `/_fake/*` routes of the provider fake: the shared ones plus scripted replies."""
 
     def add_fault(body: object) -> dict[str, Any]:
-        rule = fault_rule_from_json(body)
+        rule = scheduled_rule_from_json(body)
         state.faults.add_rule(rule)
         return rule.describe()
 
@@ -124,4 +127,5 @@ def control_routes(state: FakeState) -> list[Route]:
         return json_response({"queued": len(state.replies)}, 201)
 
     replies = Route("/_fake/replies", push_reply, methods=["POST"])
-    return build_control_routes(state, add_fault=add_fault, extra=[replies])
+    extra = [replies, *upstream_routes(state)]
+    return build_control_routes(state, add_fault=add_fault, extra=extra)

@@ -17,7 +17,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import Any, Self
 
@@ -29,8 +29,10 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from ai.testing.app import build_app
 from ai.testing.catalogue import Api, ModelCatalogue
 from ai.testing.faults import FaultBook
+from ai.testing.latency import LatencyTable, ModelLatency
 from ai.testing.recording import RecordedRequest
 from ai.testing.replies import ReplyQueue
+from ai.testing.reply_lengths import OutputLengths
 from ai.testing.state import FakeState
 from ai.testing.token_counting import warm_up
 from ai.testing.wire import DROP_CONNECTION, SERVER_STOPPING
@@ -206,7 +208,9 @@ class FakeProviderServer(LoopbackServer):
 
     Use as `with FakeProviderServer() as server:` (or `async with`); point SDKs at
     `openai_base_url`, `anthropic_base_url` or `openrouter_base_url` with `api_key`. Inject
-    failures with `faults`, script answers with `replies`, assert on `requests`.
+    failures with `faults`, script answers with `replies`, assert on `requests`. For a
+    realistic upstream, give models a speed (`latency={"gpt-4o": ModelLatency(0.45, 60)}`)
+    and answers a length model (`lengths=OutputLengths(...)`); both can change later.
     """
 
     def __init__(
@@ -215,10 +219,18 @@ class FakeProviderServer(LoopbackServer):
         models: Iterable[str] | None = None,
         port: int = 0,
         host: str = "127.0.0.1",
+        *,
+        latency: Mapping[str, ModelLatency] | None = None,
+        lengths: OutputLengths | None = None,
     ) -> None:
         if not api_key:
             raise ValueError("api_key must be a non-empty string")
-        self._state = FakeState(api_key=api_key, catalogue=ModelCatalogue.of(models))
+        self._state = FakeState(
+            api_key=api_key,
+            catalogue=ModelCatalogue.of(models),
+            latency=LatencyTable(latency),
+            lengths=lengths,
+        )
         self._app = build_app(self._state)
         self._init_server(host, port)
 
@@ -281,12 +293,29 @@ class FakeProviderServer(LoopbackServer):
         """A snapshot of the requests received so far, in arrival order."""
         return self._state.requests.snapshot()
 
+    @property
+    def latency(self) -> LatencyTable:
+        """Per-model speed: `set(model, ModelLatency(ttft, tokens_per_second))`, `clear()`."""
+        return self._state.latency
+
+    @property
+    def lengths(self) -> OutputLengths | None:
+        """The output length model (None: the usual short answers); assignable."""
+        return self._state.lengths
+
+    @lengths.setter
+    def lengths(self, value: OutputLengths | None) -> None:
+        if value is not None and not isinstance(value, OutputLengths):
+            raise TypeError(f"lengths must be OutputLengths or None, got {type(value).__name__}")
+        self._state.lengths = value
+
     def request_count(self, model: str | None = None, api: Api | str | None = None) -> int:
         """How many requests matched `model` and `api` (None matches any)."""
         return self._state.requests.count(model=model, api=api)
 
     def reset(self) -> None:
-        """Clear faults, replies, the request log and the Anthropic prompt cache."""
+        """Clear faults, replies, the request log and the Anthropic prompt cache (latency and
+        lengths are configuration and stay)."""
         self._state.reset()
 
 

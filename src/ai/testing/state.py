@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 
 from ai.testing.catalogue import ModelCatalogue
 from ai.testing.faults import FaultBook
+from ai.testing.latency import LatencyTable
 from ai.testing.recording import RequestLog
 from ai.testing.replies import ReplyQueue
+from ai.testing.reply_lengths import OutputLengths
 
 
 class PromptCache:
@@ -48,7 +50,8 @@ class PromptCache:
 
 @dataclass
 class FakeState:
-    """The mutable parts of a fake server plus its fixed configuration."""
+    """The mutable parts of a fake server plus its configuration (`latency` and `lengths`,
+    the realistic-upstream settings, survive `reset()`)."""
 
     api_key: str
     catalogue: ModelCatalogue
@@ -56,6 +59,8 @@ class FakeState:
     replies: ReplyQueue = field(default_factory=ReplyQueue)
     requests: RequestLog = field(default_factory=RequestLog)
     prompt_cache: PromptCache = field(default_factory=PromptCache)
+    latency: LatencyTable = field(default_factory=LatencyTable)
+    lengths: OutputLengths | None = None
 
     def reset(self) -> None:
         """Clear faults, queued replies, the request log and the prompt cache."""
