@@ -77,6 +77,29 @@ def demo(
     raise typer.Exit(run_demo_command(prompt, stream=stream, debug=debug))
 
 
+@app.command()
+def serve(
+    host: str = typer.Option(
+        "127.0.0.1", help="Interface to bind; loopback unless behind a proxy."
+    ),
+    port: int = typer.Option(8765, help="Port for the dashboard (/) and the API (/v1)."),
+    store: str = typer.Option(None, help="Event store (path or URL); default .devora/events.db."),
+    experiments: str = typer.Option(None, help="Experiment store (path or URL)."),
+    redis_url: str = typer.Option(None, help="Redis shared by workers (cache, limits, budgets)."),
+    config: str = typer.Option(None, help="Gateway config file; default devora.yaml if present."),
+    budgets: str = typer.Option(None, help="Budgets file (YAML or JSON)."),
+    workers: int = typer.Option(1, min=1, help="Worker processes."),
+) -> None:
+    """Serve the OpenAI-compatible gateway (/v1) and the dashboard (/) until Ctrl-C."""
+    import importlib
+
+    serve_cli = importlib.import_module("ml_ops.serve.cli")  # ai never imports ml_ops
+    serve_cli.run_serve(
+        host=host, port=port, store=store, experiments=experiments, redis_url=redis_url,
+        config=config, budgets=budgets, workers=workers,
+    )  # fmt: skip
+
+
 @app.command("fake-provider")
 def fake_provider(
     host: str = typer.Option("127.0.0.1", help="Interface to bind; keep it on loopback."),

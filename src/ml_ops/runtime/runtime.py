@@ -100,11 +100,21 @@ class Runtime(AsyncClosing):
         cls, settings: RuntimeSettings | None = None, *, clock: Clock | None = None
     ) -> Self:
         """A runtime over the configured store, its monitor and budgets restored."""
-        settings = settings or RuntimeSettings()
-        runtime = cls(settings, store=open_event_store(settings.store), clock=clock)
-        await runtime.monitor.restore()
-        await runtime.cost_tracker.restore()
+        runtime = cls.create(settings, clock=clock)
+        await runtime.restore()
         return runtime
+
+    @classmethod
+    def create(cls, settings: RuntimeSettings | None = None, *, clock: Clock | None = None) -> Self:
+        """A runtime over the configured store, not restored yet (for apps that wire it
+        at construction and restore it when they start)."""
+        settings = settings or RuntimeSettings()
+        return cls(settings, store=open_event_store(settings.store), clock=clock)
+
+    async def restore(self) -> None:
+        """Rebuild the monitor's windows and the budgets' spend from the store."""
+        await self.monitor.restore()
+        await self.cost_tracker.restore()
 
     async def aclose(self) -> None:
         """Write what is buffered, then close everything this runtime opened."""

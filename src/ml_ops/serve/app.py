@@ -1,0 +1,107 @@
+"""`devora serve`: the gateway under `/v1` and the dashboard under `/`, one runtime.
+
+    app = create_app(ServeSettings(), admin_key=key)     # uvicorn runs it
+
+At start-up the lifespan opens the `Runtime` (store, writer, monitor, cost tracking,
+experiments, cache), builds the dashboard's manager over it, starts the gateway with the
+runtime's cost tracker, cache and experiment guard (so the dashboard shows the gateway's
+traffic and budgets as they happen), and follows the store so that traffic written by
+other `devora serve` processes sharing it shows too. Everything closes at shut-down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from ml_ops.dashboard import DashboardManager, DashboardSettings, dashboard_routes
+from ml_ops.dashboard.access import SecurityHeaders
+from ml_ops.dashboard.api import ManagerSlot
+from ml_ops.gateway import create_gateway_app
+from ml_ops.gateway.config import load_gateway_config
+from ml_ops.runtime import Runtime, RuntimeSettings
+from ml_ops.web import AdminKey
+
+
+@dataclass(frozen=True, slots=True)
+class ServeSettings:
+    """What `devora serve` runs: where state lives (`runtime`), the gateway's config file
+    (`config`: None for `$DEVORA_CONFIG`, else `devora.yaml` when present), the dashboard's
+    settings, and how often the store is followed for other processes' traffic."""
+
+    runtime: RuntimeSettings = field(default_factory=RuntimeSettings)
+    config: str | Path | None = None
+    dashboard: DashboardSettings = field(default_factory=DashboardSettings)
+    follow_seconds: float = 5.0
+    environ: Mapping[str, str] | None = None
+
+
+class ServeApp(Starlette):
+    """Starlette, except that the gateway's hot paths skip middleware and routing."""
+
+    direct_paths: Mapping[str, ASGIApp] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            direct = self.direct_paths.get(scope["path"])
+            if direct is not None:
+                await direct(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
+
+
+def create_app(
+    settings: ServeSettings | None = None,
+    *,
+    admin_key: AdminKey,
+    runtime: Runtime | None = None,
+) -> ServeApp:
+    """The combined app (see the module docstring). With `runtime`, it serves that one and
+    leaves it open at shut-down; otherwise it opens one over `settings.runtime`."""
+    settings = settings or ServeSettings()
+    own = runtime is None
+    active = runtime or Runtime.create(settings.runtime)
+    slot = ManagerSlot()
+    gateway = create_gateway_app(
+        load_gateway_config(settings.config, environ=settings.environ),
+        runtime=active,
+        admin_key=admin_key,
+        cost_tracker=active.cost_tracker,
+        cache=active.cache,
+        guards=[active.ab_tester.guard()],
+        redis_url=active.settings.resolved_redis_url(),
+        environ=settings.environ,
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if own:
+            await active.restore()
+        slot.manager = DashboardManager.from_runtime(active, cache=active.cache)
+        follower = asyncio.ensure_future(active.monitor.follow(settings.follow_seconds))
+        try:
+            async with gateway:
+                yield
+        finally:
+            follower.cancel()
+            await asyncio.gather(follower, return_exceptions=True)
+            slot.manager = None
+            if own:
+                await active.aclose()
+
+    app = ServeApp(
+        routes=[*gateway.routes, *dashboard_routes(slot, admin_key, settings.dashboard)],
+        middleware=[Middleware(SecurityHeaders)],
+        lifespan=lifespan,
+    )
+    app.direct_paths = gateway.direct_paths
+    app.state.gateway = gateway
+    app.state.dashboard = slot
+    return app
