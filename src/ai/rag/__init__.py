@@ -15,23 +15,36 @@ Backends import their drivers (asyncpg, usearch, torch) only when used.
 from ai.errors import FilterError, StoreError
 from ai.rag.chunking import Chunk, Chunker, ChunkingConfig, ChunkUnit, chunk_documents, chunk_text
 from ai.rag.embeddings import EmbeddingService
-from ai.rag.evaluation import ndcg_at_k, recall_at_k
+from ai.rag.evaluation import mrr_at_k, ndcg_at_k, recall_at_k
 from ai.rag.filters import parse_filter
-from ai.rag.retriever import ContextRetriever, IngestReport, RetrievedChunk, SearchMode
+from ai.rag.fusion import ConvexCombination, Normalization, ReciprocalRankFusion
+from ai.rag.keyword_index import BM25Config
+from ai.rag.rerank_http import HttpReranker
+from ai.rag.reranking import CrossEncoderReranker, Reranker, RerankResult
+from ai.rag.retriever import ContextRetriever, IngestReport, SearchMode
+from ai.rag.search import RetrievedChunk
 from ai.rag.types import DistanceMetric, Match, StoreStats, VectorRecord
 from ai.rag.vector_store import VectorStore, VectorStoreConfig, VectorStoreType
 
 __all__ = [
+    "BM25Config",
     "Chunk",
     "ChunkUnit",
     "Chunker",
     "ChunkingConfig",
     "ContextRetriever",
+    "ConvexCombination",
+    "CrossEncoderReranker",
     "DistanceMetric",
     "EmbeddingService",
     "FilterError",
+    "HttpReranker",
     "IngestReport",
     "Match",
+    "Normalization",
+    "ReciprocalRankFusion",
+    "RerankResult",
+    "Reranker",
     "RetrievedChunk",
     "SearchMode",
     "StoreError",
@@ -42,6 +55,7 @@ __all__ = [
     "VectorStoreType",
     "chunk_documents",
     "chunk_text",
+    "mrr_at_k",
     "ndcg_at_k",
     "parse_filter",
     "recall_at_k",

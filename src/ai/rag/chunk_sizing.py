@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import numpy as np
@@ -33,7 +33,7 @@ import numpy.typing as npt
 
 from ai.accounting.token_encoders import TokenEncoder, TokenIds
 
-__all__ = ["CharSizer", "Sizer", "TokenSizer", "encode_texts"]
+__all__ = ["CharSizer", "CountingSizer", "Sizer", "TokenSizer", "encode_texts"]
 
 _BLOCK_CHARS = 1 << 16
 _ANCHOR_PATTERN = (
@@ -125,6 +125,34 @@ class TokenSizer:
         inner = int(self.starts.searchsorted(last)) - int(self.starts.searchsorted(first))
         head = self._count(text[start:first]) if first > start else 0
         return head + inner + self._count(text[last:end])
+
+
+class CountingSizer:
+    """Tokens of any tokenizer that reports where its tokens start (a Hugging Face
+    tokenizer's offsets): `limit` and `back` search those starts, `count` encodes the
+    span again, so it is exact whatever the tokenizer does at a cut."""
+
+    exact = False
+
+    def __init__(self, text: str, starts: IntArray, count: Callable[[str], int]) -> None:
+        self._text = text
+        self.starts = starts
+        self._count = count
+
+    def limit(self, start: int, budget: int) -> int:
+        stop = int(self.starts.searchsorted(start)) + budget
+        return int(self.starts[stop]) if stop < len(self.starts) else len(self._text)
+
+    def back(self, end: int, budget: int) -> int:
+        first = int(self.starts.searchsorted(end)) - budget
+        return int(self.starts[first]) if first > 0 else 0
+
+    def count(self, start: int, end: int) -> int:
+        if end <= start:
+            return 0
+        if start == 0 and end == len(self._text):
+            return len(self.starts)
+        return self._count(self._text[start:end])
 
 
 def _next_anchor(text: str, start: int, end: int) -> int:

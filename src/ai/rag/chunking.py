@@ -37,10 +37,18 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from ai.accounting.token_encoders import TokenIds, token_encoder
+from ai.accounting.token_encoders import TokenEncoder, TokenIds, token_encoder
 from ai.accounting.tokens import encoding_for_model
 from ai.errors import ConfigurationError
-from ai.rag.chunk_sizing import CharSizer, Sizer, TokenSizer, encode_texts
+from ai.rag.chunk_limits import HFTokenCounter, InputLimit, hf_token_counter
+from ai.rag.chunk_sizing import (
+    CharSizer,
+    CountingSizer,
+    IntArray,
+    Sizer,
+    TokenSizer,
+    encode_texts,
+)
 from ai.rag.chunk_splitter import Splitter
 from ai.rag.markdown_sections import MarkdownOutline
 from ai.rag.separators import DEFAULT_SEPARATORS, compile_separator
@@ -92,7 +100,10 @@ class ChunkingConfig:
     """How to split, validated when built.
 
     - `chunk_size`, `chunk_overlap` (``0 <= overlap < size``) in `unit`: tokens of `model`'s
-      encoding (default model ``text-embedding-3-small``, i.e. cl100k) or characters.
+      encoding (default model ``text-embedding-3-small``, i.e. cl100k), tokens of the
+      Hugging Face `tokenizer` file when one is given (a local embedding model's own
+      ``tokenizer.json``), or characters. `ChunkingConfig.fitting(limit)` sizes chunks to
+      what an embedding model reads.
     - `separators`, strongest first: a plain string is literal text, a compiled pattern a
       regular expression; a cut goes just after the separator. A hard split (anywhere)
       always comes last. Default: blank lines, newline, sentence ends, whitespace.
@@ -109,6 +120,31 @@ class ChunkingConfig:
     separators: tuple[str | re.Pattern[str], ...] = DEFAULT_SEPARATORS
     markdown: bool = True
     section_level: int = 2
+    tokenizer: str | None = None
+
+    @classmethod
+    def fitting(cls, limit: InputLimit, **options: Any) -> ChunkingConfig:
+        """Chunks as large as the model reads (`limit.content_tokens`, counted in its own
+        tokens), overlapping by an eighth (at most 64 tokens); `options` set the rest."""
+        counting: dict[str, Any] = (
+            {"tokenizer": limit.tokenizer}
+            if limit.tokenizer is not None
+            else {"model": limit.encoding_model}
+        )
+        return cls(
+            chunk_size=limit.content_tokens,
+            chunk_overlap=limit.default_overlap,
+            **counting,
+            **options,
+        )
+
+    def counts_like(self, limit: InputLimit) -> bool:
+        """Whether this configuration counts in `limit`'s tokens."""
+        if self.unit is not ChunkUnit.TOKENS:
+            return False
+        if limit.tokenizer is not None or self.tokenizer is not None:
+            return self.tokenizer == limit.tokenizer
+        return encoding_for_model(self.model).name == encoding_for_model(limit.encoding_model).name
 
     def __post_init__(self) -> None:
         try:
@@ -139,6 +175,12 @@ class ChunkingConfig:
                 )
         if not isinstance(self.model, str) or not self.model:
             raise ConfigurationError("model must name the model whose tokenizer counts tokens.")
+        if self.tokenizer is not None and (
+            not isinstance(self.tokenizer, str) or self.unit is not ChunkUnit.TOKENS
+        ):
+            raise ConfigurationError(
+                "tokenizer must be the path of a tokenizer.json, with unit='tokens'."
+            )
 
 
 class Chunker:
@@ -147,17 +189,18 @@ class Chunker:
     def __init__(self, config: ChunkingConfig | None = None) -> None:
         self.config = config or ChunkingConfig()
         self._separators = [compile_separator(s) for s in self.config.separators]
-        self._encoder = (
-            token_encoder(encoding_for_model(self.config.model))
-            if self.config.unit is ChunkUnit.TOKENS
-            else None
-        )
+        self._counter: HFTokenCounter | None = None
+        self._encoder: TokenEncoder | None = None
+        if self.config.tokenizer is not None:
+            self._counter = _counter_for(self.config.tokenizer)
+        elif self.config.unit is ChunkUnit.TOKENS:
+            self._encoder = token_encoder(encoding_for_model(self.config.model))
 
     def chunk(
         self, text: str, *, source_id: str, metadata: Mapping[str, Any] | None = None
     ) -> list[Chunk]:
         """Chunks of `text`, in order, each tagged with `source_id` and `metadata`."""
-        return self._chunk(text, source_id, metadata, None)
+        return self._chunk(text, source_id, metadata, None, None)
 
     def chunk_documents(self, documents: Iterable[Mapping[str, Any]]) -> list[Chunk]:
         """Chunks of many documents (``{"id", "text", "metadata"?}``), in document order.
@@ -166,13 +209,15 @@ class Chunker:
         checked = (_checked(position, document) for position, document in enumerate(documents))
         chunks: list[Chunk] = []
         while group := list(itertools.islice(checked, _GROUP)):
+            texts = [text for _, text, _ in group]
             known: list[TokenIds | None] = (
-                [None] * len(group)
-                if self._encoder is None
-                else encode_texts([text for _, text, _ in group], self._encoder)
+                [None] * len(group) if self._encoder is None else encode_texts(texts, self._encoder)
             )
-            for (source_id, text, metadata), ids in zip(group, known, strict=True):
-                chunks.extend(self._chunk(text, source_id, metadata, ids))
+            starts: list[IntArray | None] = [None] * len(group)
+            if self._counter is not None:
+                starts = list(self._counter.starts_many(texts))
+            for (source_id, text, metadata), ids, offsets in zip(group, known, starts, strict=True):
+                chunks.extend(self._chunk(text, source_id, metadata, ids, offsets))
         return chunks
 
     def _chunk(
@@ -181,12 +226,11 @@ class Chunker:
         source_id: str,
         metadata: Mapping[str, Any] | None,
         ids: TokenIds | None,
+        starts: IntArray | None,
     ) -> list[Chunk]:
         config = self.config
         outline = MarkdownOutline.parse(text) if config.markdown else None
-        sizer: Sizer = (
-            CharSizer() if self._encoder is None else TokenSizer(text, self._encoder, ids)
-        )
+        sizer = self._sizer(text, ids, starts)
         splitter = Splitter(
             text,
             size=config.chunk_size,
@@ -214,6 +258,24 @@ class Chunker:
             )
             for index, (start, end, body, count) in enumerate(splitter.spans())
         ]
+
+    def _sizer(self, text: str, ids: TokenIds | None, starts: IntArray | None) -> Sizer:
+        if self._counter is not None:
+            if starts is None:
+                [starts] = self._counter.starts_many([text])
+            return CountingSizer(text, starts, self._counter.count)
+        if self._encoder is not None:
+            return TokenSizer(text, self._encoder, ids)
+        return CharSizer()
+
+
+def _counter_for(path: str) -> HFTokenCounter:
+    try:
+        return hf_token_counter(path)
+    except Exception as error:  # the tokenizers library raises its own exception types
+        if isinstance(error, ImportError):
+            raise
+        raise ConfigurationError(f"cannot read the tokenizer {path!r}: {error}") from error
 
 
 def _checked(position: int, document: Mapping[str, Any]) -> tuple[str, str, Any]:

@@ -26,6 +26,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ai.errors import StoreError
+from ai.rag.cli_eval import eval_command
 from ai.rag.embedding_backends.local import quiet_model_loading
 from ai.rag.index_files import IndexDirectory
 from ai.rag.ingest import IngestOptions, IngestResult
@@ -92,8 +93,8 @@ def read_document(path: Path) -> dict[str, object] | None:
 async def _ingest(
     paths: Sequence[Path],
     store_dir: Path,
-    chunk_size: int,
-    overlap: int,
+    chunk_size: int | None,
+    overlap: int | None,
     as_json: bool = False,
     stop: StopRequest | None = None,
 ) -> IngestResult:
@@ -212,8 +213,14 @@ def _fail(message: str) -> NoReturn:
 def ingest(
     paths: list[Path] = typer.Argument(..., help="Files or folders (text, Markdown, code)."),
     store_dir: Path = typer.Option(DEFAULT_STORE_DIR, help="Where the store is kept."),
-    chunk_size: int = typer.Option(512, help="Chunk size in tokens."),
-    overlap: int = typer.Option(64, help="Overlap between chunks in tokens."),
+    chunk_size: int | None = typer.Option(
+        None,
+        help="Chunk size in the embedding model's tokens [default: all it reads, 254 for "
+        "all-MiniLM-L6-v2].",
+    ),
+    overlap: int | None = typer.Option(
+        None, help="Overlap between chunks in tokens [default: an eighth of a chunk, at most 64]."
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Chunk, embed (locally) and store files; unchanged files are skipped.
@@ -252,3 +259,6 @@ def query(
     collapsed); `--context` prints the context exactly.
     """
     asyncio.run(_query(question, store_dir, top_k, mode, context, as_json))
+
+
+rag_app.command("eval")(eval_command)

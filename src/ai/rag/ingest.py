@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ import numpy.typing as npt
 from ai.core.clock import Clock, SystemClock
 from ai.core.embedder import TextEmbedder
 from ai.errors import ConfigurationError, StoreError
+from ai.rag.chunk_limits import InputLimit, input_limit_of
 from ai.rag.chunking import Chunk, ChunkingConfig, chunk_documents
 from ai.rag.index_files import ChunkRow, DocumentEntry, IndexDirectory, IndexSnapshot
 from ai.rag.ingest_progress import IngestProgress, Stage
@@ -49,10 +51,15 @@ _CHUNK_GROUP = 32  # documents chunked per call: progress granularity vs per-cal
 @dataclass(frozen=True, slots=True)
 class IngestOptions:
     """Chunking, batch size (the longest a stop waits for: one batch's encoding), how often
-    finished documents are committed, and how long a stop lets a running batch finish."""
+    finished documents are committed, and how long a stop lets a running batch finish.
 
-    chunk_size: int = 512
-    chunk_overlap: int = 64
+    `chunk_size` and `chunk_overlap` count the embedding model's own tokens when its
+    limit is known (`ai.rag.chunk_limits`); None takes the most it reads and an eighth
+    of that (at most 64) as overlap. Without a known limit: 512 and 64 cl100k tokens.
+    """
+
+    chunk_size: int | None = None
+    chunk_overlap: int | None = None
     batch_size: int = 16
     commit_interval_s: float = 10.0
     grace_s: float = 1.0
@@ -64,15 +71,22 @@ class IngestOptions:
             raise ConfigurationError("commit_interval_s and grace_s must be >= 0.")
         self.chunking(markdown=True)  # validates chunk_size and chunk_overlap
 
-    def chunking(self, *, markdown: bool) -> ChunkingConfig:
-        """The chunking configuration for prose (`markdown`) or code."""
-        return ChunkingConfig(
-            chunk_size=self.chunk_size, chunk_overlap=self.chunk_overlap, markdown=markdown
-        )
+    def chunking(self, *, markdown: bool, limit: InputLimit | None = None) -> ChunkingConfig:
+        """The chunking configuration for prose (`markdown`) or code, in `limit`'s tokens."""
+        if limit is None:
+            size = self.chunk_size or 512
+            overlap = self.chunk_overlap if self.chunk_overlap is not None else min(64, size // 8)
+            return ChunkingConfig(chunk_size=size, chunk_overlap=overlap, markdown=markdown)
+        fitted = ChunkingConfig.fitting(limit, markdown=markdown)
+        size = self.chunk_size or fitted.chunk_size
+        overlap = self.chunk_overlap if self.chunk_overlap is not None else min(64, size // 8)
+        return dataclasses.replace(fitted, chunk_size=size, chunk_overlap=overlap)
 
-    def chunking_key(self, *, markdown: bool) -> str:
+    def chunking_key(self, *, markdown: bool, limit: InputLimit | None = None) -> str:
         """What the manifest records, so a change of chunking re-ingests a document."""
-        return f"tokens:{self.chunk_size}/{self.chunk_overlap}{'/md' if markdown else ''}"
+        config = self.chunking(markdown=markdown, limit=limit)
+        unit = "tokens" if limit is None else f"tokens[{limit.model}]"
+        return f"{unit}:{config.chunk_size}/{config.chunk_overlap}{'/md' if markdown else ''}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +156,10 @@ class FileIngest:
         self.progress = progress
         self.stop = stop or StopRequest()
         self.options = options or IngestOptions()
+        self.limit = input_limit_of(embeddings)
+        if self.limit is not None:
+            size = self.options.chunking(markdown=True, limit=self.limit).chunk_size
+            self.limit.check_size(size, same_tokens=True)
         self.clock = clock or SystemClock()
         self._snapshot = IndexSnapshot(0)
         self._ready: list[_Pending] = []
@@ -199,7 +217,7 @@ class FileIngest:
                 continue
             seen.add(str(document["id"]))
             sha, prose = document_hash(str(document["text"])), markdown(document)
-            key = self.options.chunking_key(markdown=prose)
+            key = self.options.chunking_key(markdown=prose, limit=self.limit)
             if self._snapshot.is_done(str(document["id"]), sha, key):
                 self._tally.unchanged += 1
             else:
@@ -224,12 +242,13 @@ class FileIngest:
     def _chunk_group(self, group: Sequence[tuple[Document, str]], prose: bool) -> list[_Pending]:
         hashes = {str(document["id"]): sha for document, sha in group}
         chunks = chunk_documents(
-            [document for document, _ in group], config=self.options.chunking(markdown=prose)
+            [document for document, _ in group],
+            config=self.options.chunking(markdown=prose, limit=self.limit),
         )
         by_doc: dict[str, list[Chunk]] = {doc_id: [] for doc_id in hashes}
         for chunk in chunks:
             by_doc[chunk.source_id].append(chunk)
-        key = self.options.chunking_key(markdown=prose)
+        key = self.options.chunking_key(markdown=prose, limit=self.limit)
         return [
             _Pending(
                 doc_id,

@@ -2,17 +2,17 @@
 
 `add_documents` chunks, deduplicates and embeds documents into a vector store (and a
 BM25 index over the same chunks); `retrieve` searches by vector, keywords or both
-(reciprocal rank fusion), optionally diversified by MMR; `retrieve_and_format` renders
-the best sources within a token budget, ready to paste into a prompt.
+(fused, `ai.rag.fusion`), optionally reranked and diversified by MMR (`ai.rag.search`);
+`retrieve_and_format` renders the best sources within a token budget, ready to paste
+into a prompt.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -22,11 +22,25 @@ import numpy as np
 from ai.accounting.tokens import count_tokens
 from ai.core.embedder import TextEmbedder
 from ai.errors import ConfigurationError
+from ai.rag.chunk_limits import input_limit_of
 from ai.rag.chunking import Chunk, ChunkingConfig, chunk_documents
-from ai.rag.filters import Filter, parse_filter
-from ai.rag.keyword_index import KeywordHit, KeywordIndex
-from ai.rag.ranking import maximal_marginal_relevance, reciprocal_rank_fusion
-from ai.rag.types import Match
+from ai.rag.filters import parse_filter
+from ai.rag.fusion import DEFAULT_FUSION, Fusion
+from ai.rag.keyword_index import BM25Config, KeywordIndex
+from ai.rag.reranking import Reranker
+from ai.rag.search import (
+    DEFAULT_FETCH_K,
+    DEFAULT_MMR_LAMBDA,
+    RetrievedChunk,
+    complete,
+    diversify,
+    from_keyword,
+    from_match,
+    fuse,
+    rerank,
+    score_floor,
+)
+from ai.rag.types import Vector
 from ai.rag.vector_store import VectorStore
 
 Document = Mapping[str, Any]
@@ -40,15 +54,8 @@ class SearchMode(StrEnum):
     HYBRID = "hybrid"
 
 
-@dataclass(frozen=True, slots=True)
-class RetrievedChunk:
-    """One retrieved chunk: its text, where it came from, and its score in that mode."""
-
-    id: str
-    text: str
-    score: float
-    source_id: str
-    metadata: Mapping[str, Any] = field(default_factory=dict)
+DEFAULT_MODE = SearchMode.HYBRID
+"""`retrieve`'s mode unless the call or `ContextRetriever(mode=...)` says otherwise."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,9 +70,26 @@ class IngestReport:
 class ContextRetriever:
     """Retrieval over one vector store with an embedding service.
 
-    `chunking` sets how documents are split (defaults: 512 tokens, 64 overlap, Markdown
-    aware). Every chunk's metadata carries the document's own metadata plus `source_id`,
-    `chunk_index`, `chunk_start`, `chunk_end`, `headings` and `doc_hash`.
+    `chunking` sets how documents are split: by default as large as the embedding
+    model reads (`input_limit`, counted in its own tokens: 254 word-pieces and 31 of
+    overlap for all-MiniLM-L6-v2, 8191 tokens for OpenAI's models; 512 cl100k tokens
+    when the model's limit is unknown), Markdown aware; a larger size warns
+    (`ChunkSizeWarning`). Every chunk's metadata carries the document's own metadata
+    plus `source_id`, `chunk_index`, `chunk_start`, `chunk_end`, `headings` and
+    `doc_hash`.
+
+    Search settings (each call may override `mode`, `fetch_k` and `mmr_lambda`):
+
+    - `bm25`: how keyword search reads text (`BM25Config`: English stemming and stop
+      words by default; ``BM25Config(stemming=False)`` turns stemming off);
+    - `fusion`: how hybrid search merges its two lists (`ai.rag.fusion`);
+    - `reranker`: re-scores the candidate pool before the cut (`ai.rag.reranking`);
+    - `mode`: the default search mode; `fetch_k`: candidates per list for fusion,
+      reranking and MMR; `mmr_lambda`: MMR's relevance weight.
+
+    In hybrid search a chunk found by one list only is scored by the other too
+    (`ai.rag.search.complete`); `rescore_missing = False` turns that off (the chunk
+    then counts as that list's worst), as in most hybrid search implementations.
     """
 
     def __init__(
@@ -76,16 +100,44 @@ class ContextRetriever:
         chunking: ChunkingConfig | None = None,
         namespace: str | None = None,
         batch_size: int = 128,
+        bm25: BM25Config | None = None,
+        fusion: Fusion | None = None,
+        reranker: Reranker | None = None,
+        mode: SearchMode | str = DEFAULT_MODE,
+        fetch_k: int = DEFAULT_FETCH_K,
+        mmr_lambda: float = DEFAULT_MMR_LAMBDA,
     ) -> None:
         if batch_size < 1:
             raise ConfigurationError(f"batch_size must be >= 1, got {batch_size}.")
         self.embeddings = embeddings
         self.vector_store = vector_store
-        self.chunking = chunking or ChunkingConfig()
+        self.input_limit = input_limit_of(embeddings)
+        self.chunking = chunking or (
+            ChunkingConfig.fitting(self.input_limit) if self.input_limit else ChunkingConfig()
+        )
         self.namespace = namespace
         self.batch_size = batch_size
-        self.keywords = KeywordIndex()
+        self.keywords = KeywordIndex(bm25)
+        self.fusion: Fusion = fusion or DEFAULT_FUSION
+        self.reranker = reranker
+        self.mode = SearchMode(mode)
+        self.fetch_k = _checked_fetch_k(fetch_k)
+        self.mmr_lambda = _checked_lambda(mmr_lambda)
+        self.rescore_missing = True
         self._hashes: dict[str, str] = {}
+
+    @property
+    def chunking(self) -> ChunkingConfig:
+        """How documents are split; a size over what the embedding model reads warns."""
+        return self._chunking
+
+    @chunking.setter
+    def chunking(self, config: ChunkingConfig) -> None:
+        if self.input_limit is not None:
+            self.input_limit.check_size(
+                config.chunk_size, same_tokens=config.counts_like(self.input_limit)
+            )
+        self._chunking = config
 
     async def add_documents(
         self,
@@ -145,6 +197,9 @@ class ContextRetriever:
         self._hashes.update(hashes)
         if not chunks:
             return 0
+        limit = self.input_limit
+        if limit is not None and not self.chunking.counts_like(limit):
+            limit.check_chunks([chunk.text for chunk, _ in chunks])
         vectors = np.asarray(
             await self.embeddings.embed([c.text for c, _ in chunks]), dtype=np.float32
         )
@@ -175,69 +230,80 @@ class ContextRetriever:
         filter: Mapping[str, Any] | None = None,
         min_score: float | None = None,
         *,
-        mode: SearchMode | str = SearchMode.VECTOR,
+        mode: SearchMode | str | None = None,
         mmr: bool = False,
-        mmr_lambda: float = 0.5,
+        mmr_lambda: float | None = None,
         fetch_k: int | None = None,
     ) -> list[RetrievedChunk]:
         """The `top_k` chunks for `query`, best first.
 
-        `mode`: "vector" (cosine), "bm25" (keywords) or "hybrid" (both, fused by
-        reciprocal rank). `mmr` re-ranks `fetch_k` vector candidates for diversity.
-        `min_score` drops results scoring below it (in the mode's own score).
+        `mode`: "vector" (cosine), "bm25" (keywords) or "hybrid" (both lists, `fetch_k`
+        deep, merged by the retriever's `fusion`); the retriever's `mode` by default.
+        The candidate pool is the best `fetch_k` (or `top_k`, if larger) of that: a
+        `reranker` re-scores it, then `mmr` picks `top_k` of it by maximal marginal
+        relevance. The first n results are the same whatever `top_k` is, as long as
+        `top_k <= fetch_k`.
+        `min_score` drops results scoring below it, in the score shown: the mode's own
+        (cosine, BM25, fused), or the reranker's.
         """
-        mode = SearchMode(mode)
+        mode = SearchMode(self.mode if mode is None else mode)
         if top_k < 1:
             raise ConfigurationError(f"top_k must be >= 1, got {top_k}.")
-        parsed = parse_filter(filter, limits=self.vector_store.config.resolved_filter_limits())
-        pool = fetch_k or max(4 * top_k, 20)
-        if mode is SearchMode.KEYWORD:
-            results = [_from_keyword(hit) for hit in self.keywords.search(query, top_k, parsed)]
-        else:
-            wide = mmr or mode is SearchMode.HYBRID
-            vector_hits = await self._vector_search(
-                query, pool if wide else top_k, filter, mmr_lambda if mmr else None, top_k
+        lambda_mult = _checked_lambda(self.mmr_lambda if mmr_lambda is None else mmr_lambda)
+        pool = max(_checked_fetch_k(self.fetch_k if fetch_k is None else fetch_k), top_k)
+        wide = mode is SearchMode.HYBRID or mmr or self.reranker is not None
+        results = await self._candidates(query, mode, pool if wide else top_k, pool, filter)
+        if self.reranker is not None:
+            results = await rerank(self.reranker, query, results)
+        if mmr:
+            results = await diversify(
+                self.vector_store, self.namespace, results, top_k, lambda_mult
             )
-            if mode is SearchMode.VECTOR:
-                results = vector_hits
-            else:
-                results = self._fuse(query, vector_hits, pool, parsed)
         results = results[:top_k]
         if min_score is not None:
             results = [r for r in results if r.score >= min_score]
         return results
 
-    async def _vector_search(
+    async def _candidates(
         self,
         query: str,
-        k: int,
+        mode: SearchMode,
+        depth: int,
+        pool: int,
         filter: Mapping[str, Any] | None,
-        mmr_lambda: float | None,
-        top_k: int,
     ) -> list[RetrievedChunk]:
-        """`k` nearest chunks; with `mmr_lambda`, the `top_k` of them picked by MMR."""
+        """The mode's lists, `depth` deep; in hybrid mode fused and cut to `pool`."""
+        parsed = parse_filter(filter, limits=self.vector_store.config.resolved_filter_limits())
+        vector_hits: list[RetrievedChunk] = []
+        keyword_hits: list[RetrievedChunk] = []
+        if mode is not SearchMode.KEYWORD:
+            query_vector, vector_hits = await self._vector_search(query, depth, filter)
+        if mode is not SearchMode.VECTOR:
+            keyword_hits = [from_keyword(h) for h in self.keywords.search(query, depth, parsed)]
+        if mode is not SearchMode.HYBRID:
+            return vector_hits or keyword_hits
+        if self.rescore_missing:
+            vector_hits, keyword_hits = await complete(
+                self.vector_store,
+                self.namespace,
+                self.keywords,
+                query,
+                query_vector,
+                vector_hits,
+                keyword_hits,
+            )
+        floor = score_floor(self.vector_store.config.metric)
+        return fuse(self.fusion, vector_hits, keyword_hits, floor)[:pool]
+
+    async def _vector_search(
+        self, query: str, k: int, filter: Mapping[str, Any] | None
+    ) -> tuple[Vector, list[RetrievedChunk]]:
+        """The query's vector and the `k` nearest chunks."""
         [query_vector] = np.asarray(await self.embeddings.embed([query]), dtype=np.float32)
         matches = await self.vector_store.query(
-            query_vector,
-            top_k=k,
-            filter=filter,
-            namespace=self.namespace,
-            include_values=mmr_lambda is not None,
+            query_vector, top_k=k, filter=filter, namespace=self.namespace
         )
-        if mmr_lambda is not None and matches:
-            candidates = np.stack([np.asarray(m.values, dtype=np.float32) for m in matches])
-            norm = float(np.linalg.norm(query_vector)) or 1.0
-            order = maximal_marginal_relevance(query_vector / norm, candidates, top_k, mmr_lambda)
-            matches = [matches[i] for i in order]
-        return [_from_match(m) for m in matches]
-
-    def _fuse(
-        self, query: str, vector_hits: list[RetrievedChunk], pool: int, parsed: Filter | None
-    ) -> list[RetrievedChunk]:
-        keyword_hits = [_from_keyword(hit) for hit in self.keywords.search(query, pool, parsed)]
-        by_id = {hit.id: hit for hit in keyword_hits} | {hit.id: hit for hit in vector_hits}
-        fused = reciprocal_rank_fusion([[h.id for h in vector_hits], [h.id for h in keyword_hits]])
-        return [dataclasses.replace(by_id[id], score=score) for id, score in fused]
+        return query_vector, [from_match(m) for m in matches]
 
     async def retrieve_and_format(
         self,
@@ -290,6 +356,18 @@ class ContextRetriever:
         return len(self.keywords)
 
 
+def _checked_fetch_k(fetch_k: int) -> int:
+    if isinstance(fetch_k, bool) or not isinstance(fetch_k, int) or fetch_k < 1:
+        raise ConfigurationError(f"fetch_k must be an integer >= 1, got {fetch_k!r}.")
+    return fetch_k
+
+
+def _checked_lambda(mmr_lambda: float) -> float:
+    if not 0 <= mmr_lambda <= 1:
+        raise ConfigurationError(f"mmr_lambda must be within [0, 1], got {mmr_lambda}.")
+    return float(mmr_lambda)
+
+
 def _document_fields(document: Document, index: int) -> tuple[str, str]:
     if not isinstance(document, Mapping):
         raise ConfigurationError(f"document {index} must be a dict with 'id' and 'text'.")
@@ -321,22 +399,6 @@ def chunk_metadata(chunk: Chunk, doc_hash: str) -> dict[str, Any]:
         "chunk_end": chunk.end,
         "doc_hash": doc_hash,
     }
-
-
-def _from_keyword(hit: KeywordHit) -> RetrievedChunk:
-    return RetrievedChunk(
-        hit.id, hit.text, hit.score, str(hit.metadata.get("source_id", "")), hit.metadata
-    )
-
-
-def _from_match(match: Match) -> RetrievedChunk:
-    return RetrievedChunk(
-        match.id,
-        match.text or "",
-        match.score,
-        str(match.metadata.get("source_id", "")),
-        match.metadata,
-    )
 
 
 def _source_header(number: int, result: RetrievedChunk) -> str:

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ai.rag.ranking import maximal_marginal_relevance, reciprocal_rank_fusion
+from ai.rag.ranking import maximal_marginal_relevance, mmr_select, reciprocal_rank_fusion
 
 ids = st.lists(st.sampled_from("abcdefghij"), unique=True, max_size=10)
 
@@ -58,3 +58,22 @@ def test_mmr_validates_lambda() -> None:
         maximal_marginal_relevance(
             np.ones(2, dtype=np.float32), np.ones((1, 2), dtype=np.float32), 1, 1.5
         )
+
+
+@given(
+    st.integers(min_value=1, max_value=8),
+    st.floats(min_value=0.0, max_value=1.0),
+    st.integers(min_value=0, max_value=2**32 - 1),
+)
+def test_mmr_picks_are_a_prefix_whatever_top_k(top_k: int, lambda_mult: float, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    candidates = rng.normal(size=(10, 4)).astype(np.float32)
+    candidates /= np.linalg.norm(candidates, axis=1, keepdims=True)
+    relevance = rng.random(10)
+    fewer = mmr_select(relevance, candidates, top_k, lambda_mult)
+    assert mmr_select(relevance, candidates, top_k + 2, lambda_mult)[:top_k] == fewer
+
+
+def test_mmr_with_full_weight_on_relevance_sorts_by_it() -> None:
+    candidates = np.eye(3, dtype=np.float32)
+    assert mmr_select(np.array([0.2, 0.9, 0.5]), candidates, 3, 1.0) == [1, 2, 0]

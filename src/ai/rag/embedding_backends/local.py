@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import logging
 import os
 import threading
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,6 +32,7 @@ import numpy as np
 from ai.core.guards import PlannedCall
 from ai.core.records import CostSource, Operation, RequestRecord
 from ai.errors import ConfigurationError, describe_failure
+from ai.rag.chunk_limits import InputLimit, hf_token_counter
 from ai.rag.embedding_backends.base import BackendContext, EmbeddingOptions, Matrix
 from ai.rag.embedding_backends.bert_numpy import NumpyBertEncoder, UnsupportedModelError
 
@@ -73,6 +76,8 @@ class SentenceTransformerBackend:
         self._lock = threading.Lock()
         self._quick: NumpyBertEncoder | None = None
         self._quick_tried = False
+        self._limit: InputLimit | None = None
+        self._limit_read = False
 
     @property
     def model_id(self) -> str:
@@ -92,6 +97,15 @@ class SentenceTransformerBackend:
         if not isinstance(size, int):
             raise ConfigurationError(f"model {self.model!r} does not report its dimension.")
         return size
+
+    def input_limit(self) -> InputLimit | None:
+        """What the model reads of one input (`ai.rag.chunk_limits`), from its folder's
+        configuration and `tokenizer.json`, without loading torch; None when the folder
+        or its tokenizer cannot be found."""
+        if not self._limit_read:
+            self._limit = read_input_limit(self.model)
+            self._limit_read = True
+        return self._limit
 
     def sentence_transformer(self) -> Any:
         """The loaded `SentenceTransformer` (loaded now, blocking, if it was not yet)."""
@@ -242,6 +256,26 @@ def load_numpy_encoder(model: str, device: str) -> NumpyBertEncoder | None:
     except Exception as error:  # an optional shortcut: any failure leaves the call to torch
         logger.debug("numpy encoder failed to load %s: %r", model, error)
         return None
+
+
+def read_input_limit(model: str) -> InputLimit | None:
+    """`model`'s input limit: sentence-transformers' `max_seq_length` (capped by the
+    model's position embeddings) in the tokens of its own `tokenizer.json`."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        folder = Path(_local_source(model))
+        settings = json.loads((folder / "sentence_bert_config.json").read_text("utf-8"))
+        config = json.loads((folder / "config.json").read_text("utf-8"))
+        tokenizer = folder / "tokenizer.json"
+        limit = int(settings["max_seq_length"])
+        positions = config.get("max_position_embeddings")
+        special = hf_token_counter(str(tokenizer)).special_tokens()
+    except Exception as error:  # no folder, no files, no tokenizers: the limit is unknown
+        logger.debug("no input limit for %s: %r", model, error)
+        return None
+    if isinstance(positions, int):
+        limit = min(limit, positions)
+    return InputLimit(model, limit, special, tokenizer=str(tokenizer))
 
 
 def _local_source(model: str) -> str:

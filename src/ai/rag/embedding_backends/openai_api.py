@@ -25,7 +25,16 @@ from ai.accounting.tokens import ModelEncoding, encoding_for_model
 from ai.calls import transport
 from ai.calls.attempts import ProviderCalls, invalid_response
 from ai.calls.circuit import CircuitBreaker
-from ai.calls.config import ModelRoute, ResolvedRoute, resolve_route
+from ai.calls.config import (
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_KEEPALIVE_CONNECTIONS,
+    ModelRoute,
+    ResolvedRoute,
+    check_connection_limits,
+    http_limits,
+    resolve_route,
+)
+from ai.calls.http_pool import pooled_client
 from ai.calls.resilience import CallProgress, ResilientCaller
 from ai.calls.retry import RetryPolicy
 from ai.core.guards import PlannedCall
@@ -35,6 +44,7 @@ from ai.errors import ConfigurationError, ContextLengthError, ProviderError, des
 from ai.providers.base import MalformedResponse, parse_json
 from ai.providers.openai_format import OpenAIChatFormat
 from ai.providers.registry import default_registry
+from ai.rag.chunk_limits import InputLimit
 from ai.rag.embedding_backends.base import BackendContext, EmbeddingOptions, Matrix
 from ai.rag.embedding_backends.batching import plan_batches
 
@@ -94,6 +104,8 @@ class OpenAIEmbeddingBackend:
         self._encoding: ModelEncoding | None = None
         self._client = context.http_client
         self._owns_client = context.http_client is None
+        self._limits = http_limits(DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_KEEPALIVE_CONNECTIONS)
+        self._http2 = False
         self._calls = ProviderCalls(self._http, context.clock)
         self._caller = ResilientCaller(
             retry or RetryPolicy(),
@@ -122,6 +134,13 @@ class OpenAIEmbeddingBackend:
         """Enough for `max_concurrency` full requests, so large calls run in parallel."""
         return MAX_INPUTS_PER_REQUEST * self.max_concurrency
 
+    def input_limit(self) -> InputLimit | None:
+        """What the model reads of one input (`ai.rag.chunk_limits`): 8191 tokens of its
+        encoding for OpenAI's models, None for models it does not know."""
+        if self.max_input_tokens is None:
+            return None
+        return InputLimit(self.model, self.max_input_tokens, encoding_model=self.model)
+
     @property
     def url(self) -> str:
         return self._route.base_url + _EMBEDDINGS_PATH
@@ -147,6 +166,25 @@ class OpenAIEmbeddingBackend:
             for task in tasks:  # one request failed for good: the others are wasted work
                 task.cancel()
             raise
+
+    def set_connection_limits(
+        self, max_connections: int | None, max_keepalive_connections: int | None, http2: bool
+    ) -> None:
+        """Bound the connection pool of the httpx client this backend opens for itself
+        (`None`: no limit), like `LLMConfig`'s settings of the same names; the defaults are
+        `LLMConfig`'s. Only before the first request, and not with a client passed in."""
+        if not self._owns_client:
+            raise ConfigurationError(
+                "max_connections, max_keepalive_connections and http2 shape the client "
+                "EmbeddingService opens itself; set them on the http_client you pass instead."
+            )
+        if self._client is not None:
+            raise ConfigurationError("connection limits must be set before the first request.")
+        check_connection_limits(
+            max_connections, max_keepalive_connections, http2, "EmbeddingService"
+        )
+        self._limits = http_limits(max_connections, max_keepalive_connections)
+        self._http2 = http2
 
     async def aclose(self) -> None:
         if self._owns_client and self._client is not None:
@@ -272,9 +310,8 @@ class OpenAIEmbeddingBackend:
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
-            self._client = httpx.AsyncClient(
-                timeout=self.timeout,
-                limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
+            self._client = pooled_client(
+                timeout=self.timeout, limits=self._limits, http2=self._http2
             )
         return self._client
 
