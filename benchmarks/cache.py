@@ -7,6 +7,11 @@ Sections (each prints its own table; `SECTIONS` lists them in order, append new 
   TTL, the same keys and the same value objects. Paths: get hit, get miss, set of a new
   key into a full cache (one LRU eviction per set), set overwriting a present key.
   `--ops` operations per run, `--repeat` runs, medians.
+- hit: a cache hit through `LLMService.complete` (memory cache, no guards; it still
+  builds `CompletionStats` and puts one `RequestRecord` on the bus) next to the least a
+  hit can be (a sha256 key over the request's canonical JSON, a dict lookup, a result
+  pair) and next to the floor of our contract (key, lookup, `CompletionStats`,
+  `RequestRecord` on the bus, without the service around them); runs interleaved.
 - redis: `RedisBackend.get`/`set` against plain `redis.asyncio` GET/SET PX on the same
   server with the same value bytes, sequential awaits (one in flight: this measures our
   overhead per call, not Redis throughput). Redis from `$REDIS_URL`, else a private
@@ -33,7 +38,9 @@ import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 from ai.cache.entry import CachedResponse
 from ai.cache.memory import MemoryBackend
@@ -266,7 +273,187 @@ def single_flight_section(args: argparse.Namespace) -> None:
     print(f"  all 100 answered in {elapsed * 1000:.1f} ms (first byte delayed 50 ms on purpose)")
 
 
-SECTIONS: list[Section] = [memory_section, redis_section, single_flight_section]
+# --- the hit path through LLMService.complete ---------------------------------------------------
+
+
+HIT_QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
+ANSWER = {
+    "id": "chatcmpl-bench",
+    "object": "chat.completion",
+    "model": "gpt-4o-mini",
+    "choices": [
+        {
+            "index": 0,
+            "message": {"role": "assistant", "content": "Paris."},
+            "finish_reason": "stop",
+        }
+    ],
+    "usage": {"prompt_tokens": 14, "completion_tokens": 2, "total_tokens": 16},
+}
+
+
+def _baseline(store: dict[str, tuple[str, float]]) -> Callable[[], object]:
+    """What a hit must do at the least: a sha256 key over the request's canonical JSON, a
+    dict lookup, and the (text, stats) pair built from the entry."""
+    import hashlib
+    import json
+
+    def hit() -> object:
+        payload = {
+            "model": "gpt-4o-mini",
+            "messages": HIT_QUESTION,
+            "temperature": 0.0,
+            "max_tokens": 4096,
+        }
+        key = hashlib.sha256(
+            json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+        ).hexdigest()
+        text, cost = store[key]
+        return text, {"cached": True, "estimated_cost": 0.0, "saved_cost": cost}
+
+    payload = {"model": "gpt-4o-mini", "messages": HIT_QUESTION, "temperature": 0.0}
+    payload["max_tokens"] = 4096
+    key = hashlib.sha256(
+        json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+    ).hexdigest()
+    store[key] = ("Paris.", 0.000_004)
+    return hit
+
+
+def _floor(llm: object) -> Callable[[], object]:
+    """The parts of our hit no restructuring removes: the request and its key, the
+    lookup, `CompletionStats`, and the one `RequestRecord` counted in the service's
+    metrics and delivered on a bus."""
+    from ai.calls.call_options import call_spec
+    from ai.calls.chat_call import new_request_id
+    from ai.calls.stats import CompletionStats
+    from ai.core.records import CostSource, RecordBus, RequestRecord
+
+    service: Any = llm
+    cache, config, clock, metrics = service._cache, service.config, service._clock, service.metrics
+    bus, delivered = RecordBus(), []  # its own bus (one subscriber, as the service's has)
+    bus.subscribe(delivered.append)
+
+    def hit() -> object:
+        spec = call_spec(config, HIT_QUESTION, {})
+        plan = cache.plan("openai", spec.request, None)
+        entry = cache.backend._data[plan.key][0]  # the dict lookup
+        stats = CompletionStats(
+            request_id=new_request_id(),
+            provider=entry.provider,
+            model=entry.model,
+            model_requested=spec.request.model,
+            input_tokens=0,
+            output_tokens=0,
+            cached_input_tokens=0,
+            cache_creation_tokens=0,
+            reasoning_tokens=0,
+            tokens_estimated=False,
+            estimated_cost=0.0,
+            cost_source=CostSource.CACHE,
+            latency_ms=0.0,
+            time_to_first_token_ms=None,
+            attempts=0,
+            cached=True,
+            saved_cost=entry.cost,
+        )
+        record = RequestRecord(
+            request_id=stats.request_id,
+            timestamp=clock.now(),
+            provider=stats.provider,
+            model_requested=stats.model_requested,
+            model=stats.model,
+            usage=None,
+            estimated_cost=0.0,
+            latency_ms=0.0,
+            time_to_first_token_ms=None,
+            attempts=0,
+            success=True,
+            cached=True,
+            cost_source=CostSource.CACHE,
+            saved_cost=entry.cost,
+        )
+        metrics.observe(record)
+        bus.emit(record)
+        delivered.clear()
+        return entry.text, stats
+
+    return hit
+
+
+async def _hit_rates(calls: int, runs: int) -> dict[str, list[float]]:
+    """Microseconds per call of each path, per run; the paths interleaved in every run."""
+    import httpx
+
+    from ai.cache import ResponseCache
+    from ai.llm_service import LLMConfig, LLMProvider, LLMService
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=ANSWER)
+
+    config = LLMConfig(
+        provider=LLMProvider.OPENAI,
+        api_key="sk-bench",
+        model="gpt-4o-mini",
+        base_url="http://bench.invalid/v1",
+        temperature=0.0,
+    )
+    client = httpx.AsyncClient(transport=httpx.MockTransport(answer))
+    records: list[object] = []
+    async with LLMService(config, cache=ResponseCache.memory(), http_client=client) as llm:
+        llm.subscribe(records.append)
+        await llm.complete(messages=HIT_QUESTION)  # the one miss, stored
+        complete = llm.complete
+
+        async def ours() -> None:
+            for _ in range(calls):
+                await complete(messages=HIT_QUESTION)
+
+        async def plain(hit: Callable[[], object]) -> None:
+            for _ in range(calls):
+                hit()
+
+        paths: dict[str, Callable[[], Awaitable[None]]] = {
+            "LLMService.complete, cache hit": ours,
+            "dict + sha256 key + result": partial(plain, _baseline({})),
+            "floor: key, lookup, stats, record": partial(plain, _floor(llm)),
+        }
+        await ours()  # warm-up
+        timings: dict[str, list[float]] = {name: [] for name in paths}
+        names = list(paths)
+        for run in range(runs):
+            shift = run % len(names)
+            for name in names[shift:] + names[:shift]:
+                started = time.perf_counter()
+                await paths[name]()
+                timings[name].append((time.perf_counter() - started) / calls * 1e6)
+    await client.aclose()
+    assert len(records) == 1 + calls * (runs + 1), "one record per call, hits included"
+    return timings
+
+
+def hit_path_section(args: argparse.Namespace) -> None:
+    """A cache hit through LLMService.complete next to a dict lookup with a sha256 key."""
+    before = os.getloadavg()[0]
+    timings = asyncio.run(_hit_rates(args.hit_calls, args.hit_runs))
+    after = os.getloadavg()[0]
+    print(
+        f"\n## hit path: {args.hit_calls:,} calls per run, {args.hit_runs} runs interleaved, "
+        f"load average {before:.2f}-{after:.2f}"
+    )
+    print("microseconds per call, median [min-max] over runs (every hit leaves its record)")
+    print(f"{'path':<38}{'us per call':>26}")
+    for name, values in timings.items():
+        spread = f"{statistics.median(values):.1f} [{min(values):.1f}-{max(values):.1f}]"
+        print(f"{name:<38}{spread:>26}")
+
+
+SECTIONS: list[Section] = [
+    memory_section,
+    redis_section,
+    single_flight_section,
+    hit_path_section,
+]
 
 
 def main() -> None:
@@ -277,6 +464,11 @@ def main() -> None:
     parser.add_argument("--redis-ops", type=int, default=5_000, help="Redis ops per run")
     parser.add_argument("--redis-runs", type=int, default=7, help="Redis runs (median)")
     parser.add_argument("--skip-redis", action="store_true", help="leave out the Redis section")
+    parser.add_argument("--hit-calls", type=int, default=20_000, help="hit-path calls per run")
+    parser.add_argument("--hit-runs", type=int, default=9, help="hit-path runs (interleaved)")
+    parser.add_argument(
+        "--only", default="", help="comma-separated sections: memory, redis, single, hit"
+    )
     args = parser.parse_args()
     print("# devora-ai cache benchmark")
     print(
@@ -284,8 +476,10 @@ def main() -> None:
         f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs; ops/s, higher is "
         "better; ratio > 1 means ours is faster"
     )
+    wanted = [name.strip() for name in args.only.split(",") if name.strip()]
     for section in SECTIONS:
-        section(args)
+        if not wanted or any(section.__name__.startswith(name) for name in wanted):
+            section(args)
 
 
 if __name__ == "__main__":

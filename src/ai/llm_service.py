@@ -30,7 +30,15 @@ from ai.calls.attempts import ProviderCalls
 from ai.calls.call_options import CallOptions, call_spec
 from ai.calls.chat_call import CallPlanner, ChatCall
 from ai.calls.circuit import CircuitBreaker, CircuitState
-from ai.calls.config import LLMConfig, LLMProvider, ModelRoute, ResolvedRoute, resolve_routes
+from ai.calls.config import (
+    LLMConfig,
+    LLMProvider,
+    ModelRoute,
+    ResolvedRoute,
+    http_limits,
+    resolve_routes,
+)
+from ai.calls.http_pool import pooled_client
 from ai.calls.metrics import ServiceMetrics
 from ai.calls.resilience import ResilientCaller as _ResilientCaller
 from ai.calls.retry import ExponentialBackoff, RetryPolicy
@@ -125,6 +133,7 @@ class LLMService(AsyncClosing):
             pricing=lambda: self.pricing if config.enable_cost_tracking else None,
         )
         self._guards = GuardChain(guards)
+        self._guarded = bool(self._guards)  # its guards are a tuple: fixed from here on
         self._bus = bus or RecordBus()
         self.metrics = ServiceMetrics(self._clock)
         policy = RetryPolicy(
@@ -212,20 +221,41 @@ class LLMService(AsyncClosing):
         the model made any, are in `stats.tool_calls` (OpenAI shape).
         """
         spec = call_spec(self.config, messages, options)
-        self._check_cache_mode(spec.cache)
+        if spec.cache is not None:
+            self._check_cache_mode(spec.cache)
         chat = self._planner.begin(spec, streamed=False)
+        if self._guarded:
+            return await self._guards.run(
+                chat.planned,
+                self._emit,
+                lambda call, slot: self._complete_admitted(chat, call, slot),
+                self._planner.unrecorded(chat),
+            )
+        # No guards: what GuardChain.run does for an empty chain (the call as planned, one
+        # record whatever happens), without an admission step that has nothing to admit.
+        slot = RecordSlot(self._emit, ())
+        try:
+            return await self._complete_admitted(chat, chat.planned, slot)
+        except BaseException as error:
+            if slot.record is None:
+                slot.emit(self._planner.unrecorded(chat)(chat.planned, error))
+            raise
 
-        async def work(call: PlannedCall, slot: RecordSlot) -> tuple[str, CompletionStats]:
-            request, prepare, builder = self._planner.admit(chat, call)
-            plan = self._cache_plan(chat.routes[0], request, spec.cache)
-            run = _Run(request, prepare, chat.routes, builder, slot.emit)
-            if plan is None or self._cache is None:
-                return await self._complete_uncached(run)
-            return await self._complete_cached(run, plan)
-
-        return await self._guards.run(
-            chat.planned, self._emit, work, self._planner.unrecorded(chat)
-        )
+    async def _complete_admitted(
+        self, chat: ChatCall, call: PlannedCall, slot: RecordSlot
+    ) -> tuple[str, CompletionStats]:
+        """An admitted call: from the cache when it can be, else from the provider."""
+        request, prepare, builder = self._planner.admit(chat, call)
+        cache = self._cache
+        plan = None
+        if cache is not None:
+            plan = cache.plan(chat.routes[0].provider, request, chat.spec.cache)
+            if plan is not None and plan.read and (hit := await cache.lookup(plan)) is not None:
+                return hit.text, self._emit_hit(builder, hit, slot.emit)
+        run = _Run(request, prepare, chat.routes, builder, slot.emit)
+        if plan is None:
+            return await self._complete_uncached(run)
+        return await self._complete_missed(run, plan)
 
     async def _complete_uncached(self, run: _Run) -> tuple[str, CompletionStats]:
         if self.config.enable_streaming:
@@ -245,12 +275,11 @@ class LLMService(AsyncClosing):
         run.emit(builder.record(stats, streamed=False))
         return result.text, stats
 
-    async def _complete_cached(self, run: _Run, plan: CachePlan) -> tuple[str, CompletionStats]:
-        """Serve from cache, or make one provider call for all concurrent identical ones."""
+    async def _complete_missed(self, run: _Run, plan: CachePlan) -> tuple[str, CompletionStats]:
+        """Not in the cache (or not read from it): one provider call for all concurrent
+        identical ones, its answer stored."""
         cache = self._cache
         assert cache is not None
-        if plan.read and (hit := await cache.lookup(plan)) is not None:
-            return hit.text, self._emit_hit(run.builder, hit, run.emit)
 
         async def call_and_store() -> tuple[str, CompletionStats]:
             text, stats = await self._complete_uncached(run)
@@ -359,9 +388,11 @@ class LLMService(AsyncClosing):
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
-            self._client = httpx.AsyncClient(
-                timeout=self.config.timeout,
-                limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+            config = self.config
+            self._client = pooled_client(
+                timeout=config.timeout,
+                limits=http_limits(config.max_connections, config.max_keepalive_connections),
+                http2=config.http2,
             )
         return self._client
 

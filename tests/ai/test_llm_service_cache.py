@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 
 import pytest
 
 from ai.cache import ResponseCache
+from ai.core.guards import PassThroughGuard, PlannedCall
 from ai.core.records import RequestRecord
 from ai.errors import ConfigurationError, ProviderError
 from ai.llm_service import LLMService
@@ -185,3 +187,53 @@ async def test_a_dead_redis_never_fails_a_call_and_caching_resumes(
     assert len(outage_warnings) == 1
     assert len(records) == 7 and all(r.success for r in records)
     assert fake.request_count() == 5
+
+
+async def test_every_hit_leaves_one_labelled_priced_record(
+    fake: FakeProviderServer, records: list[RequestRecord]
+) -> None:
+    """The hit path builds its record with fewer steps than a provider call; it must still
+    carry what a record carries: its own request id, labels, zero cost and saved cost."""
+    async with LLMService(
+        openai_config(fake, temperature=0.0), cache=ResponseCache.memory()
+    ) as llm:
+        llm.subscribe(records.append)
+        _, first = await llm.complete(messages=QUESTION)
+        hits = [
+            await llm.complete(messages=QUESTION, user="u-1", agent="faq", tags={"n": str(i)})
+            for i in range(3)
+        ]
+        _, plain = await llm.complete(messages=QUESTION)
+    assert fake.request_count() == 1 and len(records) == 5
+    ids = [stats.request_id for _, stats in hits]
+    assert len({*ids, first.request_id, plain.request_id}) == 5
+    assert all(uuid.UUID(hex=i).version == 4 for i in ids)
+    for (_, stats), record, n in zip(hits, records[1:4], range(3), strict=True):
+        assert stats.cached and record.cached and record.request_id == stats.request_id
+        assert (record.user, record.agent, dict(record.tags)) == ("u-1", "faq", {"n": str(n)})
+        assert record.estimated_cost == 0.0 and stats.estimated_cost == 0.0
+        assert record.saved_cost == pytest.approx(first.estimated_cost)
+        assert record.usage is not None and record.usage.total_tokens == 0
+        assert record.success and record.cost_source == "cache" and record.attempts == 0
+    assert records[4].tags == {} and records[4].user is None
+
+
+async def test_a_hit_under_guards_is_recorded_once_and_settled(
+    fake: FakeProviderServer, records: list[RequestRecord]
+) -> None:
+    settled: list[RequestRecord] = []
+
+    class Watcher(PassThroughGuard):
+        name = "watcher"
+
+        async def after(self, call: PlannedCall, record: RequestRecord) -> None:
+            settled.append(record)
+
+    cache = ResponseCache.memory()
+    config = openai_config(fake, temperature=0.0)
+    async with LLMService(config, cache=cache, guards=[Watcher()]) as llm:
+        llm.subscribe(records.append)
+        await llm.complete(messages=QUESTION)
+        _, stats = await llm.complete(messages=QUESTION)
+    assert stats.cached and fake.request_count() == 1
+    assert settled == records and len(records) == 2 and records[1].cached

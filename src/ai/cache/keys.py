@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -16,24 +17,34 @@ class UnkeyableRequest(ValueError):
     """The request holds values with no stable JSON form, so it cannot be keyed."""
 
 
+#: What `json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+#: allow_nan=False)` builds on every call; an encoder holds no state between calls.
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
+
+
+#: The JSON encoder's string writer (its C version where available), as `_CANONICAL` uses it.
+_encode_string = json.encoder.encode_basestring
+
+
 def canonical_json(value: Any) -> str:
     """Sorted keys, no whitespace, floats as floats: equal requests give equal text."""
     try:
-        return json.dumps(
-            value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-        )
+        return _CANONICAL.encode(value)
     except (TypeError, ValueError) as exc:
         raise UnkeyableRequest(str(exc)) from exc
 
 
 def _parameters(request: ChatRequest) -> dict[str, Any]:
+    temperature = request.temperature
     return {
-        "temperature": None if request.temperature is None else float(request.temperature),
+        "temperature": None if temperature is None else float(temperature),
         "max_tokens": request.max_tokens,
         "tools": list(request.tools) if request.tools else None,
         "tool_choice": request.tool_choice,
-        "extra": dict(request.extra),
-        "options": dict(request.options),
+        "extra": dict(request.extra) if request.extra else {},
+        "options": dict(request.options) if request.options else {},
     }
 
 
@@ -47,13 +58,59 @@ def request_key(provider: str, request: ChatRequest) -> str:
     The base URL is left out on purpose: the same model behind another URL (a proxy, a
     second region) gives the same answers and may share the cache.
     """
-    payload = {
-        "provider": provider,
-        "model": request.model,
-        "messages": list(request.messages),
-        **_parameters(request),
-    }
-    return f"{KEY_VERSION}:{_digest(payload)}"
+    return f"{KEY_VERSION}:{hashlib.sha256(request_json(provider, request).encode()).hexdigest()}"
+
+
+def request_json(provider: str, request: ChatRequest) -> str:
+    """What the key hashes: `canonical_json` of provider, model, messages and
+    `_parameters(request)`, one dict.
+
+    Written field by field in the sorted order of those keys, each value encoded on its
+    own: the same text as encoding the dict, without building it and sorting its keys on
+    every call (a cache hit's largest single cost was this encoding).
+    """
+    temperature = request.temperature
+    try:
+        return "".join(
+            (
+                '{"extra":',
+                _encoded(dict(request.extra)) if request.extra else "{}",
+                ',"max_tokens":',
+                _encoded(request.max_tokens),
+                ',"messages":',
+                _CANONICAL.encode(list(request.messages)),
+                ',"model":',
+                _encoded(request.model),
+                ',"options":',
+                _encoded(dict(request.options)) if request.options else "{}",
+                ',"provider":',
+                _encoded(provider),
+                ',"temperature":',
+                _encoded(None if temperature is None else float(temperature)),
+                ',"tool_choice":',
+                _encoded(request.tool_choice),
+                ',"tools":',
+                _encoded(list(request.tools) if request.tools else None),
+                "}",
+            )
+        )
+    except (TypeError, ValueError) as exc:
+        raise UnkeyableRequest(str(exc)) from exc
+
+
+def _encoded(value: Any) -> str:
+    """`canonical_json(value)`, with the scalars of every request written directly (the
+    JSON encoder's set-up costs more than writing them)."""
+    kind = type(value)
+    if value is None:
+        return "null"
+    if kind is str:
+        return _encode_string(value)
+    if kind is int:
+        return int.__repr__(value)
+    if kind is float and math.isfinite(value):
+        return float.__repr__(value)
+    return _CANONICAL.encode(value)
 
 
 def split_last_user_message(

@@ -96,7 +96,7 @@ class CacheMode(StrEnum):
     NO_STORE = "no-store"  # read, but do not store
 
 
-@dataclass
+@dataclass(slots=True)
 class CachePlan:
     """What the cache will do for one request."""
 
@@ -106,6 +106,14 @@ class CachePlan:
     semantic: tuple[str, str] | None = None
     vector: Vector | None = None
     semantic_hit: bool = False
+
+
+_AUTO, _BYPASS, _REFRESH, _NO_STORE = (
+    CacheMode.AUTO,
+    CacheMode.BYPASS,
+    CacheMode.REFRESH,
+    CacheMode.NO_STORE,
+)
 
 
 class ResponseCache:
@@ -229,11 +237,10 @@ class ResponseCache:
         self, provider: str, request: ChatRequest, mode: CacheMode | str | None
     ) -> CachePlan | None:
         """How to treat `request`, or None when it is not cached at all."""
-        mode = CacheMode.AUTO if mode is None else CacheMode(mode)
-        if mode is CacheMode.BYPASS:
+        mode = _AUTO if mode is None else CacheMode(mode)
+        if mode is _BYPASS:
             return None
-        deterministic = request.temperature == 0
-        if mode is CacheMode.AUTO and self.deterministic_only and not deterministic:
+        if mode is _AUTO and self.deterministic_only and request.temperature != 0:
             self._skip("nondeterministic", "its temperature is not 0 (deterministic_only=True)")
             return None
         try:
@@ -242,27 +249,32 @@ class ResponseCache:
         except UnkeyableRequest as exc:
             self._skip("unkeyable", f"it holds a value with no JSON form ({exc})")
             return None
-        return CachePlan(
-            key=key,
-            read=mode is not CacheMode.REFRESH,
-            store=mode is not CacheMode.NO_STORE,
-            semantic=scope,
-        )
+        return CachePlan(key, mode is not _REFRESH, mode is not _NO_STORE, scope)
 
     async def lookup(self, plan: CachePlan) -> CachedResponse | None:
         """The cached answer for `plan`: exact key first, then by meaning if enabled."""
         started = time.perf_counter()
-        found = await self._read(plan.key)
+        if self._down_since is None:  # healthy: `_read` without its wrapping
+            try:
+                found = await self.backend.get(plan.key)
+            except CacheValueError as exc:
+                found = await self._forget_unreadable(plan.key, exc)
+            except StoreError as exc:
+                self._failed(exc)
+                found = None
+        else:
+            found = await self._read(plan.key)
         if found is None and self.semantic is not None and plan.semantic is not None:
             found = await self._semantic_lookup(plan, self.semantic, *plan.semantic)
-        self.metrics.gets += 1
-        self.metrics.get_seconds += time.perf_counter() - started
+        metrics = self.metrics
+        metrics.gets += 1
+        metrics.get_seconds += time.perf_counter() - started
         if found is None:
-            self.metrics.misses += 1
+            metrics.misses += 1
             return None
-        self.metrics.hits += 1
-        self.metrics.semantic_hits += plan.semantic_hit
-        self.metrics.cost_saved += found.cost or 0.0
+        metrics.hits += 1
+        metrics.semantic_hits += plan.semantic_hit
+        metrics.cost_saved += found.cost or 0.0
         return found
 
     async def _semantic_lookup(
@@ -328,9 +340,13 @@ class ResponseCache:
         try:
             return await self._guarded(lambda: self.backend.get(key), None)
         except CacheValueError as exc:
-            self.metrics.skipped[exc.reason] += 1
-            await self._guarded(lambda: self.backend.delete(key), False)
-            return None
+            return await self._forget_unreadable(key, exc)
+
+    async def _forget_unreadable(self, key: str, error: CacheValueError) -> CachedResponse | None:
+        """Count a value that could not be read and delete it (a miss, never an error)."""
+        self.metrics.skipped[error.reason] += 1
+        await self._guarded(lambda: self.backend.delete(key), False)
+        return None
 
     async def _write(self, key: str, value: CachedResponse, ttl: float | None = None) -> bool:
         try:
@@ -339,6 +355,19 @@ class ResponseCache:
             self.metrics.skipped[exc.reason] += 1
             return False
         return self.available
+
+    def _failed(self, error: StoreError) -> None:
+        """Count a backend failure; the first of an outage is logged, and the cache steps
+        aside for `retry_interval` seconds from now."""
+        self.metrics.backend_errors += 1
+        if self._down_since is None:
+            self.metrics.outages += 1
+            logger.warning(
+                "cache backend %s failed (%s); calls go uncached until it is back",
+                self.backend.name,
+                error,
+            )
+        self._down_since = self._clock.monotonic()
 
     def _skip(self, reason: str, why: str) -> None:
         """Count a request the cache left alone; say why once per reason, at INFO."""
@@ -366,15 +395,7 @@ class ResponseCache:
         except CacheValueError:
             raise
         except StoreError as exc:
-            self.metrics.backend_errors += 1
-            if self._down_since is None:
-                self.metrics.outages += 1
-                logger.warning(
-                    "cache backend %s failed (%s); calls go uncached until it is back",
-                    self.backend.name,
-                    exc,
-                )
-            self._down_since = self._clock.monotonic()
+            self._failed(exc)
             return fallback
         finally:
             if probing:

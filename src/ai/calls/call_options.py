@@ -55,6 +55,13 @@ class CallOptions(TypedDict, total=False):
 
 _KNOWN = frozenset(CallOptions.__annotations__)
 _CONFIG_DEFAULTS = {f.name: f.default for f in dataclasses.fields(LLMConfig)}
+_DEFAULTED = {
+    (temperature, max_tokens): frozenset(
+        name for name, kept in (("temperature", temperature), ("max_tokens", max_tokens)) if kept
+    )
+    for temperature in (False, True)
+    for max_tokens in (False, True)
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,8 +80,17 @@ def call_spec(
 ) -> CallSpec:
     """Check `options` and build the request, filling what is left out from `config`."""
     given = {name: value for name, value in options.items() if value is not None}
-    if given:
-        _check(given)
+    if not given:  # the common call: everything from the configuration
+        timeout = float(config.timeout)
+        if timeout <= 0:
+            raise ConfigurationError(f"timeout must be > 0 seconds, got {timeout}.")
+        request = ChatRequest(
+            config.model, validate_messages(messages), config.temperature, config.max_tokens
+        )
+        return CallSpec(
+            request, CallLabels(None, None, {}), _defaults(config, given), timeout, None
+        )
+    _check(given)
     timeout = float(given.get("timeout", config.timeout))
     if timeout <= 0:
         raise ConfigurationError(f"timeout must be > 0 seconds, got {timeout}.")
@@ -109,15 +125,22 @@ def _check(given: Mapping[str, Any]) -> None:
 
 def _defaults(config: LLMConfig, given: Mapping[str, Any]) -> frozenset[str]:
     """Which of temperature and max_tokens are the configuration's untouched defaults."""
-    return frozenset(
-        name
-        for name in ("temperature", "max_tokens")
-        if name not in given and getattr(config, name) == _CONFIG_DEFAULTS[name]
-    )
+    return _DEFAULTED[
+        (
+            "temperature" not in given and config.temperature == _CONFIG_DEFAULTS["temperature"],
+            "max_tokens" not in given and config.max_tokens == _CONFIG_DEFAULTS["max_tokens"],
+        )
+    ]
 
 
 def validate_messages(messages: Sequence[Message]) -> Sequence[Message]:
     """Catch the common shape mistakes before a network round trip."""
+    if type(messages) is list and messages:  # the usual shape, checked without ABCs
+        for message in messages:
+            if type(message) is not dict or "role" not in message:
+                break
+        else:
+            return messages
     if isinstance(messages, str | bytes) or not isinstance(messages, Sequence) or not messages:
         raise ConfigurationError(
             'messages must be a non-empty list like [{"role": "user", "content": "Hi"}].'

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +22,7 @@ from ai.calls.resilience import CallProgress
 from ai.calls.stats import StatsBuilder
 from ai.core.clock import Clock
 from ai.core.guards import PlannedCall
-from ai.core.records import Operation, RequestRecord
+from ai.core.records import CallLabels, Operation, RequestRecord
 from ai.providers.base import ChatRequest
 from ai.providers.parameters import OPTION_NAMES, UnsupportedParams, fit_request
 from ai.providers.registry import ProviderRegistry
@@ -29,6 +30,15 @@ from ai.providers.registry import ProviderRegistry
 logger = logging.getLogger("ai.llm_service")
 
 _FIELDS = ("temperature", "max_tokens", "tools", "tool_choice")
+#: Bits of a random 128-bit number that make it a version-4 UUID (RFC 9562).
+_UUID4_CLEAR = ~((0xC000 << 48) | (0xF000 << 64)) & ((1 << 128) - 1)
+_UUID4_SET = (0x8000 << 48) | (0x4 << 76)
+
+
+def new_request_id() -> str:
+    """A random version-4 UUID as 32 hex digits, what `uuid.uuid4().hex` gives, without
+    building a `UUID` object (half the cost, on every call)."""
+    return "%032x" % ((int.from_bytes(os.urandom(16), "big") & _UUID4_CLEAR) | _UUID4_SET)
 
 
 @dataclass(slots=True)
@@ -72,28 +82,39 @@ class CallPlanner:
         self._environ = environ
         self._clock = clock
         self._pricing = pricing
+        self._provider = self._routes[0].provider
         self._warned: set[tuple[str, str]] = set()
 
     def begin(self, spec: CallSpec, *, streamed: bool) -> ChatCall:
         """Start the clock on a call (its deadline includes the guards' time)."""
         now = self._clock.monotonic()
-        progress = CallProgress(started=now, deadline=now + spec.timeout, timeout=spec.timeout)
+        timeout = spec.timeout
+        progress = CallProgress(now, now + timeout, timeout)
         request = spec.request
-        parameters: dict[str, Any] = {**request.extra, **request.options}
-        for name in _FIELDS:
-            value = getattr(request, name)
-            if value is not None:
-                parameters[name] = value
+        parameters: dict[str, Any] = (
+            {**request.extra, **request.options} if request.extra or request.options else {}
+        )
+        # The _FIELDS, in that order (each step of this runs on every call, cache hits too).
+        if request.temperature is not None:
+            parameters["temperature"] = request.temperature
+        if request.max_tokens is not None:
+            parameters["max_tokens"] = request.max_tokens
+        if request.tools is not None:
+            parameters["tools"] = request.tools
+        if request.tool_choice is not None:
+            parameters["tool_choice"] = request.tool_choice
+        labels = spec.labels
         planned = PlannedCall(
             operation=Operation.CHAT,
             model=request.model,
-            provider=self._routes[0].provider,
+            provider=self._provider,
             inputs=request.messages,
             parameters=parameters,
-            user=spec.labels.user,
-            agent=spec.labels.agent,
-            tags=spec.labels.tags,
+            user=labels.user,
+            agent=labels.agent,
+            tags=labels.tags,
             streamed=streamed,
+            request_id=new_request_id(),
         )
         return ChatCall(spec, planned, progress)
 
@@ -103,16 +124,17 @@ class CallPlanner:
         """The request a (possibly rewritten) call stands for, the function that fits it to
         each route's model (once per route, before its first request), and the builder of
         its stats."""
+        spec = chat.spec
         if call is chat.planned:  # no guard rewrote it: the caller's request as is
-            request, defaults = chat.spec.request, chat.spec.defaults
+            request, defaults, labels = spec.request, spec.defaults, spec.labels
         else:
-            request = _rewritten(chat.spec.request, call)
-            changed = {n for n in _FIELDS if getattr(request, n) != getattr(chat.spec.request, n)}
-            defaults = chat.spec.defaults - changed
+            request = _rewritten(spec.request, call)
+            changed = {n for n in _FIELDS if getattr(request, n) != getattr(spec.request, n)}
+            defaults, labels = spec.defaults - changed, call.labels
         chat.routes = self.routes_for(call.provider, call.model)
         chat.progress.route = chat.routes[0]
         prepare = self._preparer(request, defaults)
-        chat.builder = self.builder(request, chat.progress, call, chat.spec.request.model)
+        chat.builder = self.builder(request, chat.progress, call, spec.request.model, labels)
         return request, prepare, chat.builder
 
     def unrecorded(self, chat: ChatCall) -> Callable[[PlannedCall, BaseException], RequestRecord]:
@@ -153,14 +175,21 @@ class CallPlanner:
         return [first, *(r for r in self._routes[1:] if r.key != first.key and r.model != model)]
 
     def builder(
-        self, request: ChatRequest, progress: CallProgress, call: PlannedCall, requested: str
+        self,
+        request: ChatRequest,
+        progress: CallProgress,
+        call: PlannedCall,
+        requested: str,
+        labels: CallLabels | None = None,
     ) -> StatsBuilder:
+        """The builder of the call's stats and record; `labels` are the call's (given when
+        already at hand, to spare building them again)."""
         return StatsBuilder(
             request=request,
             progress=progress,
             clock=self._clock,
             pricing=self._pricing(),
-            labels=call.labels,
+            labels=call.labels if labels is None else labels,
             request_id=call.request_id,
             model_requested=requested,
         )
@@ -170,15 +199,18 @@ class CallPlanner:
     ) -> Callable[[ResolvedRoute], ChatRequest]:
         """`request` fitted to each route's model, once per route."""
         fitted: dict[str, ChatRequest] = {}
-        policy = UnsupportedParams(self._config.unsupported_params)
-        overrides = self._config.model_capabilities
+        config = self._config
 
         def prepare(route: ResolvedRoute) -> ChatRequest:
             if route.key not in fitted:
                 aimed = dataclasses.replace(request, model=route.model)
-                caps = route.spec.wire.catalog.with_overrides(overrides).lookup(route.model)
+                catalog = route.spec.wire.catalog.with_overrides(config.model_capabilities)
                 fitted[route.key] = fit_request(
-                    aimed, caps, policy=policy, defaults=defaults, warn=self._warn
+                    aimed,
+                    catalog.lookup(route.model),
+                    policy=UnsupportedParams(config.unsupported_params),
+                    defaults=defaults,
+                    warn=self._warn,
                 )
             return fitted[route.key]
 

@@ -9,7 +9,14 @@ still trips after `failure_threshold` attempts.
 
 Attempts still running count in the rate as not failed (yet): a refused connection fails
 in a millisecond while a good answer takes a second, so at the start of a burst the fast
-failures of a flaky upstream would otherwise arrive alone and look like an outage.
+failures of a flaky upstream would otherwise arrive alone and look like an outage. That
+alone would let a dead upstream keep the circuit closed under high concurrency, though:
+with a hundred attempts in flight and each failure retried within milliseconds, a
+hundred are always running, and no window of twenty finished attempts outweighs them. So
+the circuit also opens when more attempts have failed in a row (no success between them)
+than the window plus the attempts running: every attempt that finished since the last
+success failed, more of them than could still succeed. A flaky upstream's successes break
+such a run long before it is that long.
 """
 
 from __future__ import annotations
@@ -32,7 +39,8 @@ class CircuitState(StrEnum):
 class CircuitBreaker:
     """Opens when, among the last `window` finished attempts, at least `failure_threshold`
     failed and they are at least `failure_rate` of those plus the attempts still running
-    (`attempt_started` counts them); half-opens after `cooldown` seconds.
+    (`attempt_started` counts them), or when more attempts than `window` plus those running
+    failed in a row; half-opens after `cooldown` seconds.
 
     In HALF_OPEN up to `half_open_trials` calls are let through at once; the first success
     closes the circuit (with a fresh window), a failure opens it for another cool-down.
@@ -136,6 +144,7 @@ class CircuitBreaker:
         self._push(failed=True)
         if self._failures_in_window >= self.failure_threshold and (
             self._failures_in_window >= self.failure_rate * (len(self._outcomes) + self._running)
+            or self._trailing_failures >= self.window + self._running
         ):
             self._opened_at = self._clock.monotonic()
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+
+import httpx
 
 from ai.errors import ConfigurationError, mask_secret
 from ai.providers.base import ProviderSpec
@@ -13,6 +16,11 @@ from ai.providers.capabilities import ModelCapabilities
 from ai.providers.parameters import UnsupportedParams
 from ai.providers.registry import ProviderRegistry
 from ai.providers.sse import DEFAULT_MAX_EVENT_CHARS
+
+#: Connection pool of the httpx client an `LLMService` opens for itself (see
+#: docs/benchmarks.md, "LLM call overhead", for the measurement behind these numbers).
+DEFAULT_MAX_CONNECTIONS = 200
+DEFAULT_MAX_KEEPALIVE_CONNECTIONS = 200
 
 
 class LLMProvider(StrEnum):
@@ -54,6 +62,12 @@ class LLMConfig:
     `fallback_models` are tried in order after the primary `model` fails in a way another
     model can fix; a plain string is a model on the same provider, a `ModelRoute` one on
     another provider.
+
+    `max_connections` and `max_keepalive_connections` bound the connection pool of the
+    httpx client the service opens for itself (`None`: no limit; a client passed as
+    `LLMService(http_client=...)` keeps its own); calls beyond `max_connections` wait for a
+    free connection. `http2=True` speaks HTTP/2 where the server offers it (needs
+    `httpx[http2]`).
     """
 
     provider: LLMProvider | str = LLMProvider.OPENROUTER
@@ -82,6 +96,9 @@ class LLMConfig:
     unsupported_params: UnsupportedParams | str = UnsupportedParams.WARN
     model_capabilities: Mapping[str, ModelCapabilities] = field(default_factory=dict)
     extra_headers: Mapping[str, str] = field(default_factory=dict)
+    max_connections: int | None = DEFAULT_MAX_CONNECTIONS
+    max_keepalive_connections: int | None = DEFAULT_MAX_KEEPALIVE_CONNECTIONS
+    http2: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.provider, str) and not isinstance(self.provider, LLMProvider):
@@ -143,6 +160,9 @@ class LLMConfig:
             self.circuit_half_open_trials >= 1,
             f"circuit_half_open_trials must be >= 1, got {self.circuit_half_open_trials}",
         )
+        check_connection_limits(
+            self.max_connections, self.max_keepalive_connections, self.http2, "LLMConfig"
+        )
         try:
             self.unsupported_params = UnsupportedParams(self.unsupported_params)
         except ValueError:
@@ -162,6 +182,48 @@ class LLMConfig:
             f"api_key={mask_secret(self.api_key)!r}, base_url={self.base_url!r}, "
             f"fallback_models={self.fallback_models!r})"
         )
+
+
+def check_connection_limits(
+    max_connections: int | None, max_keepalive_connections: int | None, http2: bool, owner: str
+) -> None:
+    """Validate the HTTP pool settings of `owner` ("LLMConfig", "EmbeddingService").
+
+    `None` means "no limit", as in `httpx.Limits`. Keep-alive connections are a subset of
+    all connections: more of them than `max_connections` means `max_connections` (see
+    `http_limits`). HTTP/2 needs httpx's `http2` extra.
+    """
+    for name, value, least in (
+        ("max_connections", max_connections, 1),
+        ("max_keepalive_connections", max_keepalive_connections, 0),
+    ):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ConfigurationError(
+                f"{owner}: {name} must be an integer or None (no limit), got {value!r}."
+            )
+        if value is not None and value < least:
+            raise ConfigurationError(
+                f"{owner}: {name} must be >= {least} or None (no limit), got {value}."
+            )
+    if not isinstance(http2, bool):
+        raise ConfigurationError(f"{owner}: http2 must be True or False, got {http2!r}.")
+    if http2 and importlib.util.find_spec("h2") is None:
+        raise ConfigurationError(
+            f"{owner}: http2=True needs the h2 package: pip install 'httpx[http2]'."
+        )
+
+
+def http_limits(max_connections: int | None, max_keepalive_connections: int | None) -> httpx.Limits:
+    """The `httpx.Limits` of a pool built from validated settings; keep-alive connections
+    capped at `max_connections` (so `LLMConfig(max_connections=10)` needs no second
+    setting)."""
+    if max_connections is not None and (
+        max_keepalive_connections is None or max_keepalive_connections > max_connections
+    ):
+        max_keepalive_connections = max_connections
+    return httpx.Limits(
+        max_connections=max_connections, max_keepalive_connections=max_keepalive_connections
+    )
 
 
 def _check(condition: bool, message: str) -> None:

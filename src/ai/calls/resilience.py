@@ -32,7 +32,7 @@ U = TypeVar("U")
 Attempt = Callable[[ResolvedRoute, float], Awaitable[T]]
 
 
-@dataclass
+@dataclass(slots=True)
 class CallProgress:
     """What one call has been through so far; read by the record and the stats."""
 

@@ -16,6 +16,9 @@ from ai.core.usage import Usage
 from ai.errors import describe_failure
 from ai.providers.base import ChatRequest, ChatResult, ToolCall
 
+#: The usage of a call served by the cache (immutable, so one object serves them all).
+_NO_TOKENS = Usage()
+
 
 @dataclass(frozen=True, slots=True)
 class CompletionStats:
@@ -193,7 +196,7 @@ class StatsBuilder:
             provider=stats.provider,
             model_requested=stats.model_requested,
             model=stats.model,
-            usage=stats.usage,
+            usage=_NO_TOKENS if stats.cached else stats.usage,  # a hit used no tokens
             estimated_cost=stats.estimated_cost,
             latency_ms=stats.latency_ms,
             time_to_first_token_ms=stats.time_to_first_token_ms,

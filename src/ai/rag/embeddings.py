@@ -24,12 +24,15 @@ import os
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from enum import Enum
+from typing import Final
 
 import httpx
 import numpy as np
 import numpy.typing as npt
 
 from ai.accounting.pricing import PricingTable
+from ai.calls.config import DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_KEEPALIVE_CONNECTIONS
 from ai.calls.retry import RetryPolicy
 from ai.core.clock import Clock, SystemClock
 from ai.core.guards import CallGuard, GuardChain
@@ -82,6 +85,18 @@ class EmbeddingCacheStats:
         return self.hits / looked_up if looked_up else 0.0
 
 
+class _Default(Enum):
+    """Marker for a connection setting left out (None there means "no limit")."""
+
+    DEFAULT = "DEFAULT"
+
+    def __repr__(self) -> str:
+        return self.value
+
+
+DEFAULT: Final = _Default.DEFAULT
+
+
 class _Abandoned(Exception):
     """The call computing some texts was cancelled; whoever waited on it computes them."""
 
@@ -104,6 +119,9 @@ class EmbeddingService(AsyncClosing):
     SQLite file that survives restarts; `cache=False` turns caching off; or pass any
     `EmbeddingCache`. `guards` run around every backend request (they may refuse or
     relabel it); `bus` is the `RecordBus` records go to, shareable with other services.
+    `max_connections`, `max_keepalive_connections` and `http2` shape the connection pool of
+    the httpx client an API backend opens (defaults and meaning as in `LLMConfig`; `None`
+    is no limit); a backend that opens no connections (local) refuses them.
     `http_client`, `clock`, `rng`, `pricing`, `environ` and `registry` are seams for tests
     and larger apps.
     """
@@ -133,6 +151,9 @@ class EmbeddingService(AsyncClosing):
         registry: EmbeddingProviderRegistry | None = None,
         guards: Sequence[CallGuard] = (),
         bus: RecordBus | None = None,
+        max_connections: int | _Default | None = DEFAULT,
+        max_keepalive_connections: int | _Default | None = DEFAULT,
+        http2: bool | _Default = DEFAULT,
     ) -> None:
         options = EmbeddingOptions(
             provider=str(provider),
@@ -162,6 +183,9 @@ class EmbeddingService(AsyncClosing):
         self._backend: EmbeddingBackend = (registry or default_embedding_providers()).get(
             options.provider
         )(options, context)
+        _set_connection_limits(
+            self._backend, options.provider, max_connections, max_keepalive_connections, http2
+        )
         self._cache = _build_cache(cache, cache_size, cache_path)
         self._stats = EmbeddingCacheStats()
         self._in_flight: dict[bytes, tuple[_InFlight, int]] = {}
@@ -385,6 +409,44 @@ class EmbeddingService(AsyncClosing):
         if record.estimated_cost is not None:
             self._total_cost += record.estimated_cost
         self._bus.emit(record)
+
+
+def _set_connection_limits(
+    backend: EmbeddingBackend,
+    provider: str,
+    max_connections: int | _Default | None,
+    max_keepalive_connections: int | _Default | None,
+    http2: bool | _Default,
+) -> None:
+    """Hand the connection settings, when any is given, to a backend that opens connections
+    (one with `set_connection_limits`), `LLMConfig`'s defaults for those left out; any
+    other backend refuses them, naming them."""
+    given = [
+        name
+        for name, value in (
+            ("max_connections", max_connections),
+            ("max_keepalive_connections", max_keepalive_connections),
+            ("http2", http2),
+        )
+        if value is not DEFAULT
+    ]
+    if not given:
+        return
+    configure = getattr(backend, "set_connection_limits", None)
+    if configure is None:
+        raise ConfigurationError(
+            f"EmbeddingService(provider={provider!r}) opens no connections and does not use "
+            f"{', '.join(given)}; remove {'it' if len(given) == 1 else 'them'}."
+        )
+    configure(
+        DEFAULT_MAX_CONNECTIONS if max_connections is DEFAULT else max_connections,
+        (
+            DEFAULT_MAX_KEEPALIVE_CONNECTIONS
+            if max_keepalive_connections is DEFAULT
+            else max_keepalive_connections
+        ),
+        False if http2 is DEFAULT else http2,
+    )
 
 
 def normalise_rows(matrix: Matrix) -> Matrix:

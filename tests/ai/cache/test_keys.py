@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
+import math
 
 import pytest
 from hypothesis import given
@@ -90,3 +93,67 @@ def test_no_semantic_scope_without_plain_user_text() -> None:
     image = [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]
     assert semantic_scope("openai", request(messages=image)) is None
     assert semantic_scope("openai", request(messages=[{"role": "system", "content": "x"}])) is None
+
+
+@given(
+    provider=st.text(max_size=10),
+    model=st.text(min_size=1, max_size=12),
+    content=json_values,
+    temperature=st.one_of(st.none(), st.integers(0, 2), st.floats(0, 2)),
+    max_tokens=st.one_of(st.none(), st.booleans(), st.integers(1, 2**70)),
+    tools=st.one_of(st.none(), st.lists(st.dictionaries(st.text(max_size=5), json_values))),
+    tool_choice=st.one_of(st.none(), st.text(max_size=5), st.dictionaries(st.text(), json_scalars)),
+    extra=st.dictionaries(st.text(max_size=10), json_values, max_size=3),
+    options=st.dictionaries(st.sampled_from(["top_p", "stop", "seed"]), json_values, max_size=3),
+)
+def test_the_key_hashes_the_canonical_json_of_the_whole_request(
+    provider: str,
+    model: str,
+    content: object,
+    temperature: float | None,
+    max_tokens: int | None,
+    tools: list[dict[str, object]] | None,
+    tool_choice: object,
+    extra: dict[str, object],
+    options: dict[str, object],
+) -> None:
+    """The key is written field by field for speed; it stays the hash of one canonical
+    JSON text of everything that changes the answer (so keys are stable across versions)."""
+    chat = request(
+        model=model,
+        messages=[{"role": "user", "content": content}],
+        temperature=temperature,
+        max_tokens=max_tokens,
+        tools=tools,
+        tool_choice=tool_choice,
+        extra=extra,
+        options=options,
+    )
+    payload = {
+        "provider": provider,
+        "model": model,
+        "messages": list(chat.messages),
+        "temperature": None if temperature is None else float(temperature),
+        "max_tokens": max_tokens,
+        "tools": list(tools) if tools else None,
+        "tool_choice": tool_choice,
+        "extra": extra,
+        "options": options,
+    }
+    canonical = json.dumps(
+        payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+    expected = hashlib.sha256(canonical.encode()).hexdigest()
+    assert request_key(provider, chat) == f"v2:{expected}"
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
+def test_non_finite_numbers_are_unkeyable_wherever_they_are(value: float) -> None:
+    for change in (
+        {"temperature": value},
+        {"extra": {"x": value}},
+        {"options": {"top_p": value}},
+        {"messages": [{"role": "user", "content": value}]},
+    ):
+        with pytest.raises(UnkeyableRequest):
+            request_key("openai", request(**change))

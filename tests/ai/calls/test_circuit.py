@@ -91,6 +91,33 @@ def test_consecutive_failures_are_an_outage() -> None:
     assert breaker.outage
 
 
+def test_a_dead_upstream_opens_the_circuit_with_many_attempts_running() -> None:
+    """A hundred attempts always in flight (each failure retried at once) outweigh any
+    window of finished ones; a run of failures longer than window + running opens it."""
+    breaker = CircuitBreaker(FakeClock())  # threshold 5, rate 0.5, window 20
+    for _ in range(100):
+        breaker.attempt_started()
+    failed = 0
+    while breaker.state is CircuitState.CLOSED:
+        breaker.record_failure()
+        breaker.attempt_started()  # the failed call retries straight away
+        failed += 1
+    assert failed == breaker.window + 99  # the attempt that just failed no longer runs
+
+
+def test_fast_failures_of_a_flaky_burst_do_not_open_the_circuit() -> None:
+    """Failures arrive before the slow successes, but a success ends the run."""
+    breaker = CircuitBreaker(FakeClock())
+    for _ in range(100):
+        breaker.attempt_started()
+    for _ in range(3):
+        for _ in range(40):  # 40 fast failures while ~100 attempts run, retried at once
+            breaker.record_failure()
+            breaker.attempt_started()
+        breaker.record_success()
+    assert breaker.state is CircuitState.CLOSED
+
+
 def test_half_open_admits_up_to_the_configured_trials() -> None:
     clock = FakeClock()
     breaker = CircuitBreaker(clock, failure_threshold=2, cooldown=5.0, half_open_trials=3)

@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 from typing import Any
 
+import httpx
 import pytest
 
-from ai.calls.config import LLMConfig, LLMProvider, ModelRoute, ResolvedRoute, resolve_routes
+from ai.calls.config import (
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_KEEPALIVE_CONNECTIONS,
+    LLMConfig,
+    LLMProvider,
+    ModelRoute,
+    ResolvedRoute,
+    http_limits,
+    resolve_routes,
+)
 from ai.errors import ConfigurationError
 from ai.providers.registry import ProviderRegistry, default_registry
 
@@ -395,3 +406,50 @@ def test_plugin_provider_resolves_through_a_custom_registry() -> None:
     route = resolve_routes(config, registry=registry, environ={"ACME_API_KEY": "k-acme"})[0]
     assert (route.provider, route.base_url) == ("acme", "https://acme.example/v1")
     assert route.headers["Authorization"] == "Bearer k-acme"
+
+
+# --- connection pool settings ---------------------------------------------------------------
+
+
+def test_connection_limits_have_measured_defaults_and_accept_none() -> None:
+    config = LLMConfig()
+    assert config.max_connections == DEFAULT_MAX_CONNECTIONS
+    assert config.max_keepalive_connections == DEFAULT_MAX_KEEPALIVE_CONNECTIONS
+    assert config.http2 is False
+    assert DEFAULT_MAX_KEEPALIVE_CONNECTIONS <= DEFAULT_MAX_CONNECTIONS
+    unlimited = LLMConfig(max_connections=None, max_keepalive_connections=None)
+    assert (unlimited.max_connections, unlimited.max_keepalive_connections) == (None, None)
+    assert LLMConfig(max_connections=10, max_keepalive_connections=0).max_connections == 10
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"max_connections": 0}, "max_connections must be >= 1"),
+        ({"max_connections": -5}, "max_connections must be >= 1"),
+        ({"max_connections": True}, "max_connections must be an integer"),
+        ({"max_connections": 2.5}, "max_connections must be an integer"),
+        ({"max_connections": "100"}, "max_connections must be an integer"),
+        ({"max_keepalive_connections": -1}, "max_keepalive_connections must be >= 0"),
+        ({"http2": "yes"}, "http2 must be True or False"),
+    ],
+)
+def test_connection_limits_are_validated(settings: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        LLMConfig(**settings)
+
+
+def test_keep_alive_connections_are_capped_at_max_connections() -> None:
+    assert http_limits(5, 10) == httpx.Limits(max_connections=5, max_keepalive_connections=5)
+    assert http_limits(5, None) == httpx.Limits(max_connections=5, max_keepalive_connections=5)
+    assert http_limits(None, 10) == httpx.Limits(max_connections=None, max_keepalive_connections=10)
+    assert http_limits(9, 3) == httpx.Limits(max_connections=9, max_keepalive_connections=3)
+
+
+def test_http2_without_h2_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "h2" else real(name, *a)
+    )
+    with pytest.raises(ConfigurationError, match=r"httpx\[http2\]"):
+        LLMConfig(http2=True)

@@ -4,15 +4,8 @@ A search is one matrix-vector product over the namespace's rows, a filter mask f
 `MetadataColumns` (failing rows get -inf; under a sixteenth passing, only those rows are
 gathered and scored), a top-k selection (`memory_topk`: threshold on block maxima, then a
 sort of the few candidates) and exact scores for the k winners. `query_batch` scores
-blocks of queries with one matrix-matrix product. Deletes swap the last row into the
-hole, so the matrix stays dense; ids, texts, metadata columns and the optional HNSW index
-follow the same moves.
-
-The matrix is stored column-major (Fortran order: each dimension's values for all rows lie
-together) while exact search is the path, because OpenBLAS's `sgemv` streams that layout
-~15% faster on one core than row-major (6.2 against 7.2 ms for 100k x 384 here); a few
-rows, though, cost a cache line per value to gather, so while an HNSW index serves the
-queries (which re-rank a hundred gathered candidates each) the matrix is row-major.
+blocks of queries with one matrix-matrix product. The rows of a namespace, and the layout
+of its matrix, are `memory_namespace.Namespace`'s.
 
 Above `config.ann_threshold` vectors a namespace also keeps an HNSW index (usearch, see
 `memory_ann`), built in one batch when an upsert crosses the threshold (or at the first
@@ -36,13 +29,12 @@ import asyncio
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 
 from ai.errors import ConfigurationError
-from ai.rag.filters import Filter, MetadataColumns
+from ai.rag.filters import Filter
 from ai.rag.stores.memory_ann import AnnIndex
 from ai.rag.stores.memory_file import (
     NamespaceData,
@@ -51,6 +43,7 @@ from ai.rag.stores.memory_file import (
     read_store,
     write_store,
 )
+from ai.rag.stores.memory_namespace import Namespace
 from ai.rag.stores.memory_topk import select_top, select_top_rows
 from ai.rag.types import DistanceMetric, Match, StoreStats, Vector, VectorRecord
 from ai.rag.vector_store import VectorStoreConfig
@@ -60,154 +53,6 @@ IntArray = npt.NDArray[np.intp]
 
 #: Scores of this many (query x row) pairs are computed at once in `query_batch`.
 _BATCH_CELLS = 8_000_000
-#: A filtered exact query gathers the passing rows (instead of scoring all) when fewer
-#: than 1/this of the rows pass: the break-even measured on 100k x 384 at one thread. In
-#: the column-major layout gathering a row reads a cache line per value.
-_GATHER_BELOW = {"C": 6, "F": 16}
-
-
-class _Namespace:
-    """Rows of one namespace: vectors, ids, texts, metadata, and the optional ANN index."""
-
-    def __init__(self, dimension: int, metric: DistanceMetric) -> None:
-        self.metric = metric
-        self.order: Literal["C", "F"] = "F"
-        self.matrix: FloatArray = np.empty((0, dimension), dtype=np.float32, order="F")
-        self.sq_norms: FloatArray = np.empty(0, dtype=np.float32)
-        self.scores: FloatArray = np.empty(0, dtype=np.float32)
-        self.ids: list[str] = []
-        self.row_of: dict[str, int] = {}
-        self.texts: list[str | None] = []
-        self.metadata = MetadataColumns()
-        self.ann: AnnIndex | None = None
-
-    @property
-    def size(self) -> int:
-        return len(self.ids)
-
-    def upsert(self, records: Sequence[VectorRecord]) -> None:
-        """Replace rows whose id exists, append the others (ids unique in `records`)."""
-        replaced = [r for r in records if r.id in self.row_of]
-        added = [r for r in records if r.id not in self.row_of]
-        if replaced:
-            rows = np.fromiter((self.row_of[r.id] for r in replaced), np.intp, len(replaced))
-            self.matrix[rows] = np.stack([r.values for r in replaced])
-            for row, record in zip(rows.tolist(), replaced, strict=True):
-                self.metadata.replace(row, record.metadata)
-                self.texts[row] = record.text
-            self._refresh_norms(rows)
-            if self.ann is not None:
-                self.ann.replace(rows, self.matrix[rows])
-        if added:
-            start = self.size
-            self._reserve(start + len(added))
-            self.matrix[start : start + len(added)] = np.stack([r.values for r in added])
-            for offset, record in enumerate(added):
-                self.row_of[record.id] = start + offset
-                self.ids.append(record.id)
-                self.texts.append(record.text)
-                self.metadata.append(record.metadata)
-            self._refresh_norms(np.arange(start, start + len(added)))
-            if self.ann is not None:
-                self.ann.append(self.matrix[start : start + len(added)])
-
-    def remove(self, record_id: str) -> None:
-        """Swap-remove the row of `record_id` (the last row moves into it)."""
-        row = self.row_of.pop(record_id, None)
-        if row is None:
-            return
-        last = self.size - 1
-        if row != last:
-            self.matrix[row] = self.matrix[last]
-            self.sq_norms[row] = self.sq_norms[last]
-            self.ids[row] = self.ids[last]
-            self.texts[row] = self.texts[last]
-            self.row_of[self.ids[row]] = row
-        self.ids.pop()
-        self.texts.pop()
-        self.metadata.swap_remove(row)
-        if self.ann is not None:
-            self.ann.swap_remove(row)
-
-    def record(self, row: int) -> VectorRecord:
-        return VectorRecord(
-            self.ids[row], self.matrix[row].copy(), self.metadata.get(row), self.texts[row]
-        )
-
-    def use_order(self, order: Literal["C", "F"]) -> None:
-        """Store the matrix row-major ("C", for gathering rows) or column-major ("F", for
-        full scans); a copy of the filled rows when the layout changes, else nothing."""
-        if order == self.order:
-            return
-        matrix = np.empty(self.matrix.shape, dtype=np.float32, order=order)
-        matrix[: self.size] = self.matrix[: self.size]
-        self.matrix, self.order = matrix, order
-
-    def rows(self, rows: IntArray) -> FloatArray:
-        """The vectors of `rows`, copied out of either layout."""
-        if self.order == "C":
-            return np.take(self.matrix, rows, axis=0)
-        # np.take(axis=0) on a Fortran-ordered 100k x 384 matrix took ~110 ms whatever the
-        # row count; gathering columns of its transpose reads each dimension in one pass.
-        gathered: FloatArray = np.take(self.matrix.T, rows, axis=1).T
-        return gathered
-
-    def exact(self, query: FloatArray, top_k: int, mask: npt.NDArray[np.bool_] | None) -> IntArray:
-        """Rows of the `top_k` best scores among the rows `mask` lets through, best first."""
-        n = self.size
-        if mask is not None:
-            passing = np.flatnonzero(mask)
-            if passing.size * _GATHER_BELOW[self.order] < n:  # cheaper than scoring all
-                return passing[select_top(self.rank_keys(query, passing), top_k)]
-            top_k = min(top_k, passing.size)
-        keys = self.rank_keys(query, None)
-        if mask is not None:
-            keys[~mask] = -np.inf
-        return select_top(keys, top_k)
-
-    def rank_keys(self, query: FloatArray, rows: IntArray | None) -> FloatArray:
-        """Monotone in the score: dot products, or 2<x,q> - |x|^2 for euclidean."""
-        if rows is None:
-            keys = np.matmul(self.matrix[: self.size], query, out=self.scores[: self.size])
-            norms = self.sq_norms[: self.size]
-        else:
-            keys = self.rows(rows) @ query
-            norms = self.sq_norms[rows]
-        if self.metric is DistanceMetric.EUCLIDEAN:
-            keys *= 2
-            keys -= norms
-        return keys
-
-    def scores_of(self, query: FloatArray, rows: IntArray) -> FloatArray:
-        """Scores as reported: cosine similarity, dot product or -euclidean distance.
-
-        Distances are computed directly for these few rows: the |x|^2 - 2<x,q> + |q|^2
-        form that ranks all rows loses precision in float32 for nearby points.
-        """
-        vectors = self.rows(rows)
-        if self.metric is not DistanceMetric.EUCLIDEAN:
-            scores: FloatArray = vectors @ query
-            return scores
-        differences = vectors - query
-        distances: FloatArray = np.sqrt(np.einsum("ij,ij->i", differences, differences))
-        return -distances
-
-    def _reserve(self, size: int) -> None:
-        capacity = self.matrix.shape[0]
-        if size <= capacity:
-            return
-        capacity = max(size, 2 * capacity, 64)
-        matrix = np.empty((capacity, self.matrix.shape[1]), dtype=np.float32, order=self.order)
-        matrix[: self.size] = self.matrix[: self.size]
-        norms = np.zeros(capacity, dtype=np.float32)
-        norms[: self.size] = self.sq_norms[: self.size]
-        self.matrix, self.sq_norms = matrix, norms
-        self.scores = np.empty(capacity, dtype=np.float32)
-
-    def _refresh_norms(self, rows: IntArray) -> None:
-        if self.metric is DistanceMetric.EUCLIDEAN:
-            vectors = self.rows(rows)
-            self.sq_norms[rows] = np.einsum("ij,ij->i", vectors, vectors)
 
 
 class MemoryVectorBackend:
@@ -218,7 +63,8 @@ class MemoryVectorBackend:
         self.metric = config.metric
         self.dimension = config.dimension
         self._ef_search = config.resolved_hnsw().ef_search
-        self._namespaces: dict[str, _Namespace] = {}
+        self._euclidean = self.metric is DistanceMetric.EUCLIDEAN
+        self._namespaces: dict[str, Namespace] = {}
         self._dirty = False
         if config.persist_path and Path(config.persist_path).exists():
             self._load(config.persist_path)
@@ -232,7 +78,7 @@ class MemoryVectorBackend:
             self._check_dimension(record.values)
         ns = self._namespaces.get(namespace)
         if ns is None:
-            ns = self._namespaces[namespace] = _Namespace(records[0].values.shape[0], self.metric)
+            ns = self._namespaces[namespace] = Namespace(records[0].values.shape[0], self.metric)
         ns.upsert(records)
         self._dirty = True
         self._maintain_ann(ns)
@@ -267,9 +113,16 @@ class MemoryVectorBackend:
         if ns is None or ns.size == 0:
             return []
         query = self._query_vector(vector)
-        self._maintain_ann(ns)
+        if ns.unchecked:  # loaded from a file: the index is built at the first query
+            self._maintain_ann(ns)
+        if ns.ann is not None and filter is None:
+            found = self._ann_top(ns, query, top_k)
+            if found is not None:
+                return self._scored_matches(ns, *found, include_values)
         mask = None if filter is None else ns.metadata.mask(filter)
-        rows = self._ann_rows(ns, query, top_k, mask) if ns.ann is not None else None
+        rows = None
+        if mask is not None and ns.ann is not None:
+            rows = self._ann_rows(ns, query, top_k, mask)
         if rows is None:
             rows = ns.exact(query, top_k, mask)
         return self._matches(ns, query, rows, include_values)
@@ -292,7 +145,8 @@ class MemoryVectorBackend:
         ns = self._namespaces.get(namespace)
         if ns is None or ns.size == 0:
             return [[] for _ in range(queries.shape[0])]
-        self._maintain_ann(ns)
+        if ns.unchecked:
+            self._maintain_ann(ns)
         if filter is not None:
             return [await self.query(q, top_k, namespace, filter, include_values) for q in queries]
         if ns.ann is not None:
@@ -387,7 +241,7 @@ class MemoryVectorBackend:
                 VectorRecord(record_id, entry.vectors[row], entry.metadata[row], entry.texts[row])
                 for row, record_id in enumerate(entry.ids)
             ]
-            ns = self._namespaces[entry.name] = _Namespace(entry.vectors.shape[1], self.metric)
+            ns = self._namespaces[entry.name] = Namespace(entry.vectors.shape[1], self.metric)
             ns.upsert(records)
 
     # --- helpers --------------------------------------------------------------------------
@@ -427,31 +281,56 @@ class MemoryVectorBackend:
         return queries
 
     def _matches(
-        self, ns: _Namespace, query: FloatArray, rows: IntArray, include_values: bool
+        self, ns: Namespace, query: FloatArray, rows: IntArray, include_values: bool
     ) -> list[Match]:
-        scores = ns.scores_of(query, rows).tolist()
+        return self._scored_matches(
+            ns, rows.tolist(), ns.scores_of(query, rows).tolist(), include_values
+        )
+
+    @staticmethod
+    def _scored_matches(
+        ns: Namespace, rows: list[int], scores: list[float], include_values: bool
+    ) -> list[Match]:
+        """`Match` objects for `rows` with their `scores` (the hot end of every query)."""
+        ids, texts, metadata, matrix = ns.ids, ns.texts, ns.metadata.get, ns.matrix
         return [
             Match(
-                id=ns.ids[row],
-                score=score,
-                metadata=ns.metadata.get(row),
-                text=ns.texts[row],
-                values=ns.matrix[row].copy() if include_values else None,
+                ids[row],
+                score,
+                metadata(row),
+                texts[row],
+                matrix[row].copy() if include_values else None,
             )
-            for row, score in zip(rows.tolist(), scores, strict=True)
+            for row, score in zip(rows, scores, strict=True)
         ]
 
+    def _ann_top(
+        self, ns: Namespace, query: FloatArray, top_k: int
+    ) -> tuple[list[int], list[float]] | None:
+        """Rows and exact scores of the best `top_k` of the HNSW walk's `hnsw_ef_search`
+        candidates (the walk visits that many whatever the count asked for; re-scoring all
+        of them from the float32 matrix lifts recall and makes scores exact), or None where
+        exact search is the better answer (a graph cut off by deletions)."""
+        assert ns.ann is not None
+        candidates = ns.ann.search(query, top_k if top_k > self._ef_search else self._ef_search)
+        found = candidates.shape[0]
+        if found < top_k and found < ns.size:
+            return None
+        products: FloatArray = ns.matrix[candidates] @ query  # row-major while indexed
+        if self._euclidean:
+            keys = 2 * products - ns.sq_norms[candidates]
+            rows = candidates[np.lexsort((candidates, -keys))[:top_k]]
+            return rows.tolist(), ns.scores_of(query, rows).tolist()
+        order = np.lexsort((candidates, -products))[:top_k]  # ties by row, as exact search
+        return candidates[order].tolist(), products[order].tolist()
+
     def _ann_rows(
-        self, ns: _Namespace, query: FloatArray, top_k: int, mask: npt.NDArray[np.bool_] | None
+        self, ns: Namespace, query: FloatArray, top_k: int, mask: npt.NDArray[np.bool_]
     ) -> IntArray | None:
-        """Rows from the HNSW index, or None where exact search is the better answer."""
+        """Rows passing a filter from the HNSW index, or None where exact search is the
+        better answer."""
         assert ns.ann is not None
         n = ns.size
-        if mask is None:
-            # The graph walk visits ef_search candidates whatever the count asked for, so
-            # taking all of them and re-ranking exactly costs little and lifts recall.
-            rows = ns.ann.search(query, max(top_k, self._ef_search))
-            return self._rerank(ns, query, rows, top_k)
         passing = int(np.count_nonzero(mask))
         fetch = max(math.ceil(2 * top_k * n / max(passing, 1)), self._ef_search)
         if passing == 0 or fetch > n // 5:
@@ -464,15 +343,16 @@ class MemoryVectorBackend:
         return rows[select_top(keys, top_k)]
 
     @staticmethod
-    def _rerank(ns: _Namespace, query: FloatArray, rows: IntArray, top_k: int) -> IntArray:
+    def _rerank(ns: Namespace, query: FloatArray, rows: IntArray, top_k: int) -> IntArray:
         """The best `top_k` of the index's candidates by exact score; exact search when the
         index returned fewer than it should (a graph cut off by deletions)."""
         if rows.size < min(top_k, ns.size):
             return ns.exact(query, top_k, None)
         return rows[select_top(ns.rank_keys(query, rows), top_k)]
 
-    def _maintain_ann(self, ns: _Namespace) -> None:
+    def _maintain_ann(self, ns: Namespace) -> None:
         """Build the index past the threshold, drop it below half, rebuild when stale."""
+        ns.unchecked = False
         threshold = self.config.resolved_ann_threshold()
         if threshold is None:
             ns.ann = None
@@ -486,7 +366,7 @@ class MemoryVectorBackend:
             ns.ann = AnnIndex(self.dimension, self.metric, self.config, ns.matrix[: ns.size])
         ns.use_order("F" if ns.ann is None else "C")
 
-    def _after_delete(self, name: str, ns: _Namespace) -> None:
+    def _after_delete(self, name: str, ns: Namespace) -> None:
         if ns.size == 0:
             del self._namespaces[name]
         else:

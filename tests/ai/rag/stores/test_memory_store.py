@@ -343,6 +343,42 @@ async def test_hnsw_recall_against_exact(metric: DistanceMetric) -> None:
     assert hits / (10 * len(queries)) >= 0.9
 
 
+def embedding_like(rng: np.random.Generator, n: int, d: int, topics: int) -> npt.NDArray[Any]:
+    """Unit vectors shaped like sentence embeddings: topics, sub-topics within them, and
+    noise, so a query's neighbours stand out from the rest by more than the noise."""
+    centres = rng.standard_normal((topics, d))
+    subtopics = centres[rng.integers(0, topics, n // 8)] + 0.6 * rng.standard_normal((n // 8, d))
+    points = subtopics[rng.integers(0, n // 8, n)] + 0.5 * rng.standard_normal((n, d))
+    return (points / np.linalg.norm(points, axis=1, keepdims=True)).astype(np.float32)
+
+
+@pytest.mark.parametrize("metric", METRICS)
+async def test_hnsw_recall_on_embedding_sized_vectors(metric: DistanceMetric) -> None:
+    """384-d, as all-MiniLM-L6-v2 gives: the graph (int8 for cosine, float32 otherwise)
+    with exact re-scoring finds what exact search finds, at the default ef."""
+    rng = np.random.default_rng(1)
+    points = embedding_like(rng, 4050, 384, 40)
+    data, queries = points[:4000], points[4000:]
+    records = [VectorRecord(str(i), v) for i, v in enumerate(data)]
+    ann = make_store(metric=metric, ann_threshold=1000)
+    exact = make_store(metric=metric)
+    await ann.upsert(records)
+    await exact.upsert(records)
+    index = ann.backend._namespaces[""].ann  # type: ignore[attr-defined]
+    assert index.scalar == ("I8" if metric is DistanceMetric.COSINE else "F32")
+    hits = 0
+    for query in queries:
+        truth = await exact.query(query, top_k=10)
+        found = await ann.query(query, top_k=10)
+        hits += len({m.id for m in truth} & {m.id for m in found})
+        scores = {m.id: m.score for m in truth}
+        for match in found:  # exact scores, whatever graph found the candidates
+            if match.id in scores:
+                assert match.score == pytest.approx(scores[match.id], rel=1e-5, abs=1e-6)
+        assert [m.score for m in found] == sorted((m.score for m in found), reverse=True)
+    assert hits / (10 * len(queries)) >= 0.95
+
+
 async def test_hnsw_follows_deletes_and_overwrites() -> None:
     rng = np.random.default_rng(4)
     data = clustered(rng, 1500, 16, 10)
