@@ -255,11 +255,16 @@ class SpendAccounts:
         return states
 
     async def _flush_pending(self) -> None:
+        """Send queued settles; concurrent flushers each take their own items, so none
+        is settled twice, and one that fails goes back to the front of the queue."""
         assert self.shared is not None
         while self._pending:
-            item = self._pending[0]
-            await self.shared.settle(item.claims, item.reserved, item.actual)
-            self._pending.popleft()
+            item = self._pending.popleft()
+            try:
+                await self.shared.settle(item.claims, item.reserved, item.actual)
+            except BaseException:
+                self._pending.appendleft(item)
+                raise
             self._confirmed(item)
 
     def _queue(self, pending: _Pending) -> None:

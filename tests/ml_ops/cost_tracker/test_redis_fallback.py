@@ -4,6 +4,7 @@ soon as it answers, bringing the spend made meanwhile with it."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -75,5 +76,42 @@ async def test_an_outage_falls_back_to_local_counters_and_recovers(
         await guard.before(planned())  # the spend made during the outage reached Redis
     status = tracker.get_budget_status("b", project=False)
     assert status.counters.startswith("redis://") and status.spent == pytest.approx(0.009)
+    assert tracker.accounts.open == {}
+    await tracker.aclose()
+
+
+async def test_settles_queued_in_an_outage_reach_redis_once_under_concurrent_calls(
+    redis_server: RedisServer, redis_key_prefix: str
+) -> None:
+    """Many calls arriving together after an outage all flush the queue of settles it
+    left: each settle reaches Redis exactly once and no call fails."""
+    server = redis_server
+    clock = FakeClock(datetime.now(UTC).replace(hour=12))
+    counters = RedisSpendCounters(server.url, prefix=redis_key_prefix, socket_timeout=0.3)
+    tracker = CostTracker(MemoryEventStore(), counters=counters, clock=clock, retry_interval=5.0)
+    tracker.add_budget(Budget(name="b", limit=100.0, period="daily", action="refuse"))
+    await tracker.restore()
+    guard = tracker.guard()
+
+    server.stop()
+    during = [planned() for _ in range(20)]
+    for request in during:
+        await guard.before(request)
+    for request in during:
+        await guard.after(request, answered(request, 0.01, clock.now()))
+
+    server.start()
+    clock.advance(5)
+    after = [planned() for _ in range(30)]
+    await asyncio.gather(*(guard.before(request) for request in after))
+    await asyncio.gather(
+        *(guard.after(request, answered(request, 0.01, clock.now())) for request in after)
+    )
+    last = planned()  # one more call reads the counter as Redis holds it
+    await guard.before(last)
+    await guard.after(last, answered(last, 0.01, clock.now()))
+    status = tracker.get_budget_status("b", project=False)
+    assert status.counters.startswith("redis://")
+    assert status.spent == pytest.approx(0.51)  # 51 calls of $0.01, none counted twice
     assert tracker.accounts.open == {}
     await tracker.aclose()

@@ -1,0 +1,331 @@
+"""The gateway's configuration: model aliases, providers, embeddings, teams, keys, limits
+and logging, read from the `gateway:` section of `devora.yaml`.
+
+    gateway:
+      providers:
+        openai: {api_key_env: OPENAI_API_KEY}
+        anthropic: {api_key_env: ANTHROPIC_API_KEY, base_url: https://api.anthropic.com}
+      models:
+        fast:
+          provider: openai
+          model: gpt-4o-mini
+          fallbacks: [{provider: anthropic, model: claude-3-5-haiku-latest}]
+          defaults: {temperature: 0.2, max_tokens: 1024}
+      embeddings:
+        embed: {provider: openai, model: text-embedding-3-small}
+      teams:
+        research: {budget: 100/month}
+
+YAML is read with `yaml.safe_load` and checked here, so a misspelt option is an error
+that names its path (`gateway.models.fast.defauts`) and the options that exist. Keys are
+read from the environment variables named (`api_key_env`); an inline `api_key` is refused
+unless `allow_inline_keys: true`, and never appears in a repr or a message.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ai.errors import ConfigurationError
+from ml_ops.gateway.keys import BudgetSpec, parse_budget
+
+DEFAULT_CONFIG_FILE = "devora.yaml"
+CONFIG_ENV = "DEVORA_CONFIG"
+_DEFAULT_KEYS = ("temperature", "max_tokens", "top_p", "seed", "stop", "reasoning_effort")
+_SETTINGS = {
+    "timeout": float,
+    "max_retries": int,
+    "retry_delay": float,
+    "stream_idle_timeout": float,
+    "circuit_failure_threshold": int,
+    "circuit_cooldown": float,
+    "unsupported_params": str,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderSettings:
+    """Where a provider is reached: `base_url` (None: its default or environment variable)
+    and where its key comes from (`api_key_env`; None: the provider's usual variable).
+    `api_key` is set only when inline keys were allowed; it never shows in a repr."""
+
+    base_url: str | None = None
+    api_key_env: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+
+    def resolve_key(self, environ: Mapping[str, str]) -> str | None:
+        """The key to use: inline, else the named variable (None: the provider's own)."""
+        if self.api_key:
+            return self.api_key
+        if self.api_key_env:
+            return environ.get(self.api_key_env) or None
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class RouteTarget:
+    """One model on one provider (a primary or a fallback)."""
+
+    provider: str
+    model: str
+
+
+@dataclass(frozen=True, slots=True)
+class ModelAlias:
+    """A name clients send as `model`: a primary route, fallbacks tried in order, request
+    defaults the client may override, and `LLMConfig` settings (timeouts, retries)."""
+
+    name: str
+    target: RouteTarget
+    fallbacks: tuple[RouteTarget, ...] = ()
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddingAlias:
+    """A name for `/v1/embeddings`: `provider` "openai" (or any OpenAI-compatible host via
+    `base_url`) or "local" (sentence-transformers), the model, optional `dimensions`."""
+
+    name: str
+    provider: str
+    model: str | None = None
+    dimensions: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class KeySettings:
+    """Where virtual keys live (`store`: a SQLite file or PostgreSQL URL; None: beside the
+    event store), how long a looked-up key is trusted in memory (`cache_ttl` seconds:
+    also how long a revocation takes to reach other processes), and the hashing secret's
+    file (used when `DEVORA_KEY_SECRET` is unset)."""
+
+    store: str | None = None
+    cache_ttl: float = 10.0
+    secret_file: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LimitSettings:
+    """Rate-limit state: `redis_url` (None: `$REDIS_URL`, else per process)."""
+
+    redis_url: str | None = None
+    redis_retry_after: float = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayConfig:
+    """The whole `gateway:` section, validated."""
+
+    models: Mapping[str, ModelAlias] = field(default_factory=dict)
+    embeddings: Mapping[str, EmbeddingAlias] = field(default_factory=dict)
+    providers: Mapping[str, ProviderSettings] = field(default_factory=dict)
+    teams: Mapping[str, BudgetSpec] = field(default_factory=dict)
+    keys: KeySettings = field(default_factory=KeySettings)
+    limits: LimitSettings = field(default_factory=LimitSettings)
+    log_content: bool = False
+
+    def provider(self, name: str) -> ProviderSettings:
+        """The settings of provider `name` (defaults when the file names none)."""
+        return self.providers.get(name, ProviderSettings())
+
+
+def load_gateway_config(
+    path: str | os.PathLike[str] | None = None, *, environ: Mapping[str, str] | None = None
+) -> GatewayConfig:
+    """Read and check the `gateway:` section of `path` (default `$DEVORA_CONFIG`, else
+    `devora.yaml`). A missing default file gives an empty configuration; a missing file
+    that was named is an error."""
+    env = os.environ if environ is None else environ
+    named = path if path is not None else env.get(CONFIG_ENV)
+    target = Path(named if named else DEFAULT_CONFIG_FILE)
+    if not target.exists():
+        if named:
+            raise ConfigurationError(f"Gateway configuration file {str(target)!r} not found.")
+        return GatewayConfig()
+    try:
+        data = yaml.safe_load(target.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigurationError(f"{target}: not valid YAML: {exc}") from None
+    if data is None:
+        return GatewayConfig()
+    section = _mapping(data, str(target)).get("gateway")
+    return parse_gateway_config(section or {}, where=f"{target}: gateway")
+
+
+def parse_gateway_config(data: object, *, where: str = "gateway") -> GatewayConfig:
+    """A `GatewayConfig` from the decoded `gateway:` mapping; errors name the path."""
+    section = _checked(
+        data,
+        where,
+        {"models", "embeddings", "providers", "teams", "keys", "limits", "logging"}
+        | {"allow_inline_keys"},
+    )
+    inline = section.get("allow_inline_keys", False)
+    if not isinstance(inline, bool):
+        raise ConfigurationError(f"{where}.allow_inline_keys must be true or false.")
+    providers = {
+        name: _provider(value, f"{where}.providers.{name}", inline)
+        for name, value in _mapping(section.get("providers") or {}, f"{where}.providers").items()
+    }
+    models = {
+        name: _alias(name, value, f"{where}.models.{name}")
+        for name, value in _mapping(section.get("models") or {}, f"{where}.models").items()
+    }
+    embeddings = {
+        name: _embedding(name, value, f"{where}.embeddings.{name}")
+        for name, value in _mapping(section.get("embeddings") or {}, f"{where}.embeddings").items()
+    }
+    clash = sorted(set(models) & set(embeddings))
+    if clash:
+        raise ConfigurationError(
+            f"{where}: {', '.join(clash)} is both a chat model and an embedding model; "
+            "give each its own name."
+        )
+    teams = {
+        name: _team(value, f"{where}.teams.{name}")
+        for name, value in _mapping(section.get("teams") or {}, f"{where}.teams").items()
+    }
+    logging_section = _checked(section.get("logging") or {}, f"{where}.logging", {"content"})
+    content = logging_section.get("content", False)
+    if not isinstance(content, bool):
+        raise ConfigurationError(f"{where}.logging.content must be true or false.")
+    return GatewayConfig(
+        models=models,
+        embeddings=embeddings,
+        providers=providers,
+        teams=teams,
+        keys=_keys(section.get("keys") or {}, f"{where}.keys"),
+        limits=_limits(section.get("limits") or {}, f"{where}.limits"),
+        log_content=content,
+    )
+
+
+# --- the parts ------------------------------------------------------------------------
+
+
+def _mapping(value: object, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise ConfigurationError(f"{where} must be a mapping of names to settings.")
+    return value
+
+
+def _checked(value: object, where: str, allowed: set[str]) -> dict[str, Any]:
+    mapping = _mapping(value, where)
+    unknown = sorted(set(mapping) - allowed)
+    if unknown:
+        raise ConfigurationError(
+            f"{where}: unknown option(s) {', '.join(unknown)}; "
+            f"allowed: {', '.join(sorted(allowed))}."
+        )
+    return mapping
+
+
+def _string(value: object, where: str, *, required: bool = True) -> str | None:
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigurationError(f"{where} must be a non-empty string.")
+    return value.strip()
+
+
+def _provider(value: object, where: str, inline_allowed: bool) -> ProviderSettings:
+    section = _checked(value or {}, where, {"base_url", "api_key_env", "api_key"})
+    key = section.get("api_key")
+    if key is not None and not inline_allowed:
+        raise ConfigurationError(
+            f"{where}.api_key: keys are not written into the configuration file; name the "
+            "environment variable that holds it with api_key_env (or set "
+            "gateway.allow_inline_keys: true if this file is kept secret)."
+        )
+    return ProviderSettings(
+        base_url=_string(section.get("base_url"), f"{where}.base_url", required=False),
+        api_key_env=_string(section.get("api_key_env"), f"{where}.api_key_env", required=False),
+        api_key=_string(key, f"{where}.api_key", required=False),
+    )
+
+
+def _target(value: object, where: str, default_provider: str | None) -> RouteTarget:
+    if isinstance(value, str) and default_provider is not None:
+        return RouteTarget(default_provider, value)
+    section = _checked(value, where, {"provider", "model"})
+    provider = _string(section.get("provider", default_provider), f"{where}.provider")
+    model = _string(section.get("model"), f"{where}.model")
+    assert provider is not None
+    assert model is not None
+    return RouteTarget(provider, model)
+
+
+def _alias(name: str, value: object, where: str) -> ModelAlias:
+    section = _checked(value, where, {"provider", "model", "fallbacks", "defaults", "settings"})
+    target = _target({k: section.get(k) for k in ("provider", "model")}, where, None)
+    fallbacks = section.get("fallbacks") or []
+    if not isinstance(fallbacks, list):
+        raise ConfigurationError(f"{where}.fallbacks must be a list.")
+    defaults = _checked(section.get("defaults") or {}, f"{where}.defaults", set(_DEFAULT_KEYS))
+    settings = _checked(section.get("settings") or {}, f"{where}.settings", set(_SETTINGS))
+    for key, kind in _SETTINGS.items():
+        if key in settings and not isinstance(settings[key], kind | int):
+            raise ConfigurationError(f"{where}.settings.{key} must be a {kind.__name__}.")
+    return ModelAlias(
+        name=name,
+        target=target,
+        fallbacks=tuple(
+            _target(item, f"{where}.fallbacks[{index}]", target.provider)
+            for index, item in enumerate(fallbacks)
+        ),
+        defaults=dict(defaults),
+        settings=dict(settings),
+    )
+
+
+def _embedding(name: str, value: object, where: str) -> EmbeddingAlias:
+    section = _checked(value, where, {"provider", "model", "dimensions"})
+    provider = _string(section.get("provider", "openai"), f"{where}.provider")
+    dimensions = section.get("dimensions")
+    if dimensions is not None and (not isinstance(dimensions, int) or dimensions < 1):
+        raise ConfigurationError(f"{where}.dimensions must be a positive integer.")
+    assert provider is not None
+    return EmbeddingAlias(
+        name=name,
+        provider=provider,
+        model=_string(section.get("model"), f"{where}.model", required=False),
+        dimensions=dimensions,
+    )
+
+
+def _team(value: object, where: str) -> BudgetSpec:
+    section = _checked(value, where, {"budget"})
+    budget = section.get("budget")
+    if not isinstance(budget, str):
+        raise ConfigurationError(f"{where}.budget must read like '100/month'.")
+    return parse_budget(budget)
+
+
+def _keys(value: object, where: str) -> KeySettings:
+    section = _checked(value, where, {"store", "cache_ttl", "secret_file"})
+    ttl = section.get("cache_ttl", 10.0)
+    if isinstance(ttl, bool) or not isinstance(ttl, int | float) or ttl < 0:
+        raise ConfigurationError(f"{where}.cache_ttl must be a number of seconds >= 0.")
+    return KeySettings(
+        store=_string(section.get("store"), f"{where}.store", required=False),
+        cache_ttl=float(ttl),
+        secret_file=_string(section.get("secret_file"), f"{where}.secret_file", required=False),
+    )
+
+
+def _limits(value: object, where: str) -> LimitSettings:
+    section = _checked(value, where, {"redis_url", "redis_retry_after"})
+    retry = section.get("redis_retry_after", 5.0)
+    if isinstance(retry, bool) or not isinstance(retry, int | float) or retry <= 0:
+        raise ConfigurationError(f"{where}.redis_retry_after must be a number of seconds > 0.")
+    return LimitSettings(
+        redis_url=_string(section.get("redis_url"), f"{where}.redis_url", required=False),
+        redis_retry_after=float(retry),
+    )
