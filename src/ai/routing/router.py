@@ -118,10 +118,17 @@ class ModelRouter(PassThroughGuard):
         self.decisions.append(decision)
         if len(self.decisions) > 1000:
             del self.decisions[:500]
-        tags = {**call.tags, TagKey.ROUTE.value: f"{decision.complexity}:{decision.source}"}
+        tags = {**call.tags, **self.route_tags(decision)}
+        return call.replace(model=decision.model, tags=tags)
+
+    def route_tags(self, decision: RouteDecision) -> dict[str, str]:
+        """The tags a decision adds to its call: `route` ("<complexity>:<source>") and,
+        when the cheap model was chosen, `routed_from` (what `routing_savings` prices).
+        Public for callers that decide with `decide` and call the model themselves."""
+        tags = {TagKey.ROUTE.value: f"{decision.complexity}:{decision.source}"}
         if decision.model == self.cheap:
             tags[TagKey.ROUTED_FROM.value] = self.capable
-        return call.replace(model=decision.model, tags=tags)
+        return tags
 
     async def decide(
         self,

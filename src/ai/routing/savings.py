@@ -25,13 +25,14 @@ class RoutingSavings:
 
 
 def routing_savings(records: Iterable[RequestRecord], pricing: PricingTable) -> RoutingSavings:
-    """Sum over successful routed calls; calls with no price on either side are counted
-    in `unpriced_calls` and left out of both sums."""
+    """Sum over successful routed calls the provider answered (a cache hit cost nothing
+    on either model: its saving is the cache's, not the router's); calls with no price
+    on either side are counted in `unpriced_calls` and left out of both sums."""
     routed = cost = capable_cost = 0.0
     unpriced = 0
     for record in records:
         capable = record.tags.get(TagKey.ROUTED_FROM.value)
-        if capable is None or not record.success or record.usage is None:
+        if capable is None or not record.success or record.cached or record.usage is None:
             continue
         alternative = pricing.cost(capable, record.usage)
         if alternative is None or record.estimated_cost is None:

@@ -104,6 +104,10 @@ async def _cost_history(manager: DashboardManager, request: Request) -> Any:
     return await manager.get_cost_history(_integer(request, "days", manager.history_days, 1, 366))
 
 
+async def _routing(manager: DashboardManager, request: Request) -> Any:
+    return await manager.get_routing(_window(manager, request))
+
+
 async def _budgets(manager: DashboardManager, request: Request) -> Any:
     return {"budgets": manager.get_budgets()}
 
@@ -135,7 +139,7 @@ async def _health(manager: DashboardManager, request: Request) -> Any:
 ENDPOINTS: tuple[ApiEndpoint, ...] = (
     ApiEndpoint("GET", "/dashboard", "getDashboard",
                 "Every section of the page for one window: overview, time series, costs, "
-                "cost history with forecast, experiments, alerts and health.",
+                "cost history with forecast, model routing, experiments, alerts and health.",
                 _dashboard, (WINDOW,)),
     ApiEndpoint("GET", "/overview", "getOverview",
                 "Cards: requests, cost, success and error rates, latency and TTFT "
@@ -154,6 +158,10 @@ ENDPOINTS: tuple[ApiEndpoint, ...] = (
                 "Spend per day (the cost tracker's days, else UTC days from the store) and "
                 "the forecast band after it.",
                 _cost_history, (Param("days", "Days of history (1-366).", "integer", 14),)),
+    ApiEndpoint("GET", "/routing", "getRouting",
+                "Model routing: decisions per reason and per model, calls sent to the cheap "
+                "model, their cost against the capable model's, and the saving.",
+                _routing, (WINDOW,)),
     ApiEndpoint("GET", "/budgets", "getBudgets",
                 "Every budget with its limit, spend, use, action and projection.", _budgets),
     ApiEndpoint("GET", "/experiments", "getExperiments",

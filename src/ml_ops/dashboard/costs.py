@@ -4,16 +4,18 @@ forecast and the recommendations, as plain JSON.
 Everything the dashboard reads from the cost tracker goes through the functions here, so a
 change in its public API is one edit in this module. Read: `get_report()`, `budgets`
 (a mapping or a sequence of budgets, or a method returning one), `get_budget_status(name)`,
-`forecast(days)` and `recommendations()`; each result is turned into plain data by
-`to_plain`, and the few numbers the page and the health rules need are picked out by name.
+`forecast(days)`, `recommendations()` and the records it keeps (`ledger.recent(since)`);
+each result is turned into plain data by `to_plain`, and the few numbers the page and the
+health rules need are picked out by name.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
+from ai.core.records import RequestRecord
 from ml_ops.dashboard.plain import number, pick, to_plain
 
 
@@ -146,6 +148,13 @@ def forecast_band(forecast: Mapping[str, Any]) -> dict[str, Any] | None:
             columns["lower"][index] = number(interval.get("lower"))
             columns["upper"][index] = number(interval.get("upper"))
     return band
+
+
+def kept_records(tracker: Any, since: datetime | None) -> list[RequestRecord]:
+    """The latest records the tracker keeps (for recommendations), from `since`."""
+    ledger = getattr(tracker, "ledger", None)
+    recent = getattr(ledger, "recent", None)
+    return list(recent(since)) if callable(recent) else []
 
 
 def recommendation_rows(tracker: Any) -> list[dict[str, Any]]:

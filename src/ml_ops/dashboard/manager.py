@@ -22,9 +22,10 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Self
 
+from ai.accounting.pricing import PricingTable
 from ai.core.clock import Clock, SystemClock
 from ai.errors import ConfigurationError
-from ml_ops.dashboard import costs, experiments, health, timeseries
+from ml_ops.dashboard import costs, experiments, health, routing, timeseries
 from ml_ops.dashboard.health import (
     CircuitSource,
     ComponentHealth,
@@ -60,7 +61,8 @@ class DashboardManager:
     counters; `store` time series and reachability; `services` (LLM services by name, or a
     sequence of them) their circuit breakers; `redis_url` a Redis to check. `thresholds`
     tune the health rules; `cache_seconds` how long computed sections are reused (the page
-    polls); `forecast_days` and `history_days` size the cost chart.
+    polls); `forecast_days` and `history_days` size the cost chart; `pricing` prices what
+    model routing saved (default: the cost tracker's, else the packaged table).
     """
 
     def __init__(
@@ -79,6 +81,7 @@ class DashboardManager:
         forecast_days: int = 7,
         history_days: int = 14,
         max_series_records: int = timeseries.DEFAULT_MAX_RECORDS,
+        pricing: PricingTable | None = None,
     ) -> None:
         if forecast_days < 1 or history_days < 1 or cache_seconds < 0 or max_series_records < 1:
             raise ConfigurationError(
@@ -97,6 +100,7 @@ class DashboardManager:
         self.forecast_days = forecast_days
         self.history_days = history_days
         self.max_series_records = max_series_records
+        self._pricing = pricing
         self._memo = Memo(self.clock, cache_seconds)
         self._slow_memo = Memo(self.clock, max(cache_seconds, 30.0))
         self._probes: dict[str, ProbeResult] = {}
@@ -258,6 +262,36 @@ class DashboardManager:
             )
         return dict(spend)
 
+    # --- model routing -----------------------------------------------------------------
+
+    @property
+    def pricing(self) -> PricingTable:
+        """The prices routing savings are computed with."""
+        if self._pricing is None:
+            prices = getattr(self.cost_tracker, "pricing", None)
+            self._pricing = prices if isinstance(prices, PricingTable) else PricingTable.default()
+        return self._pricing
+
+    async def get_routing(self, window: str = "1h") -> dict[str, Any]:
+        """Model routing in `window`: decisions per reason and per model, the calls sent to
+        the cheap model, their cost against the cost on the capable model, and the saving
+        (`ml_ops.dashboard.routing`). From the store (the records the charts read), else
+        the cost tracker's kept records."""
+        self.check_window(window)
+        found, view = self._memo.get(("routing", window))
+        if not found and self.store is not None:
+            _, view = await self._read_window(window)
+        elif not found:
+            tracker = self.cost_tracker
+            since = routing.window_since(window, self.clock.now())
+            records = costs.kept_records(tracker, since) if tracker is not None else []
+            source = "cost_tracker" if tracker is not None else None
+            view = await routing.routing_section(
+                records, self.pricing, window=window, source=source
+            )
+            self._memo.put(("routing", window), view)
+        return dict(view)
+
     # --- experiments -------------------------------------------------------------------
 
     def get_experiments(self) -> dict[str, Any]:
@@ -337,14 +371,24 @@ class DashboardManager:
             stats = self.get_real_time_stats(window) or {}
             return timeseries.monitor_series(stats, window)
         found, series = self._memo.get(("series", window))
-        if found:
-            return dict(series)
-        series = await timeseries.store_series(
+        if not found:
+            series, _ = await self._read_window(window)
+        return dict(series)
+
+    async def _read_window(self, window: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The charts and the routing view of `window`, from one read of the store."""
+        assert self.store is not None
+        data = await timeseries.read_window(
             self.store, window=window, now=self.clock.now(), max_records=self.max_series_records
+        )
+        series = await timeseries.window_series(data)
+        view = await routing.routing_section(
+            data.records, self.pricing, window=window, source="store", truncated=data.truncated
         )
         # Coarse buckets change slowly: a 30-minute bucket need not be re-read every poll.
         ttl = min(60.0, max(self._memo.ttl, series["bucket_seconds"] / 10))
-        return dict(self._memo.put(("series", window), series, ttl))
+        self._memo.put(("routing", window), view, ttl)
+        return self._memo.put(("series", window), series, ttl), view
 
     # --- health ------------------------------------------------------------------------
 
@@ -442,6 +486,7 @@ class DashboardManager:
             "timeseries": await async_section(self.get_timeseries(window)),
             "costs": section(lambda: self.get_cost_analysis(window)),
             "cost_history": await async_section(self.get_cost_history()),
+            "routing": await async_section(self.get_routing(window)),
             "experiments": section(self.get_experiments),
             "alerts": await async_section(self.get_alerts()),
             "health": section(self.get_health_check),

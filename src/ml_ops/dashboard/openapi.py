@@ -77,8 +77,8 @@ def openapi_document(*, metrics_public: bool = False) -> dict[str, Any]:
         "info": {
             "title": "Devora dashboard API",
             "version": __version__,
-            "description": "Read-only views of monitoring, costs, experiments, alerts and "
-            "health, and alert acknowledgement. See docs/dashboard.md.",
+            "description": "Read-only views of monitoring, costs, model routing, "
+            "experiments, alerts and health, and alert acknowledgement. See docs/dashboard.md.",
         },
         "paths": paths,
         "components": {"securitySchemes": SECURITY_SCHEMES},

@@ -105,6 +105,49 @@ async def window_start(store: EventStore, window: str, now: datetime) -> datetim
     return min(start, now - timedelta(minutes=1))
 
 
+@dataclass(frozen=True, slots=True)
+class WindowRecords:
+    """What the store holds for a window: its records (newest first, at most the limit
+    asked for; `truncated` when older ones were left out) and the rollups of what
+    retention pruned. Read once, it serves the charts and the routing view."""
+
+    window: str
+    start: datetime
+    end: datetime
+    records: list[RequestRecord]
+    rollups: list[Rollup]
+    truncated: bool
+
+
+async def read_window(
+    store: EventStore, *, window: str, now: datetime, max_records: int = DEFAULT_MAX_RECORDS
+) -> WindowRecords:
+    """The records and rollups of `window` up to `now`."""
+    start = await window_start(store, window, now)
+    query = RecordQuery(since=start, until=now, limit=max_records, newest_first=True)
+    records = await store.query(query)
+    rollups = await store.rollups(since=start, until=now)
+    return WindowRecords(window, start, now, records, rollups, len(records) >= max_records)
+
+
+async def window_series(data: WindowRecords, limits: KeyLimits | None = None) -> dict[str, Any]:
+    """The chart columns of records read with `read_window` (see the module docstring),
+    summed in a worker thread: a large window must not hold up the event loop."""
+    start, now = data.start, data.end
+    payload = await asyncio.to_thread(
+        _summed, data.records, data.rollups, start, now, limits or KeyLimits()
+    )
+    payload.update(
+        window=data.window,
+        source="store",
+        start=start.isoformat(),
+        end=now.isoformat(),
+        records=len(data.records),
+        truncated=data.truncated,
+    )
+    return payload
+
+
 async def store_series(
     store: EventStore,
     *,
@@ -113,22 +156,9 @@ async def store_series(
     limits: KeyLimits | None = None,
     max_records: int = DEFAULT_MAX_RECORDS,
 ) -> dict[str, Any]:
-    """The window's chart columns from the store (see the module docstring). The records
-    are summed in a worker thread: a large window must not hold up the event loop."""
-    start = await window_start(store, window, now)
-    query = RecordQuery(since=start, until=now, limit=max_records, newest_first=True)
-    records = await store.query(query)
-    rollups = await store.rollups(since=start, until=now)
-    payload = await asyncio.to_thread(_summed, records, rollups, start, now, limits or KeyLimits())
-    payload.update(
-        window=window,
-        source="store",
-        start=start.isoformat(),
-        end=now.isoformat(),
-        records=len(records),
-        truncated=len(records) >= max_records,
-    )
-    return payload
+    """The window's chart columns from the store: `read_window`, then `window_series`."""
+    data = await read_window(store, window=window, now=now, max_records=max_records)
+    return await window_series(data, limits)
 
 
 def _summed(

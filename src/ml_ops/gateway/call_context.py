@@ -12,20 +12,26 @@ from __future__ import annotations
 import uuid
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ai.core.guards import PlannedCall
 from ai.core.records import RequestRecord
 
+if TYPE_CHECKING:
+    from ml_ops.gateway.router_alias import RoutedCall
+
 
 @dataclass(slots=True)
 class CallContext:
-    """One gateway request's view of the service calls it made."""
+    """One gateway request's view of the service calls it made (and, for a router
+    alias, the decision its call is to carry: `routed`)."""
 
     request_id: str = ""
     record: RequestRecord | None = None
     input_tokens: int = 0
     output_tokens: int = 0
     cost: float = 0.0
+    routed: RoutedCall | None = None
 
     def ensure_id(self) -> str:
         """The request id: the service call's, else a new one (no call was made)."""

@@ -15,6 +15,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from ai.core.records import TagKey
 from ai.providers.openai_serving import (
     ChatCompletionRequest,
     ChoiceOutput,
@@ -30,6 +31,7 @@ from ml_ops.gateway.call_context import CallContext
 from ml_ops.gateway.chat_stream import relay_stream
 from ml_ops.gateway.errors import n_not_supported
 from ml_ops.gateway.keys import VirtualKey
+from ml_ops.gateway.router_alias import ROUTE_HEADER, complexity_hint
 from ml_ops.gateway.routing import ChatRoute
 from ml_ops.gateway.state import GatewayState
 
@@ -104,14 +106,24 @@ class ChatCompletions:
         if state.access_log.log_content:
             entry.messages = list(request.messages)
         alias = state.allowed_alias(key, request.model)
+        router = state.catalog.routers.get(alias)
         route = state.catalog.chat.get(alias)
-        if route is None:  # an embedding model sent to chat
+        if route is None and router is None:  # an embedding model sent to chat
             raise not_a_chat_model()
         if request.n != 1:
             raise n_not_supported(request.n)
+        hint = complexity_hint(scope)
         decision = await state.admit(key)
         headers = decision.headers()
+        tags = key.tags if hint is None else {**key.tags, TagKey.COMPLEXITY.value: hint}
+        if router is not None:
+            route, context.routed = await router.choose(request.messages, request.tools, tags)
+            headers[ROUTE_HEADER] = context.routed.route
+        assert route is not None
         options = call_options(request, route, key)
+        options["tags"] = tags
+        if context.routed is not None:
+            options["model"] = context.routed.alias  # RouteApplier makes it the target's
         if "no-cache" in (header(scope, b"cache-control") or ""):
             options["cache"] = "bypass"  # a fresh answer, whatever the response cache holds
         try:

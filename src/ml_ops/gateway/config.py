@@ -11,6 +11,10 @@ and logging, read from the `gateway:` section of `devora.yaml`.
           model: gpt-4o-mini
           fallbacks: [{provider: anthropic, model: claude-3-5-haiku-latest}]
           defaults: {temperature: 0.2, max_tokens: 1024}
+        auto:
+          kind: router            # the cheap model for simple requests, else the capable one
+          cheap: fast
+          capable: {provider: openai, model: gpt-4o}
       embeddings:
         embed: {provider: openai, model: text-embedding-3-small}
       teams:
@@ -24,15 +28,18 @@ unless `allow_inline_keys: true`, and never appears in a repr or a message.
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from ai.errors import ConfigurationError
+from ai.routing import DEFAULT_RULES, Complexity, RouterRule
 from ml_ops.gateway.keys import BudgetSpec, parse_budget
 
 DEFAULT_CONFIG_FILE = "devora.yaml"
@@ -88,6 +95,26 @@ class ModelAlias:
     settings: Mapping[str, Any] = field(default_factory=dict)
 
 
+class AliasKind(StrEnum):
+    """What a chat alias is: one model with its fallbacks, or a router between two."""
+
+    MODEL = "model"
+    ROUTER = "router"
+
+
+@dataclass(frozen=True, slots=True)
+class RouterAlias:
+    """A name that sends each request to `cheap` or `capable`, as `ai.routing.ModelRouter`
+    decides (the client's complexity hint, then `rules`; when unsure, `capable`). Each
+    target is a configured model alias, or one written inline (named `<router>.cheap` or
+    `<router>.capable`, not callable by itself)."""
+
+    name: str
+    cheap: ModelAlias
+    capable: ModelAlias
+    rules: tuple[RouterRule, ...] = DEFAULT_RULES
+
+
 @dataclass(frozen=True, slots=True)
 class EmbeddingAlias:
     """A name for `/v1/embeddings`: `provider` "openai" (or any OpenAI-compatible host via
@@ -124,6 +151,7 @@ class GatewayConfig:
     """The whole `gateway:` section, validated."""
 
     models: Mapping[str, ModelAlias] = field(default_factory=dict)
+    routers: Mapping[str, RouterAlias] = field(default_factory=dict)
     embeddings: Mapping[str, EmbeddingAlias] = field(default_factory=dict)
     providers: Mapping[str, ProviderSettings] = field(default_factory=dict)
     teams: Mapping[str, BudgetSpec] = field(default_factory=dict)
@@ -174,15 +202,23 @@ def parse_gateway_config(data: object, *, where: str = "gateway") -> GatewayConf
         name: _provider(value, f"{where}.providers.{name}", inline)
         for name, value in _mapping(section.get("providers") or {}, f"{where}.providers").items()
     }
+    declared = _mapping(section.get("models") or {}, f"{where}.models")
+    kinds = {name: _kind(value, f"{where}.models.{name}") for name, value in declared.items()}
     models = {
         name: _alias(name, value, f"{where}.models.{name}")
-        for name, value in _mapping(section.get("models") or {}, f"{where}.models").items()
+        for name, value in declared.items()
+        if kinds[name] is AliasKind.MODEL
+    }
+    routers = {
+        name: _router(name, value, models, set(declared) - set(models), f"{where}.models.{name}")
+        for name, value in declared.items()
+        if kinds[name] is AliasKind.ROUTER
     }
     embeddings = {
         name: _embedding(name, value, f"{where}.embeddings.{name}")
         for name, value in _mapping(section.get("embeddings") or {}, f"{where}.embeddings").items()
     }
-    clash = sorted(set(models) & set(embeddings))
+    clash = sorted(set(declared) & set(embeddings))
     if clash:
         raise ConfigurationError(
             f"{where}: {', '.join(clash)} is both a chat model and an embedding model; "
@@ -198,6 +234,7 @@ def parse_gateway_config(data: object, *, where: str = "gateway") -> GatewayConf
         raise ConfigurationError(f"{where}.logging.content must be true or false.")
     return GatewayConfig(
         models=models,
+        routers=routers,
         embeddings=embeddings,
         providers=providers,
         teams=teams,
@@ -263,7 +300,9 @@ def _target(value: object, where: str, default_provider: str | None) -> RouteTar
 
 
 def _alias(name: str, value: object, where: str) -> ModelAlias:
-    section = _checked(value, where, {"provider", "model", "fallbacks", "defaults", "settings"})
+    section = _checked(
+        value, where, {"kind", "provider", "model", "fallbacks", "defaults", "settings"}
+    )
     target = _target({k: section.get(k) for k in ("provider", "model")}, where, None)
     fallbacks = section.get("fallbacks") or []
     if not isinstance(fallbacks, list):
@@ -283,6 +322,112 @@ def _alias(name: str, value: object, where: str) -> ModelAlias:
         defaults=dict(defaults),
         settings=dict(settings),
     )
+
+
+def _kind(value: object, where: str) -> AliasKind:
+    kind = value.get("kind", AliasKind.MODEL.value) if isinstance(value, dict) else "model"
+    if kind not in tuple(AliasKind):
+        raise ConfigurationError(
+            f"{where}.kind: unknown kind {kind!r}; choose {' or '.join(AliasKind)}."
+        )
+    return AliasKind(kind)
+
+
+def _router(
+    name: str, value: object, models: Mapping[str, ModelAlias], routers: set[str], where: str
+) -> RouterAlias:
+    section = _checked(value, where, {"kind", "cheap", "capable", "rules"})
+    cheap, capable = (
+        _router_target(name, role, section.get(role), models, routers, f"{where}.{role}")
+        for role in ("cheap", "capable")
+    )
+    if cheap.target.model == capable.target.model:
+        raise ConfigurationError(
+            f"{where}: cheap and capable are both {cheap.target.model!r}; a router chooses "
+            "between two different models."
+        )
+    rules = _rules(section.get("rules", "default"), f"{where}.rules")
+    return RouterAlias(name=name, cheap=cheap, capable=capable, rules=rules)
+
+
+def _router_target(
+    router: str,
+    role: str,
+    value: object,
+    models: Mapping[str, ModelAlias],
+    routers: set[str],
+    where: str,
+) -> ModelAlias:
+    """A router's target: the name of a model alias, or an alias written inline. Targets
+    are never routers, so routing cannot loop."""
+    if isinstance(value, dict):
+        if _kind(value, where) is not AliasKind.MODEL:
+            raise ConfigurationError(f"{where}: a router's targets are models, not routers.")
+        return _alias(f"{router}.{role}", value, where)
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigurationError(
+            f"{where} must name a model alias, or give {{provider: ..., model: ...}}."
+        )
+    if value in models:
+        return models[value]
+    if value == router:
+        raise ConfigurationError(f"{where}: the router {router!r} cannot route to itself.")
+    if value in routers:
+        raise ConfigurationError(
+            f"{where}: {value!r} is a router; a router's targets are model aliases (or "
+            "{provider, model}), so that routing cannot loop."
+        )
+    known = ", ".join(sorted(models)) or "none"
+    raise ConfigurationError(
+        f"{where}: unknown model alias {value!r}; model aliases: {known} "
+        "(or give {provider: ..., model: ...})."
+    )
+
+
+_RULE_VALUES: dict[str, Callable[[object], object]] = {
+    "name": lambda v: v if isinstance(v, str) and v.strip() else None,
+    "complexity": lambda v: Complexity(str(v)) if v in tuple(Complexity) else None,
+    "max_prompt_tokens": lambda v: v if type(v) is int and v >= 0 else None,
+    "min_prompt_tokens": lambda v: v if type(v) is int and v >= 0 else None,
+    "has_tools": lambda v: v if isinstance(v, bool) else None,
+    "categories": lambda v: (
+        frozenset(v) if isinstance(v, list) and all(isinstance(c, str) for c in v) else None
+    ),
+}
+_RULE_EXPECTED = {
+    "name": "a non-empty string",
+    "complexity": " or ".join(Complexity),
+    "max_prompt_tokens": "a whole number >= 0",
+    "min_prompt_tokens": "a whole number >= 0",
+    "has_tools": "true or false",
+    "categories": "a list of category names",
+}
+
+
+def _rules(value: object, where: str) -> tuple[RouterRule, ...]:
+    """`default` (`ai.routing.DEFAULT_RULES`), `none` (hints only), or a list of rules
+    whose options are `RouterRule`'s fields."""
+    if value == "default":
+        return DEFAULT_RULES
+    if value == "none":
+        return ()
+    if not isinstance(value, list):
+        raise ConfigurationError(f"{where} must be default, none, or a list of rules.")
+    return tuple(_rule(item, f"{where}[{index}]") for index, item in enumerate(value))
+
+
+def _rule(value: object, where: str) -> RouterRule:
+    section = _checked(value, where, {f.name for f in dataclasses.fields(RouterRule)})
+    for required in ("name", "complexity"):
+        if required not in section:
+            raise ConfigurationError(f"{where}.{required} is required.")
+    options: dict[str, Any] = {}
+    for key, raw in section.items():
+        converted = _RULE_VALUES[key](raw)
+        if converted is None:
+            raise ConfigurationError(f"{where}.{key} must be {_RULE_EXPECTED[key]}.")
+        options[key] = converted
+    return RouterRule(**options)
 
 
 def _embedding(name: str, value: object, where: str) -> EmbeddingAlias:

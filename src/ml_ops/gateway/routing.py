@@ -4,6 +4,8 @@ Each chat alias gets one `LLMService` (its primary model, fallbacks, retries and
 breakers), each embedding alias one `EmbeddingService`; all share one HTTP connection
 pool, the record bus, the guards and (optionally) the response cache. A configured
 primary model's own name routes to its alias too, unless another alias has that name.
+A router alias (`ml_ops.gateway.router_alias`) chooses one of two chat routes per
+request: a configured alias's (its service shared) or one of its own, written inline.
 """
 
 from __future__ import annotations
@@ -26,11 +28,14 @@ from ai.providers.openai_serving import EmbeddingModel, model_object
 from ai.rag.embeddings import EmbeddingService
 from ml_ops.gateway.config import EmbeddingAlias, GatewayConfig, ModelAlias, RouteTarget
 from ml_ops.gateway.keys import VirtualKey
+from ml_ops.gateway.router_alias import AliasRouter, RouteApplier
 
 #: Request defaults an alias may set, applied per call when the client sent none.
 CALL_DEFAULTS = ("top_p", "seed", "stop", "reasoning_effort")
 OPENAI_DEFAULT_TEMPERATURE = 1.0
 DEFAULT_MAX_TOKENS = 4096
+ROUTER_OWNER = "devora"
+"""`owned_by` of a router alias in `/v1/models`."""
 
 
 @dataclass(slots=True)
@@ -79,25 +84,48 @@ class ModelCatalog:
         self._environ = environ
         self._http = upstream_client()
         self.created = int(time.time())
-        self.chat: dict[str, ChatRoute] = {}
-        for alias in config.models.values():
-            service = LLMService(
-                self._llm_config(alias),
-                http_client=self._http,
-                bus=bus,
-                guards=guards,
-                cache=cache,
-                environ=environ,
-                clock=clock,
+        chat_guards = list(guards)
+        if config.routers:  # a router's decision is applied before any other guard
+            chat_guards.insert(0, RouteApplier())
+        options: dict[str, Any] = {
+            "bus": bus,
+            "guards": chat_guards,
+            "cache": cache,
+            "clock": clock,
+        }
+        self.chat: dict[str, ChatRoute] = {
+            alias.name: self._chat_route(alias, options) for alias in config.models.values()
+        }
+        self.routers = {
+            router.name: AliasRouter(
+                router,
+                self._target_route(router.cheap, options),
+                self._target_route(router.capable, options),
             )
-            defaults = {k: alias.defaults[k] for k in CALL_DEFAULTS if k in alias.defaults}
-            self.chat[alias.name] = ChatRoute(alias, service, defaults)
+            for router in config.routers.values()
+        }
         for route in list(self.chat.values()):
-            self.chat.setdefault(route.alias.target.model, route)
+            if route.alias.target.model not in self.routers:
+                self.chat.setdefault(route.alias.target.model, route)
         self.embeddings = {
             alias.name: EmbeddingRoute(alias, self._embedding_service(alias, bus, guards))
             for alias in config.embeddings.values()
         }
+
+    def _chat_route(self, alias: ModelAlias, options: Mapping[str, Any]) -> ChatRoute:
+        service = LLMService(
+            self._llm_config(alias), http_client=self._http, environ=self._environ, **options
+        )
+        defaults = {k: alias.defaults[k] for k in CALL_DEFAULTS if k in alias.defaults}
+        return ChatRoute(alias, service, defaults)
+
+    def _target_route(self, alias: ModelAlias, options: Mapping[str, Any]) -> ChatRoute:
+        """A router's target: the configured alias's route, or its own for one written
+        inline (not reachable by name)."""
+        configured = self.chat.get(alias.name)
+        if configured is not None and configured.alias is alias:
+            return configured
+        return self._chat_route(alias, options)
 
     def _route(self, target: RouteTarget) -> ModelRoute:
         settings = self._config.provider(target.provider)
@@ -141,11 +169,11 @@ class ModelCatalog:
         )
 
     def alias_of(self, model: str) -> str | None:
-        """The alias a model name stands for (chat or embeddings), None if unknown."""
+        """The alias a model name stands for (chat, router or embeddings), None if unknown."""
         route = self.chat.get(model)
         if route is not None:
             return route.alias.name
-        return model if model in self.embeddings else None
+        return model if model in self.routers or model in self.embeddings else None
 
     def model_objects(self, key: VirtualKey | None = None) -> list[dict[str, Any]]:
         """The model objects of `/v1/models`: aliases and configured model names that
@@ -154,15 +182,26 @@ class ModelCatalog:
         for name, route in self.chat.items():
             if key is None or key.allows(route.alias.name):
                 listed.append(model_object(name, created=self.created, owned_by=_owner(route)))
+        for name in self.routers:
+            if key is None or key.allows(name):
+                listed.append(model_object(name, created=self.created, owned_by=ROUTER_OWNER))
         for name, embedding in self.embeddings.items():
             if key is None or key.allows(name):
                 owner = embedding.alias.provider
                 listed.append(model_object(name, created=self.created, owned_by=owner))
         return listed
 
+    def chat_services(self) -> list[LLMService]:
+        """Every chat service, once each (router targets written inline included)."""
+        routes = [
+            *self.chat.values(),
+            *(t for r in self.routers.values() for t in (r.cheap, r.capable)),
+        ]
+        return list({id(route.service): route.service for route in routes}.values())
+
     async def aclose(self) -> None:
-        for route in {id(r.service): r for r in self.chat.values()}.values():
-            await route.service.aclose()
+        for service in self.chat_services():
+            await service.aclose()
         for embedding in self.embeddings.values():
             await embedding.service.aclose()
         await self._http.aclose()

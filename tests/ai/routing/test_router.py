@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ai.accounting.pricing import PricingTable
+from ai.cache import ResponseCache
 from ai.core.guards import PlannedCall
 from ai.core.records import GuardAction, Operation, RequestRecord, TagKey
 from ai.errors import ConfigurationError
@@ -57,6 +58,19 @@ async def test_a_callers_hint_wins_and_other_models_pass_untouched() -> None:
     assert await router.before(call("hi", model="claude-3-5-haiku")) is None
     via_alias = await router.before(call("hi", model="auto"))
     assert via_alias is not None and via_alias.model == CHEAP
+
+
+async def test_decide_and_route_tags_serve_callers_that_are_not_guards() -> None:
+    router = ModelRouter(cheap=CHEAP, capable=CAPABLE)
+    simple = await router.decide([{"role": "user", "content": "hi"}], {}, {})
+    assert (simple.model, simple.source) == (CHEAP, "rule:short_prompt")
+    assert router.route_tags(simple) == {
+        TagKey.ROUTE.value: "simple:rule:short_prompt",
+        TagKey.ROUTED_FROM.value: CAPABLE,
+    }
+    hinted = await router.decide([], {}, {TagKey.COMPLEXITY.value: "complex"})
+    assert router.route_tags(hinted) == {TagKey.ROUTE.value: "complex:hint"}
+    assert router.decisions == []  # only calls it guarded are kept
 
 
 async def test_when_unsure_it_keeps_the_capable_model() -> None:
@@ -120,3 +134,20 @@ def test_router_settings_are_checked() -> None:
         ModelRouter(cheap=CAPABLE, capable=CAPABLE)
     rule = RouterRule("tiny", Complexity.SIMPLE, max_prompt_tokens=5)
     assert rule.matches(3, False, None) and not rule.matches(6, False, None)
+
+
+async def test_a_routed_cache_hit_is_the_caches_saving_not_the_routers(
+    fake: FakeProviderServer,
+) -> None:
+    records: list[RequestRecord] = []
+    router = ModelRouter(cheap=CHEAP, capable=CAPABLE)
+    config = openai_config(fake, model=CAPABLE)
+    async with LLMService(config, guards=[router], cache=ResponseCache.memory()) as llm:
+        llm.subscribe(records.append)
+        for _ in range(3):
+            await llm.complete(messages=[{"role": "user", "content": "Capital of France?"}])
+    assert [r.cached for r in records] == [False, True, True]
+    assert all(r.tags.get(TagKey.ROUTED_FROM.value) == CAPABLE for r in records)
+    alone = routing_savings(records[:1], PricingTable.default())
+    assert routing_savings(records, PricingTable.default()) == alone
+    assert alone.routed_calls == 1

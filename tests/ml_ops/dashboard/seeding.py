@@ -1,7 +1,7 @@
 """Seeded state for the dashboard tests: a store with varied, deterministic traffic (four
-models on three providers, users, agents, errors, cache hits, streamed calls) over the last
-days, a monitor with alert rules that fire on it, a cost tracker with budgets and an A/B
-tester with experiments, all the real classes."""
+models on three providers, users, agents, errors, cache hits, streamed calls, calls a model
+router decided) over the last days, a monitor with alert rules that fire on it, a cost
+tracker with budgets and an A/B tester with experiments, all the real classes."""
 
 from __future__ import annotations
 
@@ -69,7 +69,20 @@ def _record(number: int, moment: datetime, rng: random.Random) -> RequestRecord:
         saved_cost=unit_cost if cached else None,
         user=rng.choice(USERS),
         agent=rng.choice(AGENTS) if rng.random() < 0.7 else None,
+        tags=routing_tags(number, model),
     )
+
+
+def routing_tags(number: int, model: str) -> dict[str, str]:
+    """A model router's tags (drawing no random number, so the rest stays as it was):
+    every other gpt-4o-mini call was routed there from gpt-4o, every third gpt-4o call
+    was a router keeping the capable model."""
+    if model == "gpt-4o-mini" and number % 2 == 0:
+        why = "hint" if number % 10 == 0 else "rule:short_prompt"
+        return {"route": f"simple:{why}", "routed_from": "gpt-4o"}
+    if model == "gpt-4o" and number % 3 == 0:
+        return {"route": "complex:rule:tools"}
+    return {}
 
 
 RULES = (

@@ -26,6 +26,7 @@ GETS = [
     "/api/dashboard?window=1h", "/api/overview", "/api/overview?window=5m",
     "/api/timeseries?window=24h", "/api/costs", "/api/costs/history?days=7", "/api/budgets",
     "/api/experiments", "/api/experiments/prompt_test", "/api/alerts?limit=5", "/api/health",
+    "/api/routing", "/api/routing?window=24h",
 ]  # fmt: skip
 
 
@@ -55,6 +56,13 @@ async def test_dashboard_endpoint_carries_every_section(client: httpx.AsyncClien
     assert {x["name"] for x in data["experiments"]["experiments"]} == {"prompt_test", "model_test"}
     assert data["health"]["overall_status"] in {"healthy", "degraded", "unhealthy"}
     assert data["alerts"]["active"]
+    routing = data["routing"]
+    assert routing["window"] == "24h" and routing["routed_calls"] > 0
+    assert routing["savings"]["saving"] > 0
+    alone = (await client.get("/api/routing", params={"window": "24h"}, headers=AUTH)).json()
+    assert alone["decisions"] == routing["decisions"] > 0
+    bad = await client.get("/api/routing", params={"window": "3h"}, headers=AUTH)
+    assert bad.status_code == 400 and "unknown window" in bad.json()["error"]
 
 
 async def test_parameters_are_checked(client: httpx.AsyncClient) -> None:

@@ -3,6 +3,7 @@ Playwright, against a real uvicorn server over a seeded SQLite store.
 
 It logs in through the form, waits for the data, checks that every chart drew its lines
 (pixels of each series' colour on the canvas, uPlot's paths, tick labels on both axes),
+that the model routing panel shows the seeded router's decisions and saving,
 that the window picker changes the data, that an alert can be acknowledged, that the
 theme toggle and a phone-sized screen work, that nothing but this server was asked for
 anything, and that the console stayed clean. It saves a screenshot.
@@ -13,6 +14,7 @@ Chromium or Playwright missing: skipped locally, a failure under CI=true
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 from collections.abc import AsyncIterator
@@ -129,6 +131,31 @@ async def _assert_every_chart_drew(page: Any) -> None:
         assert any(line["hits"] > 10 for line in with_data), f"chart {name} drew nothing: {chart}"
 
 
+async def _assert_routing_panel(page: Any) -> None:
+    """The model routing panel shows the seeded router's decisions and its saving."""
+    routing = await page.evaluate("window.devoraDashboard.state.data.routing")
+    assert routing["routed_calls"] > 0 and routing["savings"]["saving"] > 0
+    routed = page.locator('[data-card="routing-routed"] .card-value')
+    assert int((await routed.inner_text()).replace(",", "")) == routing["routed_calls"]
+    saving = await page.locator('[data-card="routing-saving"] .card-value').inner_text()
+    assert saving.startswith("$") and float(saving[1:]) > 0
+    assert await page.locator("#routing-reasons tbody tr").count() == len(routing["by_reason"])
+    assert await page.locator("#routing-models tbody tr").count() == len(routing["by_model"])
+    reasons = await page.locator("#routing-reasons tbody").inner_text()
+    assert "simple:rule:short_prompt" in reasons
+    assert "decided by a router" in await page.locator("#routing-note").inner_text()
+
+
+async def _wait_until(page: Any, expression: str) -> None:
+    """Poll `expression` from here: `page.wait_for_function` polls with `eval` inside the
+    page, which the page's CSP (no 'unsafe-eval') refuses whenever the first check fails."""
+    for _ in range(TIMEOUT_MS // 50):
+        if await page.evaluate(expression):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"still false after {TIMEOUT_MS} ms: {expression}")
+
+
 async def _updates(page: Any) -> int:
     return int(await page.get_attribute("body", "data-updates") or 0)
 
@@ -170,6 +197,7 @@ async def test_the_dashboard_in_headless_chromium(dashboard_url: str, tmp_path: 
         srm = page.locator('[data-experiment="model_test"] .badge', has_text="SRM p")
         assert await srm.count() == 1
         assert await page.locator("#cost-models tbody tr").count() == 4
+        await _assert_routing_panel(page)
         assert await page.locator("[data-component]").count() >= 5
         await _assert_every_chart_drew(page)
         await page.screenshot(
@@ -183,7 +211,7 @@ async def test_the_dashboard_in_headless_chromium(dashboard_url: str, tmp_path: 
         before = await _updates(page)
         await page.select_option("#window", "24h")
         await page.wait_for_selector('body[data-loaded-window="24h"]')
-        await page.wait_for_function(f"Number(document.body.dataset.updates) > {before}")
+        await _wait_until(page, f"Number(document.body.dataset.updates) > {before}")
         day = await page.evaluate("window.devoraDashboard.state.data.timeseries")
         assert (hour["window"], day["window"]) == ("1h", "24h")
         assert hour["bucket_seconds"] < day["bucket_seconds"] and hour["t"] != day["t"]
@@ -209,7 +237,7 @@ async def test_the_dashboard_in_headless_chromium(dashboard_url: str, tmp_path: 
         assert await page.evaluate(background) != light_background
         await _assert_every_chart_drew(page)
         await page.set_viewport_size({"width": 390, "height": 844})
-        await page.wait_for_function("window.devoraDashboard.charts.requests.width <= 390")
+        await _wait_until(page, "window.devoraDashboard.charts.requests.width <= 390")
         overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 1, f"the page is {overflow}px wider than a phone screen"
 

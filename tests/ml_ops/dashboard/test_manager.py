@@ -4,13 +4,17 @@ sections fail alone, and everything is plain JSON."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
+from ai.accounting.pricing import PricingTable
 from ai.core.clock import FakeClock
+from ai.core.records import RequestRecord
 from ai.errors import ConfigurationError
+from ml_ops.cost_tracker import CostTracker
 from ml_ops.dashboard import DashboardManager
 from ml_ops.monitoring import MLMonitor
 from ml_ops.store import MemoryEventStore
@@ -167,11 +171,68 @@ async def test_dashboard_has_every_section(seeded_state: Seeded) -> None:
     everything = await seeded_state.manager.get_dashboard("1h")
     assert set(everything) == {
         "window", "windows", "generated_at", "overview", "timeseries", "costs",
-        "cost_history", "experiments", "alerts", "health",
+        "cost_history", "routing", "experiments", "alerts", "health",
     }  # fmt: skip
     assert not any(isinstance(v, dict) and "error" in v for v in everything.values())
     assert everything["health"]["components"]["store"]["status"] == "healthy"
     strict_json(everything)
+
+
+def _routed(records: list[RequestRecord]) -> tuple[list[RequestRecord], list[RequestRecord]]:
+    decided = [r for r in records if "route" in r.tags]
+    return decided, [r for r in decided if "routed_from" in r.tags]
+
+
+async def test_routing_decisions_and_saving_from_the_store(seeded_state: Seeded) -> None:
+    manager = seeded_state.manager
+    view = await manager.get_routing("all")
+    decided, routed = _routed(seeded_state.records)
+    assert (view["source"], view["records"]) == ("store", len(seeded_state.records))
+    assert (view["decisions"], view["routed_calls"]) == (len(decided), len(routed))
+    assert view["routed_share"] == pytest.approx(len(routed) / len(decided))
+    reasons = {row["route"]: row["calls"] for row in view["by_reason"]}
+    assert reasons == Counter(r.tags["route"] for r in decided)
+    assert set(reasons) == {"simple:rule:short_prompt", "simple:hint", "complex:rule:tools"}
+    assert [row["calls"] for row in view["by_reason"]] == sorted(reasons.values(), reverse=True)
+    hint = next(row for row in view["by_reason"] if row["route"] == "simple:hint")
+    assert (hint["complexity"], hint["reason"]) == ("simple", "hint")
+    models = {row["model"]: row for row in view["by_model"]}
+    assert set(models) == {"gpt-4o-mini", "gpt-4o"}
+    assert models["gpt-4o-mini"]["routed_calls"] == len(routed)
+    assert models["gpt-4o"]["routed_calls"] == 0
+    assert models["gpt-4o"]["calls"] == sum(1 for r in decided if r.model_requested == "gpt-4o")
+
+    priced = [r for r in routed if r.success and not r.cached and r.usage is not None]
+    pricing = PricingTable.default()
+    paid = sum(r.estimated_cost or 0.0 for r in priced)
+    capable = sum(pricing.cost("gpt-4o", r.usage) or 0.0 for r in priced if r.usage)
+    savings = view["savings"]
+    assert savings["routed_calls"] == len(priced) and savings["unpriced_calls"] == 0
+    assert savings["cost"] == pytest.approx(paid)
+    assert savings["cost_if_capable"] == pytest.approx(capable)
+    assert savings["saving"] == pytest.approx(capable - paid) and savings["saving"] > 0
+    assert savings["saving_share"] == pytest.approx((capable - paid) / capable)
+
+    hour, day = await manager.get_routing("1h"), await manager.get_routing("24h")
+    assert 0 < hour["decisions"] < day["decisions"] < view["decisions"]
+    with pytest.raises(ConfigurationError, match="unknown window"):
+        await manager.get_routing("3h")
+    strict_json(view)
+
+
+async def test_routing_without_a_store_reads_the_cost_trackers_records(
+    seeded_state: Seeded,
+) -> None:
+    tracker = CostTracker()
+    for record in seeded_state.records:
+        tracker.observe(record)
+    view = await DashboardManager(cost_tracker=tracker).get_routing("all")
+    decided, routed = _routed(seeded_state.records)
+    assert view["source"] == "cost_tracker"
+    assert (view["decisions"], view["routed_calls"]) == (len(decided), len(routed))
+    nothing = await DashboardManager().get_routing("all")
+    assert (nothing["source"], nothing["decisions"], nothing["routed_share"]) == (None, 0, None)
+    assert nothing["by_reason"] == [] and nothing["savings"]["saving"] == 0
 
 
 class BrokenTracker:

@@ -203,6 +203,7 @@
     renderCards(data.overview);
     renderCharts(data.timeseries, data.cost_history);
     renderCosts(data.costs);
+    renderRouting(data.routing);
     renderExperiments(data.experiments);
     renderAlerts(data.alerts);
     renderHealth(data.health);
@@ -489,6 +490,42 @@
     if (forecast.method) text += " · " + forecast.method;
     if (forecast.notes && forecast.notes.length) text += " · " + forecast.notes.join("; ");
     node.textContent = text;
+  }
+
+  /* --- model routing ------------------------------------------------------------- */
+
+  function renderRouting(section) {
+    var note = byId("routing-note");
+    var cards = clear(byId("routing-cards"));
+    var reasons = clear(byId("routing-reasons"));
+    var models = clear(byId("routing-models"));
+    if (failed(section)) {
+      note.textContent = "Routing unavailable: " + section.error;
+      return;
+    }
+    if (!section.decisions) {
+      note.textContent = "No routed calls in this window. Route with ai.routing.ModelRouter, " +
+        "or a gateway alias of kind: router.";
+      return;
+    }
+    var s = section.savings || {};
+    note.textContent = fmt.int(section.decisions) + " calls decided by a router" +
+      (section.source === "store" ? ", from the event store" : section.source ? ", from the cost tracker's latest records" : "") +
+      (section.truncated ? " (the latest only)" : "") + ".";
+    var unpriced = s.unpriced_calls ? " · " + fmt.int(s.unpriced_calls) + " without a price" : "";
+    [
+      card("routing-routed", "Routed to the cheap model", fmt.int(section.routed_calls),
+        fmt.pct(section.routed_share) + " of " + fmt.int(section.decisions) + " decisions"),
+      card("routing-cost", "Cost of routed calls", fmt.usd(s.cost), fmt.int(s.routed_calls) + " priced calls" + unpriced),
+      card("routing-capable", "On the capable model", fmt.usd(s.cost_if_capable), "what they would have cost"),
+      card("routing-saving", "Saving", fmt.usd(s.saving), fmt.pct(s.saving_share) + " of the capable cost"),
+    ].forEach(function (node) { cards.appendChild(node); });
+    reasons.appendChild(table(["Route", "Complexity", "Why", "Calls", "Share"], (section.by_reason || []).map(function (r) {
+      return [r.route, r.complexity, r.reason, fmt.int(r.calls), fmt.pct(r.share)];
+    }), [3, 4]));
+    models.appendChild(table(["Model", "Calls", "Routed here", "Failed", "Cost"], (section.by_model || []).map(function (m) {
+      return [m.model, fmt.int(m.calls), fmt.int(m.routed_calls), fmt.int(m.failed), fmt.usd(m.cost)];
+    }), [1, 2, 3, 4]));
   }
 
   /* --- experiments --------------------------------------------------------------- */
