@@ -61,20 +61,51 @@ app = typer.Typer(
 
 @app.command()
 def demo(
-    prompt: str = typer.Option("Hello!", help="What to ask the model."),
-    stream: bool = typer.Option(True, help="Also stream the answer, printing deltas as they come."),
+    duration: float = typer.Option(
+        60.0, min=3.0, help="Seconds of traffic in the tour (a shorter tour runs faster)."
+    ),
+    exit_after: bool = typer.Option(
+        False, "--exit", help="Stop after the summary instead of serving until Ctrl-C."
+    ),
+    port: int = typer.Option(8765, help="Port for the dashboard (/) and the API (/v1); busy: any."),
+    host: str = typer.Option("127.0.0.1", help="Interface to bind; loopback unless proxied."),
+    docs: str = typer.Option(None, help="Markdown folder the RAG questions use; default docs/."),
+    quick: bool = typer.Option(
+        False, "--quick", help="Only the Quick Start: one call with tokens, cost and latency."
+    ),
+    prompt: str = typer.Option("Hello!", help="What the Quick Start call asks."),
+    stream: bool = typer.Option(True, help="Quick Start: also stream the answer."),
     debug: bool = typer.Option(False, "--debug", help="On failure, print the full traceback."),
 ) -> None:
-    """Run the Quick Start: one call with tokens, cost and latency printed.
+    """Tour devora-ai: a minute of traffic through the gateway, a summary, the dashboard.
 
-    Uses a real provider when OPENROUTER_API_KEY, OPENAI_API_KEY or ANTHROPIC_API_KEY is
-    set, and otherwise the built-in loopback fake, saying which (and at which base URL).
-    A failure prints one line saying what went wrong and what to do, and exits with
-    status 1; --debug adds the traceback.
+    Starts `devora serve` on embedded defaults (SQLite in a temporary folder, cache in
+    memory, local embeddings) in front of the loopback fakes of OpenAI, Anthropic and
+    OpenRouter, and drives users, teams and virtual keys through it with the openai SDK:
+    chat and streams, cache hits, model routing, questions over docs/, a prompt A/B
+    experiment, a budget that alerts and downgrades, injected 429s, 5xx and an outage.
+    Then it prints a summary and serves the dashboard until Ctrl-C (--exit: it stops).
+
+    With OPENROUTER_API_KEY, OPENAI_API_KEY or ANTHROPIC_API_KEY set, the Quick Start call
+    first checks the key on that provider, then the tour runs on the real providers (no
+    faults injected). --quick runs only the Quick Start: one call, on the fake without a
+    key. A failure prints one line and exits with status 1; --debug adds the traceback.
     """
-    from ai.cli.demo import run_demo_command
+    import importlib
+    import os
 
-    raise typer.Exit(run_demo_command(prompt, stream=stream, debug=debug))
+    from ai.cli.demo import real_target, run_demo_command
+
+    if quick or real_target(os.environ) is not None:
+        status = run_demo_command(prompt, stream=stream, debug=debug)
+        if quick or status != 0:
+            raise typer.Exit(status)
+    tour = importlib.import_module("ml_ops.demo.cli")  # ai never imports ml_ops
+    raise typer.Exit(
+        tour.run_tour_command(
+            duration=duration, exit_after=exit_after, host=host, port=port, docs=docs, debug=debug
+        )
+    )
 
 
 @app.command()

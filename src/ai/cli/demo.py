@@ -1,4 +1,6 @@
-"""`devora demo`: the spec's Quick Start 1 end to end, on a real provider or the loopback fake.
+"""`devora demo --quick`: the spec's Quick Start 1 end to end, on a real provider or the
+loopback fake. (Plain `devora demo` is the tour of `ml_ops.demo`; with a provider key set,
+it first makes this call to check the key.)
 
 A real provider is used when its API key is in the environment (OpenRouter, then OpenAI,
 then Anthropic); otherwise the built-in fake of OpenRouter serves the call, so the demo

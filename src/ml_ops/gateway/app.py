@@ -24,6 +24,7 @@ from ai.cache.response_cache import ResponseCache
 from ai.core.guards import CallGuard
 from ai.core.lifecycle import AsyncClosing
 from ai.db.redis import connect_redis
+from ai.llm_service import LLMService
 from ml_ops.cost_tracker import CostTracker
 from ml_ops.gateway.access_log import AccessLog
 from ml_ops.gateway.admin import admin_routes
@@ -125,6 +126,13 @@ class Gateway(AsyncClosing):
         if self._state is None:
             raise GatewayError("The gateway is starting; retry in a moment.", status=503)
         return self._state
+
+    @property
+    def services(self) -> dict[str, LLMService]:
+        """The `LLMService` behind each chat alias, by alias (started gateway only): what a
+        dashboard's health panel reads the circuit breakers from."""
+        chat = self.state.catalog.chat
+        return {name: route.service for name, route in chat.items() if name == route.alias.name}
 
     @property
     def redis_url(self) -> str | None:

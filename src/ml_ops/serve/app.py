@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ai.core.guards import CallGuard
 from ml_ops.dashboard import DashboardManager, DashboardSettings, dashboard_routes
 from ml_ops.dashboard.access import SecurityHeaders
 from ml_ops.dashboard.api import ManagerSlot
@@ -62,9 +63,11 @@ def create_app(
     *,
     admin_key: AdminKey,
     runtime: Runtime | None = None,
+    guards: Sequence[CallGuard] = (),
 ) -> ServeApp:
     """The combined app (see the module docstring). With `runtime`, it serves that one and
-    leaves it open at shut-down; otherwise it opens one over `settings.runtime`."""
+    leaves it open at shut-down; otherwise it opens one over `settings.runtime`. `guards`
+    run on every gateway call after the gateway's own (budgets, experiments)."""
     settings = settings or ServeSettings()
     own = runtime is None
     active = runtime or Runtime.create(settings.runtime)
@@ -75,7 +78,7 @@ def create_app(
         admin_key=admin_key,
         cost_tracker=active.cost_tracker,
         cache=active.cache,
-        guards=[active.ab_tester.guard()],
+        guards=guards,
         redis_url=active.settings.resolved_redis_url(),
         environ=settings.environ,
     )
@@ -84,10 +87,12 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if own:
             await active.restore()
-        slot.manager = DashboardManager.from_runtime(active, cache=active.cache)
         follower = asyncio.ensure_future(active.monitor.follow(settings.follow_seconds))
         try:
             async with gateway:
+                slot.manager = DashboardManager.from_runtime(
+                    active, cache=active.cache, services=gateway.services
+                )
                 yield
         finally:
             follower.cancel()

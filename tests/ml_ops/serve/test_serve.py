@@ -53,6 +53,9 @@ async def test_gateway_traffic_shows_on_the_dashboard(
 
             overview = await _overview_after_flush(http)
             assert overview["total_requests"] >= 1
+            health = (await http.get("/api/health", headers=AUTH)).json()
+            circuits = health["components"]["circuit_breakers"]["details"]["circuits"]
+            assert {(c["service"], c["model"]) for c in circuits} >= {("fast", "gpt-4o-mini")}
             page = await http.get("/", headers=AUTH)
             assert page.status_code == 200 and "text/html" in page.headers["content-type"]
             listing = (await http.get("/admin/keys", headers=AUTH)).json()

@@ -1,0 +1,163 @@
+"""The tour (`devora demo`) run once for this module, compressed to a few seconds, on the
+loopback fakes: its summary tells every chapter of the story, and while it keeps serving,
+the dashboard API shows its data in every panel and the gateway answers a demo key."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import queue
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+
+from ml_ops.demo import Tour, TourSettings, TourSummary
+from ml_ops.demo.experiment import EXPERIMENT
+from ml_ops.demo.tour import RESEARCH_BUDGET
+from ml_ops.demo.upstream import REAL_KEYS
+from ml_ops.demo.watch import FAILOVER_RULE
+
+ADMIN_KEY = "dvr-admin-demo-test-0123456789abcdef"
+DURATION = 12.0
+PAGES = {
+    "budgets.md": "# Budgets\n\nA budget alerts at 80% of its limit and can downgrade calls to "
+    "a cheaper model of the same family once 90% is used.\n\nSpend resets every period.",
+    "breakers.md": "# Circuit breakers\n\nA breaker opens when most recent attempts on a model "
+    "failed; calls then go to the fallback until a trial call succeeds.",
+    "keys.md": "# Virtual keys\n\nThe gateway stores each key as an HMAC under a server "
+    "secret; the key itself is shown once, when it is created.",
+}
+
+
+@dataclass(frozen=True)
+class Served:
+    """A finished tour that is still serving."""
+
+    summary: TourSummary
+    base_url: str
+    keys: dict[str, str]
+    state_dir: Path
+
+
+def tour_environ() -> dict[str, str]:
+    """This environment without provider keys (the tour must use the fakes) or Redis."""
+    dropped = {*REAL_KEYS.values(), "REDIS_URL", "DEVORA_ADMIN_KEY"}
+    environ = {k: v for k, v in os.environ.items() if k not in dropped}
+    return {**environ, "DEVORA_ADMIN_KEY": ADMIN_KEY}
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """Run the tour in a thread of its own (its event loop serves the gateway), hand over
+    its summary once it has one, and stop it when the module's tests are done."""
+    docs = tmp_path_factory.mktemp("docs")
+    for name, text in PAGES.items():
+        (docs / name).write_text(text, encoding="utf-8")
+    ready: queue.Queue[Served | BaseException] = queue.Queue()
+    stop = threading.Event()
+
+    async def main() -> None:
+        settings = TourSettings(duration=DURATION, port=0, docs=docs)
+        async with Tour(settings, environ=tour_environ()) as tour:
+            summary = await tour.run()
+            ready.put(Served(summary, tour.base_url, dict(tour.keys), tour.state_dir))
+            await asyncio.to_thread(stop.wait)
+
+    def run() -> None:
+        try:
+            asyncio.run(main())
+        except BaseException as error:
+            ready.put(error)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("REDIS_URL", raising=False)  # the runtime would share it: embedded only
+        thread = threading.Thread(target=run, name="devora-demo-tour", daemon=True)
+        thread.start()
+        got = ready.get(timeout=180)
+        if isinstance(got, BaseException):
+            raise got
+        yield got
+        stop.set()
+        thread.join(60)
+    assert not thread.is_alive()
+    assert not got.state_dir.exists()  # the temporary state folder is removed at exit
+
+
+def test_summary_tells_every_chapter(served: Served) -> None:
+    summary = served.summary
+    assert summary.calls > 150 and set(summary.calls_by_stream) == {
+        "chat", "experiment", "rag", "research",
+    }  # fmt: skip
+    assert summary.streamed_calls > 0 and summary.users == 6 and summary.teams == 5
+    assert summary.cost_usd > 0
+    assert summary.cache_hits > 0 and summary.cache_saved_usd > 0
+    assert summary.routed_calls > 0 and summary.routing_saved_usd > 0
+    assert summary.latency_p50_s is not None and summary.latency_p95_s is not None
+    assert summary.faults_injected["rate_limit"] > 0 and summary.faults_injected["server_error"] > 0
+    assert summary.faults_absorbed > 0 and summary.fallback_answers > 0
+    assert summary.user_errors == 0, summary.user_error_kinds
+    assert summary.breaker_opened
+    assert any(line.startswith("gpt-4o (smart): open") for line in summary.breaker_changes)
+    assert summary.rag_answers > 0 and summary.rag_documents == len(PAGES)
+
+
+def test_the_experiment_decides_and_the_budget_alerts_then_downgrades(served: Served) -> None:
+    experiment = served.summary.experiment
+    assert experiment is not None
+    assert experiment.status == "completed" and experiment.winner == "concise"
+    assert "beats detailed on cost" in experiment.reason
+    budget = served.summary.budget
+    assert budget is not None and budget.name == RESEARCH_BUDGET.name
+    assert 0.8 in budget.alerts and budget.used >= 0.8
+    assert budget.downgraded_calls > 0 and served.summary.downgraded_calls > 0
+    assert served.summary.downgrade_saved_usd > 0
+
+
+def test_alerts_fire_and_the_failover_alert_resolves(served: Served) -> None:
+    fired, resolved = served.summary.alerts_fired, served.summary.alerts_resolved
+    assert FAILOVER_RULE in fired and FAILOVER_RULE in resolved
+    assert f"budget:{RESEARCH_BUDGET.name}" in fired
+
+
+def test_the_dashboard_shows_the_tour_in_every_panel(served: Served) -> None:
+    headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    with httpx.Client(base_url=served.base_url, headers=headers, timeout=30) as http:
+        data = http.get("/api/dashboard", params={"window": "1h"}).json()
+        assert http.get("/").status_code == 200
+    overview = data["overview"]["overview"]
+    assert overview["total_requests"] >= served.summary.calls
+    assert overview["cache_hit_rate"] > 0 and overview["saved_cost"] > 0
+    assert data["timeseries"]["records"] > 0
+    assert sum(point or 0 for point in data["timeseries"]["series"]["requests"]) > 0
+    models = {row["name"] for row in data["costs"]["breakdown"]["models"]}
+    assert {"gpt-4o", "gpt-4o-mini", "claude-sonnet-4-5"} <= models
+    assert {row["name"] for row in data["costs"]["breakdown"]["users"]} >= {"ana", "dev", "gil"}
+    assert sum(cost or 0 for cost in data["cost_history"]["cost"]) > 0
+    budgets = data["overview"]["budgets"]
+    assert [b["name"] for b in budgets] == [RESEARCH_BUDGET.name] and budgets[0]["used"] >= 0.8
+    experiments = {e["name"]: e for e in data["experiments"]["experiments"]}
+    assert experiments[EXPERIMENT]["status"] == "completed"
+    rules = {alert["rule"] for alert in data["alerts"]["recent"]}
+    assert {FAILOVER_RULE, f"budget:{RESEARCH_BUDGET.name}"} <= rules
+    assert "circuit_breakers" in data["health"]["components"]
+    if "routing" in data:  # the routing panel (ml_ops.dashboard.routing)
+        assert data["routing"]["routed_calls"] > 0
+
+
+def test_the_gateway_keeps_serving_the_cast_keys(served: Served) -> None:
+    client = openai.OpenAI(base_url=served.base_url + "/v1", api_key=served.keys["ana"])
+    answer = client.chat.completions.create(
+        model="fast", messages=[{"role": "user", "content": "Still there?"}]
+    )
+    assert answer.choices[0].message.content
+    headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    listed = httpx.get(served.base_url + "/admin/keys", headers=headers, timeout=30).json()
+    assert {(k["user"], k["team"]) for k in listed["keys"]} >= {
+        ("ana", "search"),
+        ("dev", "research"),
+    }
