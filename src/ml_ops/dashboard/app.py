@@ -60,8 +60,9 @@ class DashboardSettings:
     """How the dashboard is served. `host`/`port` are for whoever runs uvicorn (loopback by
     default: put a TLS proxy in front to expose it); `refresh_seconds` is the page's
     polling interval; `metrics_public` opens `/metrics` to scrapers without the key;
-    `cookie_max_age` is how long a login lasts; `runtime` and `follow_seconds` are used
-    by `create_app` only."""
+    `cookie_max_age` is how long a login lasts; `default_window` is the window the page
+    opens on (`1h`; a short-lived process such as the demo shows `all`); `runtime` and
+    `follow_seconds` are used by `create_app` only."""
 
     host: str = "127.0.0.1"
     port: int = 8765
@@ -69,6 +70,7 @@ class DashboardSettings:
     refresh_seconds: float = 5.0
     metrics_public: bool = False
     cookie_max_age: int = 12 * 3600
+    default_window: str = "1h"
     runtime: RuntimeSettings = field(default_factory=RuntimeSettings)
     follow_seconds: float = 5.0
 
@@ -98,6 +100,7 @@ class _Site:
             title=self.settings.title,
             refresh_seconds=self.settings.refresh_seconds,
             windows=windows,
+            default_window=self.settings.default_window,
         )
 
     async def login_form(self, request: Request) -> Response:

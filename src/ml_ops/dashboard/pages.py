@@ -34,12 +34,20 @@ def _options(windows: tuple[str, ...], chosen: str) -> str:
 
 
 def dashboard_page(
-    request: Request, *, title: str, refresh_seconds: float, windows: tuple[str, ...]
+    request: Request,
+    *,
+    title: str,
+    refresh_seconds: float,
+    windows: tuple[str, ...],
+    default_window: str = "1h",
 ) -> HTMLResponse:
-    """The dashboard page; the window comes from `?window=` when it is a known one."""
-    chosen = request.query_params.get("window", "1h")
+    """The dashboard page; the window comes from `?window=` when it is a known one, else
+    `default_window` when known, else `1h`, else the first window."""
+    known = [w for w in (default_window, "1h") if w in windows]
+    fallback = known[0] if known else windows[0]
+    chosen = request.query_params.get("window", fallback)
     if chosen not in windows:
-        chosen = "1h" if "1h" in windows else windows[0]
+        chosen = fallback
     page = _template("index.html").substitute(
         title=html.escape(title),
         base=html.escape(base_path(request)),

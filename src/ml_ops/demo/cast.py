@@ -1,7 +1,7 @@
 """Who takes part in the tour and what they ask: teams, users and their questions.
 
-Each member gets a virtual key of the gateway with their user and team, so every record,
-cost and budget in the dashboard is broken down the way a real deployment's would be.
+Each member gets a virtual key of the gateway with their user, team and agent, so every
+record, cost and budget in the dashboard is broken down the way a real deployment's would be.
 The questions are fixed text: some are popular (asked again and again, which is what the
 response cache is for), some are long pastes (which the model router keeps on the
 capable model), some are short (which it sends to the cheap one).
@@ -14,19 +14,25 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class Member:
-    """One user of the gateway: their key's user, team and what they do in the tour."""
+    """One user of the gateway: their key's user, team and agent (the application that
+    calls for them), and what they do in the tour."""
 
     user: str
     team: str
     does: str
+    agent: str
 
 
-SEARCH_ANA = Member("ana", "search", "chat on fast, smart and auto; streams")
-SEARCH_BEN = Member("ben", "search", "chat on fast and auto")
-MOBILE_FAY = Member("fay", "mobile", "short questions on auto, streamed")
-SUPPORT_CHEN = Member("chen", "support", "support replies under the prompt experiment")
-DOCS_GIL = Member("gil", "docs", "questions over the project's docs (RAG)")
-RESEARCH_DEV = Member("dev", "research", "analysis on smart, against a daily budget")
+SEARCH_ANA = Member("ana", "search", "chat on fast, smart and auto; streams", "search-assistant")
+SEARCH_BEN = Member("ben", "search", "chat on fast and auto", "search-assistant")
+MOBILE_FAY = Member("fay", "mobile", "short questions on auto, streamed", "mobile-app")
+SUPPORT_CHEN = Member(
+    "chen", "support", "support replies under the prompt experiment", "support-replies"
+)
+DOCS_GIL = Member("gil", "docs", "questions over the project's docs (RAG)", "docs-qa")
+RESEARCH_DEV = Member(
+    "dev", "research", "analysis on smart, against a daily budget", "research-analyst"
+)
 
 CAST: tuple[Member, ...] = (
     SEARCH_ANA,

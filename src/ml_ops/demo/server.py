@@ -87,7 +87,9 @@ class DemoServer:
             environ=environ,
         )
         self._slot = ManagerSlot()
-        settings = DashboardSettings(host=host, port=port, title="devora demo")
+        settings = DashboardSettings(
+            host=host, port=port, title="devora demo", default_window="all"
+        )
         app = ServeApp(
             routes=[*self.gateway.routes, *dashboard_routes(self._slot, admin_key, settings)],
             middleware=[Middleware(SecurityHeaders)],

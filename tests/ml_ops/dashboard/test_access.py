@@ -11,7 +11,7 @@ import pytest
 
 from ai.llm_service import LLMService
 from ai.testing import FakeProviderServer
-from ml_ops.dashboard import DashboardManager, create_dashboard_app
+from ml_ops.dashboard import DashboardManager, DashboardSettings, create_dashboard_app
 from ml_ops.dashboard.api import ENDPOINTS
 from ml_ops.web import AdminKey
 from tests.ai.provider_configs import TEST_KEY, openai_config
@@ -130,3 +130,18 @@ async def test_no_configured_secret_is_rendered_anywhere(
     for path, _, text in seen:
         for secret in (ADMIN_KEY, PROVIDER_KEY, REDIS_PASSWORD):
             assert secret not in text, (secret, path)
+
+
+async def test_the_page_opens_on_the_configured_window(
+    seeded_state: Seeded, admin_key: AdminKey
+) -> None:
+    auth = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    for setting, opened in (("1h", "1h"), ("all", "all"), ("3d", "1h")):
+        settings = DashboardSettings(default_window=setting)
+        app = create_dashboard_app(seeded_state.manager, admin_key, settings=settings)
+        with served(app) as url:
+            async with httpx.AsyncClient(base_url=url) as http:
+                page = (await http.get("/", headers=auth)).text
+                chosen = (await http.get("/", params={"window": "5m"}, headers=auth)).text
+        assert f'<option value="{opened}" selected>' in page, setting
+        assert '<option value="5m" selected>' in chosen  # ?window= still wins
