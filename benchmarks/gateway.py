@@ -459,7 +459,16 @@ def report(results: dict, rates: list[float], contenders: list[Contender]) -> No
 async def memory(args: argparse.Namespace, contenders: list[Contender], pid: int) -> None:
     gateway = next(c for c in contenders if c.name == "devora (limits+budget)")
     before = rss_mib(pid)
+    samples: list[float] = []
+
+    async def sample() -> None:  # a tenth of the run apart: growth that levels off shows
+        while True:
+            await asyncio.sleep(args.memory_seconds / 10)
+            samples.append(rss_mib(pid))
+
+    sampler = asyncio.ensure_future(sample())
     run = await open_loop(gateway, args.memory_rate, args.memory_seconds)
+    sampler.cancel()
     after = rss_mib(pid)
     print(
         f"\ndevora gateway RSS: {before:.1f} MiB before, {after:.1f} MiB after "
@@ -467,6 +476,7 @@ async def memory(args: argparse.Namespace, contenders: list[Contender], pid: int
         f"(errors {run.errors}, p99 {percentile(run.latencies_ms, 99):.2f} ms); "
         f"load {os.getloadavg()[0]:.2f}"
     )
+    print("RSS every tenth of the run, MiB: " + " ".join(f"{mib:.1f}" for mib in samples))
 
 
 def main() -> None:
