@@ -130,6 +130,11 @@ class AlertBook:
     def rules(self) -> tuple[AlertRule, ...]:
         return tuple(self._rules.values())
 
+    @property
+    def has_rules(self) -> bool:
+        """Whether any rule is judged (read for every record: cheaper than `rules`)."""
+        return bool(self._rules)
+
     def add_rule(self, rule: AlertRule) -> None:
         """Start judging `rule` (names are unique)."""
         if rule.name in self._rules:

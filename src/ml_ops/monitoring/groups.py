@@ -145,11 +145,14 @@ class GroupStats:
         if c.ttft_key is not None:
             self.ttft.add_key(c.ttft_key, c.ttft_ms or 0.0)
         if c.error_label is not None:
-            errors = self.error_types
-            label = c.error_label
-            if label not in errors and len(errors) >= limits.error_types:
-                label = OTHER
-            errors[label] = errors.get(label, 0) + 1
+            self.count_error(c.error_label, limits)
+
+    def count_error(self, label: str, limits: KeyLimits) -> None:
+        """Count one failure labelled `label` (under `OTHER` once the labels are full)."""
+        errors = self.error_types
+        if label not in errors and len(errors) >= limits.error_types:
+            label = OTHER
+        errors[label] = errors.get(label, 0) + 1
 
     def merge(self, other: GroupStats, limits: KeyLimits) -> None:
         """Add `other`'s requests to this group."""
@@ -273,15 +276,15 @@ class Slot:
     def add(self, c: Contribution) -> None:
         """Count one record in each dimension it has a key for."""
         limits = self.limits
-        group = self.series.get(c.series) or _admit(
+        group = self.series.get(c.series) or admit(
             self.series, c.series, limits.series, OTHER_SERIES
         )
         group.add(c, limits)
         if c.agent is not None:
-            group = self.agents.get(c.agent) or _admit(self.agents, c.agent, limits.agents, OTHER)
+            group = self.agents.get(c.agent) or admit(self.agents, c.agent, limits.agents, OTHER)
             group.add(c, limits)
         if c.user is not None:
-            group = self.users.get(c.user) or _admit(self.users, c.user, limits.users, OTHER)
+            group = self.users.get(c.user) or admit(self.users, c.user, limits.users, OTHER)
             group.add(c, limits)
 
     def merge(self, other: Slot) -> None:
@@ -359,7 +362,9 @@ def _into(table: dict[Any, GroupStats], key: Any, group: GroupStats, limits: Key
         target.merge(group, limits)
 
 
-def _admit(table: dict[Any, GroupStats], key: Any, limit: int, spill: Any) -> GroupStats:
+def admit(table: dict[Any, GroupStats], key: Any, limit: int, spill: Any) -> GroupStats:
+    """The group of `key` in `table`, created while the table holds fewer than `limit`
+    keys; once it is full, the group of `spill` (created if need be)."""
     group = table.get(key)
     if group is None:
         if len(table) >= limit and key != spill:

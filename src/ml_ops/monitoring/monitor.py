@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import threading
 import uuid
 from collections.abc import Callable, Coroutine, Mapping, Sequence
@@ -34,7 +35,7 @@ from ai.core.clock import Clock, SystemClock
 from ai.core.records import Operation, RecordBus, RequestRecord
 from ai.errors import ConfigurationError, ErrorType
 from ml_ops.monitoring.alerts import AlertBook, AlertRule
-from ml_ops.monitoring.groups import Contribution, GroupStats, KeyLimits, SeriesKey, rollup_slot
+from ml_ops.monitoring.groups import GroupStats, KeyLimits, SeriesKey, rollup_slot
 from ml_ops.monitoring.handlers import AlertCallback, AlertHandler, as_handler
 from ml_ops.monitoring.intake import RecentIds, error_kind, refusal, usage_of
 from ml_ops.monitoring.stats import build_stats, group_summary, metric_value, scoped_group
@@ -101,7 +102,7 @@ class MLMonitor:
         return unsubscribe
 
     def _on_record(self, record: RequestRecord) -> None:
-        self.observe(record)
+        self._ingest(record, None)
 
     def observe(self, record: RequestRecord) -> bool:
         """Count `record`; False (and nothing counted) when its request id was seen lately."""
@@ -131,8 +132,10 @@ class MLMonitor:
         `RequestRecord` it became. `tokens` alone counts as input tokens; give
         `input_tokens` / `output_tokens` for the split. An `error_type` that is not an
         `ErrorType` value is kept as its own label in the error breakdown."""
-        if latency_ms < 0:
-            raise ConfigurationError(f"latency_ms must be >= 0, got {latency_ms}")
+        for name, value in (("latency_ms", latency_ms),
+                            ("time_to_first_token_ms", time_to_first_token_ms)):  # fmt: skip
+            if value is not None and not 0 <= value < math.inf:
+                raise ConfigurationError(f"{name} must be a finite number >= 0, got {value}")
         if success and error_type is not None:
             raise ConfigurationError("a successful request has no error_type")
         label, kind = error_kind(error_type)
@@ -161,14 +164,19 @@ class MLMonitor:
         return record
 
     def _ingest(self, record: RequestRecord, error_label: str | None) -> bool:
-        contribution = Contribution(record, error_label)
+        # The hot path: the record is appended to the pending batch (see windows.py). The
+        # clock is read only for a record outside the open slot of the finest ring; a
+        # record inside it lands in that slot whether or not the clock has moved on.
         moment = record.timestamp.timestamp()
         with self._lock:
             if not self._recent.add(record.request_id):
                 return False
-            self._windows.advance(self._now())
-            self._windows.add(contribution, moment)
-        self._maybe_evaluate()
+            windows = self._windows
+            if not windows.open_start <= moment < windows.open_end:
+                windows.advance(self._now())
+            windows.add(record, moment, error_label)
+        if self._book.has_rules:
+            self._maybe_evaluate()
         return True
 
     def _now(self) -> float:

@@ -16,6 +16,13 @@ that contains it, and the last ring's closing slots into the all-time totals. So
 A record older than the open slot of the finest ring (a slow call's record, a record read
 back from a shared store) goes to every ring whose slot for its time is still in range,
 stopping at the first ring whose slot is still open (that slot will carry it up).
+
+Records are counted in batches: `add` appends a record to the pending run (consecutive
+records bound for the same finest slot) and `ml_ops.monitoring.batch` counts the run with
+numpy when it holds `BATCH_RECORDS`, when the next record is bound elsewhere, before any
+slot closes, and before anything reads or changes the counts (`view`, `buckets`, `merge`,
+`add_slot`, `footprint`, `to_dict`). So every read sees every record added before it, and
+the counts are those of adding the records one by one in their order.
 """
 
 from __future__ import annotations
@@ -25,11 +32,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ai.core.records import RequestRecord
 from ai.errors import ConfigurationError
-from ml_ops.monitoring.groups import Contribution, KeyLimits, Slot
+from ml_ops.monitoring.batch import count_records
+from ml_ops.monitoring.groups import KeyLimits, Slot
 
 ALL_TIME = "all"
 """The name of the window that covers everything since the monitor's origin."""
+
+BATCH_RECORDS = 8192
+"""Pending records are counted at the latest when this many have come (bounds the memory
+they hold; larger batches spread numpy's fixed cost thinner)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +134,19 @@ class WindowSet:
         self.all_time = Slot(0, limits)
         self.now = now
         self.origin = now  # the earliest moment the totals cover
+        self._run: list[RequestRecord] = []  # records not counted yet, all bound for
+        self._run_labels: dict[int, str] = {}  # the finest slot at `_run_start`
+        self._run_start: int | None = None
+        self.open_start = 0.0  # the finest ring's open slot: [open_start, open_end)
+        self.open_end = 0.0
+        self._open_slot = 0  # its start, as slots are keyed
+        self._opened()
+
+    def _opened(self) -> None:
+        finest = self.rings[0]
+        self._open_slot = finest.boundary
+        self.open_start = float(finest.boundary)
+        self.open_end = float(finest.boundary + finest.spec.slot_seconds)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -131,9 +157,9 @@ class WindowSet:
         if now <= self.now:
             return
         self.now = now
-        finest = self.rings[0]
-        if now < finest.boundary + finest.spec.slot_seconds:
+        if now < self.open_end:
             return  # no slot of any ring ends before the finest open one does
+        self.count_pending()
         for index, ring in enumerate(self.rings):
             width = ring.spec.slot_seconds
             new_boundary = _floor(now, width)
@@ -144,6 +170,7 @@ class WindowSet:
             ring.boundary = new_boundary
             for start in [s for s in ring.slots if s < ring.oldest]:
                 del ring.slots[start]
+        self._opened()
 
     def _carry_up(self, index: int, slot: Slot) -> None:
         if index + 1 == len(self.rings):
@@ -158,19 +185,41 @@ class WindowSet:
             slot = ring.slots[start] = Slot(start, self.limits)
         return slot
 
-    def add(self, contribution: Contribution, moment: float) -> None:
-        """Count one record that happened at `moment` (later than `now` counts as now)."""
-        finest = self.rings[0]
-        if moment >= finest.boundary:
-            self._slot(finest, finest.boundary).add(contribution)
+    def add(self, record: RequestRecord, moment: float, error_label: str | None = None) -> None:
+        """Count `record`, which happened at `moment` (later than `now` counts as now);
+        `error_label` is its own error label, if any. Call `advance` first when `moment`
+        is outside `[open_start, open_end)`. Counted in a batch (see the module docstring)."""
+        if moment >= self.open_start:
+            start = self._open_slot
+        else:
+            start = _floor(moment, self.rings[0].spec.slot_seconds)
+            self.origin = min(self.origin, moment)  # a record older than the monitor
+        if start != self._run_start:
+            self.count_pending()
+            self._run_start = start
+        if error_label is not None:
+            self._run_labels[len(self._run)] = error_label
+        self._run.append(record)
+        if len(self._run) >= BATCH_RECORDS:
+            self.count_pending()
+
+    def count_pending(self) -> None:
+        """Count the pending records into their slots now."""
+        if not self._run:
             return
-        for slot in self._targets(moment, 0):
-            slot.add(contribution)
-        self.origin = min(self.origin, moment)  # a record older than the monitor
+        records, labels, start = self._run, self._run_labels, self._run_start
+        self._run, self._run_labels = [], {}
+        finest = self.rings[0]
+        if start is None or start >= finest.boundary:
+            targets = [self._slot(finest, finest.boundary)]
+        else:
+            targets = self._targets(float(start), 0)
+        count_records(records, labels, targets)
 
     def add_slot(self, slot: Slot, resolution: int) -> None:
         """Add pre-aggregated groups covering `resolution` seconds from `slot.start` (a store
         rollup) to the rings whose slots are at least that coarse, and to all-time."""
+        self.count_pending()
         for target in self._targets(float(slot.start), resolution):
             target.merge(slot)
         self.origin = min(self.origin, float(slot.start))
@@ -202,6 +251,7 @@ class WindowSet:
     def view(self, name: str) -> tuple[Slot, float]:
         """The merged groups of window `name` and the moment its data starts from."""
         index = self._index(name)
+        self.count_pending()
         merged = Slot(0, self.limits)
         if index == len(self.rings):
             parts: list[Slot] = [self.all_time]
@@ -222,6 +272,7 @@ class WindowSet:
         """The window's slots oldest first, each summed over its series, empty ones too;
         the all-time window uses the coarsest ring's slots."""
         index = min(self._index(name), len(self.rings) - 1)
+        self.count_pending()
         ring = self.rings[index]
         width = ring.spec.slot_seconds
         found: list[Bucket] = []
@@ -236,6 +287,8 @@ class WindowSet:
         """Add another window set's counts (another process's snapshot) to this one."""
         if other.specs != self.specs:
             raise ConfigurationError("only monitors with the same windows can be merged")
+        self.count_pending()
+        other.count_pending()
         moment = max(self.now, other.now)
         self.advance(moment)
         other.advance(moment)
@@ -247,6 +300,7 @@ class WindowSet:
 
     def footprint(self) -> dict[str, int]:
         """How many slots, groups and sketch bins are held: bounded whatever the volume."""
+        self.count_pending()
         slots = [slot for ring in self.rings for slot in ring.slots.values()]
         slots.append(self.all_time)
         return {
@@ -257,6 +311,7 @@ class WindowSet:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready state; `from_dict` rebuilds it in another process."""
+        self.count_pending()
         return {
             "version": 1,
             "windows": [[s.name, s.slot_seconds, s.slots] for s in self.specs],
@@ -283,6 +338,7 @@ class WindowSet:
                 slot = Slot.from_dict(slot_data, limits)
                 ring.slots[slot.start] = slot
         windows.all_time = Slot.from_dict(data["all_time"], limits)
+        windows._opened()
         return windows
 
 

@@ -13,7 +13,9 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 from ddsketch.mapping import LogarithmicMapping
+from numpy.typing import NDArray
 
 from ai.core.records import RequestRecord
 from ml_ops.store.base import Rollup
@@ -32,6 +34,20 @@ def sketch_key(value: float) -> int:
     """The DDSketch bin of a positive value (values at or below 0 share the lowest bin);
     equal to `LogarithmicMapping(RELATIVE_ACCURACY).key(value)` (tested)."""
     return int(math.ceil(math.log(max(value, _MIN_VALUE), 2) * _MULTIPLIER) + _OFFSET)
+
+
+_LOG2 = math.log(2.0)
+_NEAR_BOUNDARY = 1e-9  # closer than this to a bin boundary: computed as `sketch_key` does
+
+
+def sketch_keys(values: NDArray[np.float64]) -> NDArray[np.int64]:
+    """`sketch_key` of every value at once (finite values; the same keys exactly: values
+    whose logarithm lies within rounding error of a bin boundary are redone one by one)."""
+    scaled = np.log(np.maximum(values, _MIN_VALUE)) / _LOG2 * _MULTIPLIER
+    keys = (np.ceil(scaled) + _OFFSET).astype(np.int64)
+    for index in np.flatnonzero(np.abs(scaled - np.rint(scaled)) < _NEAR_BOUNDARY).tolist():
+        keys[index] = sketch_key(float(values[index]))
+    return keys
 
 
 def bin_value(key: int) -> float:

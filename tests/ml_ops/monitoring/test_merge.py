@@ -4,7 +4,6 @@ equals one monitor fed both streams, in every window, percentiles included."""
 from __future__ import annotations
 
 import json
-import math
 import random
 from typing import Any
 
@@ -15,25 +14,10 @@ from hypothesis import strategies as st
 from ai.core.clock import FakeClock
 from ai.errors import ConfigurationError, ErrorType
 from ml_ops.monitoring import MLMonitor, WindowSpec
+from tests.ml_ops.monitoring.compare import assert_same
 from tests.ml_ops.monitoring.records import make_record
 
 WINDOWS = ("1m", "5m", "1h", "24h", "all")
-
-
-def assert_same(first: Any, second: Any, path: str = "stats") -> None:
-    """Equal, floats within 1e-9 (sums of costs depend on the order of addition)."""
-    if isinstance(first, dict):
-        assert isinstance(second, dict) and set(first) == set(second), path
-        for key in first:
-            assert_same(first[key], second[key], f"{path}.{key}")
-    elif isinstance(first, list):
-        assert isinstance(second, list) and len(first) == len(second), path
-        for index, (a, b) in enumerate(zip(first, second, strict=True)):
-            assert_same(a, b, f"{path}[{index}]")
-    elif isinstance(first, float) and isinstance(second, float):
-        assert math.isclose(first, second, rel_tol=1e-9, abs_tol=1e-12), (path, first, second)
-    else:
-        assert first == second, (path, first, second)
 
 
 def record_for(clock: FakeClock, rng: random.Random) -> Any:

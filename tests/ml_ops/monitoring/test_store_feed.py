@@ -16,8 +16,8 @@ from ai.core.records import RecordBus, RequestRecord
 from ai.errors import ConfigurationError, StoreError
 from ml_ops.monitoring import MLMonitor
 from ml_ops.store import MemoryEventStore
+from tests.ml_ops.monitoring.compare import assert_same
 from tests.ml_ops.monitoring.records import make_record
-from tests.ml_ops.monitoring.test_merge import assert_same
 
 
 def history(clock: FakeClock, hours: int, every_minutes: int = 10) -> list[RequestRecord]:
