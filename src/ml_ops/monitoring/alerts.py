@@ -5,6 +5,8 @@ A rule watches one metric of one window (`error_rate` over `5m`, `latency_ms.p95
 operation, agent or user (`scope`). Each evaluation judges every rule:
 
 - no data (the metric is undefined, e.g. a rate over no requests): a firing alert resolves;
+- no requests at all and a count metric (requests, cost) no longer breaching: a firing
+  alert resolves (otherwise a rule on a count would fire forever once traffic stops);
 - fewer requests than `min_samples`: nothing changes (no firing, no resolving);
 - the condition holds and no alert of the rule is firing: a new alert fires, unless the
   rule fired less than `cooldown` seconds ago; then it waits for the cool-down to end and
@@ -149,9 +151,13 @@ class AlertBook:
         state = self._states[rule.name]
         if value is None:
             return self._resolve(state, now, "no data") if state.active else None
-        if samples < rule.min_samples:
-            return None
         breached = rule.comparison.holds(value, rule.threshold)
+        if samples < rule.min_samples:
+            if samples == 0 and state.active is not None and not breached:
+                # a count (requests, cost) over an empty window is 0, not undefined: its
+                # traffic has stopped, which is no data to keep an alert firing on
+                return self._resolve(state, now, f"no requests; {rule.metric} is {value:.6g}")
+            return None
         if state.active is not None:
             if breached:
                 return None

@@ -194,3 +194,20 @@ def test_without_an_event_loop_rules_wait_for_evaluate() -> None:
     assert monitor.active_alerts() == []
     (fired,) = asyncio.run(monitor.evaluate())
     assert monitor.active_alerts() == [fired]
+
+
+async def test_an_alert_on_a_count_resolves_when_its_traffic_stops() -> None:
+    clock = FakeClock()
+    rule = AlertRule("busy", "total_requests", ">", 5, "1m", min_samples=3)
+    monitor = MLMonitor(clock=clock, rules=[rule])
+    traffic(monitor, ok=2)
+    assert await monitor.evaluate() == []
+    traffic(monitor, ok=6)
+    assert [a.status for a in await monitor.evaluate()] == [FIRING]
+    clock.advance(30)
+    traffic(monitor, ok=1)
+    assert await monitor.evaluate() == []  # still 9 requests in the last minute
+    clock.advance(90)  # no request in the last minute: the count is 0, not undefined
+    (resolved,) = await monitor.evaluate()
+    assert resolved.status is RESOLVED and "no requests" in resolved.message
+    assert monitor.active_alerts() == []
