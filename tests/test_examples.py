@@ -32,6 +32,50 @@ EXPECTED = {
         "-> 1 provider call(s)",
         "provider requests in total: 2",
     ],
+    "model_routing.py": [
+        "'auto' -> gpt-4o-mini (route simple:rule:short_prompt)",
+        "'gpt-4o' -> gpt-4o (route complex:rule:hard_category)",
+        "'gpt-4o' -> gpt-4o-mini (route simple:hint)",
+        "2 calls routed to gpt-4o-mini cost $",
+    ],
+    "monitoring_quickstart.py": [
+        "one call failed: HTTP 503",
+        "requests: 10, success rate 90%",
+        "latency P50 ",
+        "errors: {'overloaded': 1}",
+        "  gpt-4o-mini: 9 requests",
+        "  openai/gpt-4o-mini: 1 requests, $0.020000",
+        "ALERT firing: error-rate: error_rate > 0.05 over 5m is 0.1",
+        "alerts firing: ['error-rate']",
+    ],
+    "costs_budget.py": [
+        "alice call 1: gpt-4o, $",
+        "alice call 5: gpt-4o-mini, $",
+        "bob call 3: refused: BudgetExceededError",
+        "report: 8 requests, $0.00",
+        ", 1 refused",
+        "budget alice: 58.9% used, in effect: True",
+    ],
+    "ab_testing_quickstart.py": [
+        "user-7 got concise, and asking again: concise",
+        "prompt_test: running, 40 results",
+        "  concise: 22 results, success 100%",
+        "  detailed: 18 results, success 100%",
+        "decision: insufficient_sample: no winner yet: n=22/18 (concise/detailed)",
+    ],
+    "dashboard_quickstart.py": [
+        "Total requests: 12",
+        "Total cost: $0.0",
+        "Top models by cost: ['gpt-4o', 'gpt-4o-mini']",
+        "System health: healthy",
+        "budgets: healthy (1 budgets, none spent)",
+        "experiment cheaper-model: running, results per variant {'current': 2, 'mini': 10}",
+    ],
+    "gateway_openai_sdk.py": [
+        "POST /admin/keys: 201, a key for ana: sk-dvr-",
+        "answer: Hello from the devora fake (gpt-4o-mini). You said: Hello, gateway!",
+        "dashboard: 1 request, $0.0000",
+    ],
 }
 
 

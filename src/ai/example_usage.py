@@ -8,11 +8,21 @@ Sections: 1. a completion with tokens, cost and latency; 2. streaming; 3. the re
 cache; 4. retrieval (chunking, embeddings, hybrid search, a token-budgeted context);
 5. prompt templates (library, versions, labels, A/B, cost estimate) answering from the
 retrieved context.
+
+Sections 6-11 are `ml_ops.walkthrough`, loaded by name (`ai` never imports `ml_ops`) and
+always run against a loopback fake of OpenAI, key or no key (section 8 spends budgets on
+purpose): 6. model selection (`ai.routing.ModelRouter`, `routing_savings`); 7. monitoring
+(`MLMonitor` on the record bus, P50/P95 per model, an alert); 8. cost tracking (`CostTracker`
+budgets that downgrade and refuse, the report); 9. A/B testing (`ABTester`, the spec's Quick
+Start 4); 10. the dashboard (`DashboardManager`); 11. `devora serve` in-process: a virtual
+key, the gateway called with the openai SDK, the dashboard's `/api/overview`. Without the
+`server` extra (Starlette, uvicorn) they are skipped with a line saying what to install.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import os
 from collections.abc import Mapping
 from contextlib import AsyncExitStack
@@ -48,6 +58,8 @@ DOCUMENTS = [
     },
 ]
 QUESTION = "How does devora-ai keep LLM costs down?"
+# What sections 6-11 need beyond the core install: the `server` extra.
+SERVER_EXTRA_MODULES = frozenset({"starlette", "uvicorn"})
 
 
 async def main(environ: Mapping[str, str] | None = None) -> None:
@@ -64,6 +76,7 @@ async def main(environ: Mapping[str, str] | None = None) -> None:
         await caching(console, llm, cache)
         context = await retrieval(console, stack)
         await prompt_templates(console, llm, context)
+        await ml_ops_sections(console, stack)
 
 
 async def completion_and_stream(console: Console, llm: LLMService) -> None:
@@ -142,6 +155,32 @@ async def prompt_templates(console: Console, llm: LLMService, context: str) -> N
         answer, _ = await llm.complete(rendered.as_messages(), tags=rendered.call_tags())
         console.print(f"Answer: {' '.join(answer.split())[:100]}", markup=False, highlight=False)
         console.print(f"tags on the request record: {rendered.call_tags()}")
+
+
+async def ml_ops_sections(console: Console, stack: AsyncExitStack) -> None:
+    """6-11. Model selection, monitoring, costs, A/B testing, the dashboard and the gateway
+    (`ml_ops.walkthrough`), on a loopback fake of OpenAI started on `stack`."""
+    try:
+        walkthrough = importlib.import_module("ml_ops.walkthrough")  # ai never imports ml_ops
+    except ModuleNotFoundError as error:
+        if error.name not in SERVER_EXTRA_MODULES:
+            raise
+        console.print(
+            "[yellow]Sections 6-11 (model selection, monitoring, costs, A/B testing, the "
+            f"dashboard, the gateway) skipped: {error.name} is missing; "
+            "pip install 'devora-ai\\[server]'[/yellow]"  # "\\[": a bracket, not Rich markup
+        )
+        return
+    from ai.testing import FakeProviderServer
+
+    fake = await stack.enter_async_context(FakeProviderServer())
+    console.print(
+        f"[yellow]Sections 6-11 call a loopback fake of OpenAI at {fake.openai_base_url} "
+        "(no key needed; section 8 spends budgets on purpose).[/yellow]"
+    )
+    await walkthrough.run_walkthrough(
+        console, openai_base_url=fake.openai_base_url, api_key=fake.api_key, first_section=6
+    )
 
 
 if __name__ == "__main__":
