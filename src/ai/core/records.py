@@ -213,7 +213,7 @@ class RecordBus:
             except Exception:
                 logger.exception("record subscriber %r failed; record kept for others", subscriber)
                 continue
-            if inspect.isawaitable(outcome):
+            if outcome is not None and inspect.isawaitable(outcome):  # sync ones return None
                 self._schedule(subscriber, outcome)
 
     def _schedule(self, subscriber: Subscriber, outcome: Awaitable[None]) -> None:
