@@ -8,6 +8,7 @@ import httpx
 import openai
 
 from ml_ops.demo.experiment import EXPERIMENT
+from ml_ops.demo.fake_upstream import FAKE_API_KEY
 from ml_ops.demo.tour import RESEARCH_BUDGET
 from ml_ops.demo.watch import FAILOVER_RULE
 from tests.ml_ops.demo.conftest import ADMIN_KEY, PAGES, Served
@@ -70,8 +71,7 @@ def test_the_dashboard_shows_the_tour_in_every_panel(served: Served) -> None:
     rules = {alert["rule"] for alert in data["alerts"]["recent"]}
     assert {FAILOVER_RULE, f"budget:{RESEARCH_BUDGET.name}"} <= rules
     assert "circuit_breakers" in data["health"]["components"]
-    if "routing" in data:  # the routing panel (ml_ops.dashboard.routing)
-        assert data["routing"]["routed_calls"] > 0
+    assert data["routing"]["routed_calls"] > 0  # the router alias `auto` at work
 
 
 def test_the_gateway_keeps_serving_the_cast_keys(served: Served) -> None:
@@ -86,3 +86,22 @@ def test_the_gateway_keeps_serving_the_cast_keys(served: Served) -> None:
         ("ana", "search"),
         ("dev", "research"),
     }
+
+
+def test_no_key_is_written_anywhere_the_tour_keeps_state(served: Served) -> None:
+    """Virtual keys, the admin key and the upstream key stay out of the event store, the
+    key store, the gateway config, the fake's log and every dashboard answer."""
+    secrets = [*served.keys.values(), ADMIN_KEY, FAKE_API_KEY]
+    files = [path for path in served.state_dir.rglob("*") if path.is_file()]
+    assert "devora.yaml" in {path.name for path in files}
+    assert any(path.suffix == ".db" for path in files)
+    for path in files:
+        content = path.read_bytes()
+        for secret in secrets:
+            assert secret.encode() not in content, (path.name, secret[:8])
+    headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    with httpx.Client(base_url=served.base_url, headers=headers, timeout=30) as http:
+        answers = [http.get(path).text for path in ("/api/dashboard", "/admin/keys", "/metrics")]
+    for text in answers:
+        for secret in secrets:
+            assert secret not in text
