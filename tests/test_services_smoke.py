@@ -68,7 +68,7 @@ async def test_redis_server_stop_and_start(redis_server: RedisServer) -> None:
     import redis.asyncio as aioredis
     from redis.backoff import NoBackoff
     from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.retry import Retry
+    from redis.asyncio.retry import Retry
 
     client = aioredis.Redis.from_url(
         redis_server.url, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0)
