@@ -66,9 +66,9 @@ def test_redis_key_prefix_is_unique_per_test(redis_key_prefix: str) -> None:
 
 async def test_redis_server_stop_and_start(redis_server: RedisServer) -> None:
     import redis.asyncio as aioredis
+    from redis.asyncio.retry import Retry
     from redis.backoff import NoBackoff
     from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.asyncio.retry import Retry
 
     client = aioredis.Redis.from_url(
         redis_server.url, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0)
