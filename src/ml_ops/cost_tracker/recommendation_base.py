@@ -53,8 +53,8 @@ carry no prompt text, so this tag is the only way to see identical requests recu
 PER_MILLION = 1_000_000
 """Prices are USD per million tokens."""
 MIN_WINDOW = timedelta(days=1)
-"""The shortest window savings are extrapolated from when none is given: a burst of an
-hour is not taken as a steady rate."""
+"""The shortest window savings are extrapolated from: a burst of an hour is not taken as
+a steady rate."""
 
 
 class RecommendationKind(StrEnum):
@@ -180,12 +180,13 @@ def observed_window(
     records: Sequence[RequestRecord], window: tuple[datetime, datetime] | None = None
 ) -> ObservedWindow:
     """The window to extrapolate from: `window` when given (the range the records were
-    queried for, the exact answer), otherwise first to last record, but at least a day."""
+    queried for), otherwise first to last record; at least a day either way, so that a
+    few minutes of traffic (a demo, a burst) are not taken as a month's steady rate."""
     if window is not None:
         start, end = window
         if end <= start:
             raise ValueError(f"window end {end.isoformat()} is not after its start")
-        return ObservedWindow(start, end)
+        return ObservedWindow(start, max(end, start + MIN_WINDOW))
     if not records:
         raise ValueError("no records and no window: nothing to extrapolate from")
     first = min(r.timestamp for r in records)

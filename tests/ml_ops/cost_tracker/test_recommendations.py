@@ -278,6 +278,11 @@ def test_savings_extrapolate_from_the_window() -> None:
     assert observed_window(stretched).days == 3.0
     with pytest.raises(ValueError, match="not after its start"):
         observed_window(records, (T0, T0))
+    # A window shorter than a day (a demo, a burst) counts as a day: minutes of traffic
+    # are not taken as a month's steady rate.
+    [minutes] = recommend_cheaper_model(records, PRICING, window=(T0, T0 + timedelta(minutes=20)))
+    assert minutes.estimated_monthly_saving == pytest.approx(daily.estimated_monthly_saving)
+    assert observed_window(records, (T0, T0 + timedelta(hours=1))).days == 1.0
 
 
 @pytest.mark.parametrize(
