@@ -14,7 +14,9 @@ One run prints these tables (top-10 everywhere, one query at a time):
    `IndexHNSWFlat`, same M=16 / ef_construction=64 / ef_search=100; recall@10 against the
    exact top-10 (random vectors are the worst case for graph indexes);
 3. ANN on real embeddings, ann-benchmarks style: recall@10 and QPS over a sweep of
-   `ef_search` (`--ef`) for our store, hnswlib and FAISS HNSW, same M and ef_construction.
+   `ef_search` (`--ef`) for our store (its default engine, ScaNN at this size where it
+   imports, where ef is the candidates re-scored; and its usearch HNSW graph), hnswlib
+   and FAISS HNSW, same M and ef_construction.
    The DBPedia slice (`--dbpedia`) embedded with all-MiniLM-L6-v2, 4,000 indexed and 1,000
    held out as queries (clustered synthetic data when the file is missing). Each contender
    is timed on the same queries in `--rounds` slices with the order rotating, `--repeat`
@@ -60,7 +62,8 @@ K = 10
 DIM = 384
 M, EF_CONSTRUCTION, EF_SEARCH = 16, 64, 100
 WARMUP = 20
-OURS = "devora VectorStore memory, HNSW"
+OURS = "devora VectorStore memory (default engine)"
+OURS_USEARCH = "devora VectorStore memory, usearch HNSW"
 HNSWLIB = "hnswlib 0.8"
 FAISS_HNSW = "FAISS IndexHNSWFlat"
 DEFAULT_DBPEDIA = ROOT / "../shared/data/retrieval/dbpedia-5k/corpus.jsonl"
@@ -398,19 +401,26 @@ async def sweep_contenders(matrix: Matrix, efs: list[int]) -> dict[str, dict[int
     def match_ids(matches: list[Any]) -> list[int]:
         return [int(match.id) for match in matches]
 
-    contenders: dict[str, dict[int, Contender]] = {OURS: {}, HNSWLIB: {}, FAISS_HNSW: {}}
+    contenders: dict[str, dict[int, Contender]] = {
+        OURS: {},
+        OURS_USEARCH: {},
+        HNSWLIB: {},
+        FAISS_HNSW: {},
+    }
     for ef in efs:
-        store = VectorStore(
-            VectorStoreConfig(
-                dimension=DIM,
-                ann_threshold=0,
-                hnsw_m=M,
-                hnsw_ef_construction=EF_CONSTRUCTION,
-                hnsw_ef_search=ef,
+        for name, engine in ((OURS, None), (OURS_USEARCH, "usearch")):
+            store = VectorStore(
+                VectorStoreConfig(
+                    dimension=DIM,
+                    ann_threshold=0,
+                    hnsw_m=M,
+                    hnsw_ef_construction=EF_CONSTRUCTION,
+                    hnsw_ef_search=ef,
+                    ann_engine=engine,
+                )
             )
-        )
-        await store.upsert(records(matrix))
-        contenders[OURS][ef] = (partial(store.query, top_k=K), match_ids)
+            await store.upsert(records(matrix))
+            contenders[name][ef] = (partial(store.query, top_k=K), match_ids)
         contenders[HNSWLIB][ef] = (
             partial(knn_at, graph, ef),
             lambda found: found[0][0].tolist(),
@@ -663,8 +673,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--ef",
         type=lambda text: [int(value) for value in text.split(",")],
-        default=[10, 16, 20, 24, 32, 48, 64, 100, 128],
-        help="ef_search values of the sweep (default 10,16,20,24,32,48,64,100,128)",
+        default=[10, 16, 20, 24, 32, 40, 48, 64, 80, 100, 128],
+        help="ef_search values of the sweep (default 10,16,20,24,32,40,48,64,80,100,128)",
     )
     parser.add_argument(
         "--repeat", type=int, default=5, help="timed repetitions per ef in the sweep (default 5)"

@@ -102,7 +102,8 @@ class MetadataColumns:
 
     def get(self, row: int) -> dict[str, Any]:
         """A copy of the metadata stored for `row` (lists copied too), safe to hand out."""
-        return _copy(self._records[row])
+        stored = self._records[row]
+        return _copy(stored) if stored else {}
 
     def append(self, metadata: Mapping[str, Any]) -> None:
         """Add a row at the end."""

@@ -13,6 +13,7 @@ the effective values through `resolved_*()`.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
@@ -57,6 +58,10 @@ DEFAULT_INDEX_NAME = "devora-embeddings"
 DEFAULT_ANN_THRESHOLD = 50_000
 
 #: Fields the front reads for every backend: they are never "unused".
+#: The engines of the memory store's approximate index (`stores.memory_index`): ScaNN
+#: (a quantized scan with exact re-scoring; Linux) and usearch (an HNSW graph; anywhere).
+ANN_ENGINES: Final = ("scann", "usearch")
+
 COMMON_FIELDS: Final = frozenset(
     {"store_type", "dimension", "metric", "namespace", "filter_limits"}
 )
@@ -82,7 +87,9 @@ class VectorStoreConfig:
     declare them in `BACKENDS` (see `backend_types`); giving one to a backend that does not
     read it raises `ConfigurationError`. Left out, they take their documented defaults:
     `index_name` "devora-embeddings", `ann_threshold` 50,000 (None: exact search only),
-    `hnsw_m` 16, `hnsw_ef_construction` 64, `hnsw_ef_search` 100.
+    `hnsw_m` 16, `hnsw_ef_construction` 64, `hnsw_ef_search` 100, `ann_engine` (memory's
+    approximate index, one of `ANN_ENGINES`) ScaNN up to 20,000 rows where it imports,
+    else usearch.
 
     `dimension` None means "take it from the first vectors stored". The connection
     string falls back to `POSTGRES_CONNECTION_STRING`, the Pinecone key to
@@ -101,6 +108,7 @@ class VectorStoreConfig:
     hnsw_m: int | None = None
     hnsw_ef_construction: int | None = None
     hnsw_ef_search: int | None = None
+    ann_engine: str | None = None
     persist_path: str | None = None
     filter_limits: FilterLimits | None = None
 
@@ -119,6 +127,11 @@ class VectorStoreConfig:
             )
         if self.index_name is not None and not self.index_name:
             raise ConfigurationError("VectorStoreConfig.index_name is empty.")
+        if self.ann_engine is not None and self.ann_engine not in ANN_ENGINES:
+            raise ConfigurationError(
+                f"VectorStoreConfig.ann_engine must be one of {', '.join(ANN_ENGINES)} "
+                f"(or None for the default), got {preview(self.ann_engine)}."
+            )
         hnsw = self.resolved_hnsw()
         if hnsw.m < 2 or hnsw.ef_construction < 1 or hnsw.ef_search < 1:
             raise ConfigurationError("HNSW settings must be positive (hnsw_m >= 2).")
@@ -247,7 +260,9 @@ def _memory(config: VectorStoreConfig) -> VectorBackend:
     return MemoryVectorBackend(config)
 
 
-MEMORY_BACKEND = BackendSpec(_memory, frozenset({"ann_threshold", "persist_path"}) | _HNSW_FIELDS)
+MEMORY_BACKEND = BackendSpec(
+    _memory, frozenset({"ann_threshold", "ann_engine", "persist_path"}) | _HNSW_FIELDS
+)
 
 
 def _pgvector(config: VectorStoreConfig) -> VectorBackend:
@@ -393,6 +408,9 @@ class VectorStore(AsyncClosing):
         return list(latest.values())
 
     def _vector(self, values: Sequence[float] | Vector, what: str) -> Vector:
+        quick = self._quick_query(values)
+        if quick is not None:
+            return quick
         vector = as_vector(values, what)
         if self.dimension is None:
             self.dimension = int(vector.size)
@@ -407,6 +425,28 @@ class VectorStore(AsyncClosing):
                 raise ConfigurationError(f"{what} is all zeros; cosine similarity is undefined.")
             vector = vector / norm
         return vector
+
+    def _quick_query(self, values: object) -> Vector | None:
+        """A well-formed float32 vector of the store's dimension (what embedders give),
+        normalised for cosine with one dot product, or None for `as_vector`'s full checks.
+
+        A finite sum of squares implies finite elements, so that dot product also stands
+        in for the NaN/infinity check; any doubt (other dtypes, a zero, an overflow)
+        falls through to the slow path, which words the error.
+        """
+        if (
+            type(values) is not np.ndarray
+            or values.dtype != np.float32
+            or values.shape != (self.dimension,)
+        ):
+            return None
+        squared = float(np.dot(values, values))
+        if not 0.0 < squared < math.inf:
+            return None
+        if self.config.metric is DistanceMetric.COSINE:
+            result: Vector = values * np.float32(1 / math.sqrt(squared))
+            return result
+        return values
 
 
 def _records(records: Iterable[RecordLike]) -> Iterator[RecordLike]:

@@ -42,6 +42,7 @@ SAMPLES: dict[str, list[Any]] = {
     "hnsw_m": [HnswSettings().m, 32],
     "hnsw_ef_construction": [HnswSettings().ef_construction],
     "hnsw_ef_search": [HnswSettings().ef_search],
+    "ann_engine": ["scann", "usearch"],
     "persist_path": ["vectors.npz"],
 }
 
@@ -167,6 +168,7 @@ def test_the_store_checks_a_config_changed_after_it_was_built() -> None:
         ({"hnsw_m": 1}, "hnsw_m >= 2"),
         ({"hnsw_ef_search": 0, "store_type": "pgvector"}, "HNSW settings must be positive"),
         ({"dimension": 0}, "dimension must be >= 1"),
+        ({"ann_engine": "faiss"}, "ann_engine must be one of scann, usearch"),
     ],
 )
 def test_invalid_values_are_errors(options: dict[str, Any], message: str) -> None:

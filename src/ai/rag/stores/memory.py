@@ -7,14 +7,16 @@ sort of the few candidates) and exact scores for the k winners. `query_batch` sc
 blocks of queries with one matrix-matrix product. The rows of a namespace, and the layout
 of its matrix, are `memory_namespace.Namespace`'s.
 
-Above `config.ann_threshold` vectors a namespace also keeps an HNSW index (usearch, see
-`memory_ann`), built in one batch when an upsert crosses the threshold (or at the first
-query after loading a file), updated in place afterwards, dropped below half the
-threshold. Unfiltered queries take the `hnsw_ef_search` candidates the graph walk visits
-anyway and re-rank them exactly. Filtered queries over-fetch in proportion to the
-filter's selectivity and keep the rows that pass; when the filter is selective (the
-over-fetch would exceed a fifth of the rows) or too few candidates pass, the query runs
-exactly over the passing rows instead, which is then cheap. Scores are always exact.
+Above `config.ann_threshold` vectors a namespace also keeps an approximate index
+(`memory_index`: ScaNN where it imports, else a usearch HNSW graph), built in one batch
+when an upsert crosses the threshold (or at the first query after loading a file),
+updated in place afterwards, dropped below half the threshold, rebuilt when the engine
+says it is stale. Unfiltered queries take exact scores for the best of `hnsw_ef_search`
+candidates (ScaNN re-scores them itself; the graph's candidates are re-scored here).
+Filtered queries over-fetch in proportion to the filter's selectivity and keep the rows
+that pass; when the filter is selective (the over-fetch would exceed a fifth of the
+rows) or too few candidates pass, the query runs exactly over the passing rows instead,
+which is then cheap. Scores are always exact.
 
 Searches run on the event loop's thread, synchronously: a query never sees a half-done
 write; for 100k x 384 vectors an exact query takes a few to a few tens of milliseconds
@@ -35,7 +37,6 @@ import numpy.typing as npt
 
 from ai.errors import ConfigurationError
 from ai.rag.filters import Filter
-from ai.rag.stores.memory_ann import AnnIndex
 from ai.rag.stores.memory_file import (
     NamespaceData,
     StoreData,
@@ -43,9 +44,17 @@ from ai.rag.stores.memory_file import (
     read_store,
     write_store,
 )
+from ai.rag.stores.memory_index import build_row_index
 from ai.rag.stores.memory_namespace import Namespace
 from ai.rag.stores.memory_topk import select_top, select_top_rows
-from ai.rag.types import DistanceMetric, Match, StoreStats, Vector, VectorRecord
+from ai.rag.types import (
+    DistanceMetric,
+    Match,
+    StoreStats,
+    Vector,
+    VectorRecord,
+    stored_match,
+)
 from ai.rag.vector_store import VectorStoreConfig
 
 FloatArray = npt.NDArray[np.float32]
@@ -294,7 +303,7 @@ class MemoryVectorBackend:
         """`Match` objects for `rows` with their `scores` (the hot end of every query)."""
         ids, texts, metadata, matrix = ns.ids, ns.texts, ns.metadata.get, ns.matrix
         return [
-            Match(
+            stored_match(
                 ids[row],
                 score,
                 metadata(row),
@@ -312,6 +321,9 @@ class MemoryVectorBackend:
         of them from the float32 matrix lifts recall and makes scores exact), or None where
         exact search is the better answer (a graph cut off by deletions)."""
         assert ns.ann is not None
+        scored = ns.ann.nearest(query, top_k)  # engines that re-score exactly themselves
+        if scored is not None:
+            return None if len(scored[0]) < min(top_k, ns.size) else scored
         candidates = ns.ann.search(query, top_k if top_k > self._ef_search else self._ef_search)
         found = candidates.shape[0]
         if found < top_k and found < ns.size:
@@ -363,7 +375,7 @@ class MemoryVectorBackend:
         if ns.ann is None and ns.size > threshold:
             assert self.dimension is not None
             ns.use_order("C")
-            ns.ann = AnnIndex(self.dimension, self.metric, self.config, ns.matrix[: ns.size])
+            ns.ann = build_row_index(self.dimension, self.metric, self.config, ns.matrix[: ns.size])
         ns.use_order("F" if ns.ann is None else "C")
 
     def _after_delete(self, name: str, ns: Namespace) -> None:

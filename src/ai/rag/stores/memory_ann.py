@@ -157,6 +157,10 @@ class AnnIndex:
             self._rows[moved] = row
         self._size -= 1
 
+    def nearest(self, vector: npt.NDArray[np.float32], top_k: int) -> None:
+        """None: the graph finds candidates, which the store re-scores from its matrix."""
+        del vector, top_k
+
     def search(self, vector: npt.NDArray[np.float32], count: int) -> IntArray:
         """Rows of (about) the `count` nearest vectors, nearest first, found on this thread."""
         found = self._index.search_many(self._query(vector[None, :]), count, False, 1)

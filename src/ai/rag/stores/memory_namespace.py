@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ai.rag.filters import MetadataColumns
-from ai.rag.stores.memory_ann import AnnIndex
+from ai.rag.stores.memory_index import RowIndex
 from ai.rag.stores.memory_topk import select_top
 from ai.rag.types import DistanceMetric, VectorRecord
 
@@ -45,7 +45,7 @@ class Namespace:
         self.row_of: dict[str, int] = {}
         self.texts: list[str | None] = []
         self.metadata = MetadataColumns()
-        self.ann: AnnIndex | None = None
+        self.ann: RowIndex | None = None
         #: Rows changed without the owner deciding about the index (a file just loaded).
         self.unchecked = True
 

@@ -23,6 +23,8 @@ from ai.rag.vector_store import VectorStore, VectorStoreConfig
 from tests.ai.rag import filter_strategies as fs
 
 METRICS = list(DistanceMetric)
+#: Both engines of the approximate index; each runs every index test.
+ENGINES = ["scann", "usearch"]
 
 
 def make_store(**options: Any) -> VectorStore:
@@ -318,13 +320,16 @@ def clustered(rng: np.random.Generator, n: int, d: int, clusters: int) -> npt.ND
     return points.astype(np.float32)
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("metric", METRICS)
-async def test_hnsw_recall_against_exact(metric: DistanceMetric) -> None:
+async def test_hnsw_recall_against_exact(metric: DistanceMetric, engine: str) -> None:
+    """Queries away from the stored clusters (new centres): ScaNN's check of its
+    quantizer must refuse the coarse one that recalls 0.7 here."""
     rng = np.random.default_rng(3)
     data = clustered(rng, 3000, 32, 30)
     queries = clustered(rng, 40, 32, 30)
     records = [VectorRecord(str(i), v, {"c": i % 4}) for i, v in enumerate(data)]
-    ann = make_store(metric=metric, ann_threshold=1000)
+    ann = make_store(metric=metric, ann_threshold=1000, ann_engine=engine)
     exact = make_store(metric=metric)
     for store in (ann, exact):
         for start in range(0, len(records), 700):  # crosses the threshold mid-way
@@ -352,20 +357,33 @@ def embedding_like(rng: np.random.Generator, n: int, d: int, topics: int) -> npt
     return (points / np.linalg.norm(points, axis=1, keepdims=True)).astype(np.float32)
 
 
+#: What each engine's index stores at 384-d: usearch int8 for cosine (float32 otherwise);
+#: ScaNN the coarsest 4-bit quantizer its check accepts on sentence-like embeddings.
+STORED = {
+    ("usearch", DistanceMetric.COSINE): "I8",
+    ("usearch", DistanceMetric.DOT): "F32",
+    ("usearch", DistanceMetric.EUCLIDEAN): "F32",
+    ("scann", DistanceMetric.COSINE): "AH6",
+    ("scann", DistanceMetric.DOT): "AH6",
+    ("scann", DistanceMetric.EUCLIDEAN): "AH6",
+}
+
+
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("metric", METRICS)
-async def test_hnsw_recall_on_embedding_sized_vectors(metric: DistanceMetric) -> None:
-    """384-d, as all-MiniLM-L6-v2 gives: the graph (int8 for cosine, float32 otherwise)
-    with exact re-scoring finds what exact search finds, at the default ef."""
+async def test_hnsw_recall_on_embedding_sized_vectors(metric: DistanceMetric, engine: str) -> None:
+    """384-d, as all-MiniLM-L6-v2 gives: the index (quantized) with exact re-scoring
+    finds what exact search finds, at the default ef."""
     rng = np.random.default_rng(1)
     points = embedding_like(rng, 4050, 384, 40)
     data, queries = points[:4000], points[4000:]
     records = [VectorRecord(str(i), v) for i, v in enumerate(data)]
-    ann = make_store(metric=metric, ann_threshold=1000)
+    ann = make_store(metric=metric, ann_threshold=1000, ann_engine=engine)
     exact = make_store(metric=metric)
     await ann.upsert(records)
     await exact.upsert(records)
     index = ann.backend._namespaces[""].ann  # type: ignore[attr-defined]
-    assert index.scalar == ("I8" if metric is DistanceMetric.COSINE else "F32")
+    assert index.scalar == STORED[engine, metric]
     hits = 0
     for query in queries:
         truth = await exact.query(query, top_k=10)
@@ -379,10 +397,11 @@ async def test_hnsw_recall_on_embedding_sized_vectors(metric: DistanceMetric) ->
     assert hits / (10 * len(queries)) >= 0.95
 
 
-async def test_hnsw_follows_deletes_and_overwrites() -> None:
+@pytest.mark.parametrize("engine", ENGINES)
+async def test_hnsw_follows_deletes_and_overwrites(engine: str) -> None:
     rng = np.random.default_rng(4)
     data = clustered(rng, 1500, 16, 10)
-    store = make_store(metric="euclidean", ann_threshold=500)
+    store = make_store(metric="euclidean", ann_threshold=500, ann_engine=engine)
     await store.upsert([VectorRecord(str(i), v, {"i": i}) for i, v in enumerate(data)])
     await store.delete([str(i) for i in range(0, 1500, 3)])
     moved = {str(i): data[i] + 5 for i in range(1, 1500, 3)}
@@ -398,13 +417,18 @@ async def test_hnsw_follows_deletes_and_overwrites() -> None:
         assert len(selective) == 5
     batch = await store.backend.query_batch(data[:5], 10, "")  # type: ignore[attr-defined]
     assert [len(r) for r in batch] == [10] * 5
+    size = (await store.stats()).total
+    everything = await store.backend.query_batch(data[:2], size + 50, "")  # type: ignore[attr-defined]
+    for answer in everything:  # asking for more than there is: each row once, no padding
+        assert len({m.id for m in answer}) == len(answer) == size
     await store.delete([str(i) for i in range(1500)])
     assert (await store.stats()).namespaces == {}
 
 
 async def test_hnsw_dot_product_rebuilds_for_longer_vectors() -> None:
+    """usearch's graph indexes dot products through a norm bound (ScaNN needs none)."""
     rng = np.random.default_rng(5)
-    store = make_store(metric="dot", ann_threshold=200)
+    store = make_store(metric="dot", ann_threshold=200, ann_engine="usearch")
     await store.upsert([VectorRecord(f"s{i}", v) for i, v in enumerate(clustered(rng, 400, 8, 5))])
     before = store.backend._namespaces[""].ann  # type: ignore[attr-defined]
     long = clustered(rng, 20, 8, 5) * 3
@@ -446,17 +470,42 @@ async def test_matrix_layout_follows_the_hnsw_index() -> None:
         assert_top_k(found, [str(i) for i in few], expected, 3)
 
 
-def test_importing_the_store_does_not_import_usearch() -> None:
+def test_importing_the_store_does_not_import_an_index_engine() -> None:
     code = (
         "import sys, ai.rag.vector_store, ai.rag.stores.memory; "
-        "assert 'usearch' not in sys.modules, 'usearch imported'"
+        "assert 'usearch' not in sys.modules, 'usearch imported'; "
+        "assert 'scann' not in sys.modules, 'scann imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+async def test_missing_scann_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "scann", None)
+    store = make_store(ann_threshold=2, ann_engine="scann")
+    with pytest.raises(ImportError, match=r"pip install 'devora-ai\[ann\]'"):
+        await store.upsert([{"id": str(i), "values": [1, i]} for i in range(3)])
+
+
+async def test_the_default_engine_is_scann_up_to_its_size_where_it_imports(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rng = np.random.default_rng(8)
+    records = [VectorRecord(str(i), v) for i, v in enumerate(clustered(rng, 300, 8, 4))]
+    store = make_store(ann_threshold=100)
+    await store.upsert(records)
+    assert store.backend._namespaces[""].ann.scalar.startswith("AH")  # type: ignore[attr-defined]
+    more = clustered(rng, 20_000, 8, 4)
+    await store.upsert([VectorRecord(f"m{i}", v) for i, v in enumerate(more)])
+    assert store.backend._namespaces[""].ann.scalar == "I8"  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "scann", None)
+    fallback = make_store(ann_threshold=100)
+    await fallback.upsert(records)
+    assert fallback.backend._namespaces[""].ann.scalar == "I8"  # type: ignore[attr-defined]
+
+
 async def test_missing_usearch_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "usearch.index", None)
-    store = make_store(ann_threshold=2)
+    store = make_store(ann_threshold=2, ann_engine="usearch")
     with pytest.raises(ImportError, match=r"pip install 'devora-ai\[ann\]'"):
         await store.upsert([{"id": str(i), "values": [1, i]} for i in range(3)])
 
