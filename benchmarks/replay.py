@@ -122,6 +122,7 @@ class TraceParams:
     server_error_rate: float = 0.009
     outage: tuple[float, float] = (0.40, 0.60)  # gpt-4o down: this share of the trace
     fallback: str = "openrouter"  # the devora arm's fallback (FALLBACKS)
+    retry_before_fallback: bool = False  # the devora arm's LLMConfig setting
 
     def shares(self) -> dict[str, float]:
         """Each task's share of requests, scaled to `simple_share`."""
@@ -218,7 +219,9 @@ def configure_fake(
     control(base, "POST", "/_fake/faults", {**failure, "rate": params.server_error_rate})
 
 
-def services(base: str, scale: float, fallback_name: str) -> dict[str, Any]:
+def services(
+    base: str, scale: float, fallback_name: str, retry_before_fallback: bool = False
+) -> dict[str, Any]:
     """The two arms; time settings of the devora defaults are compressed like the fake."""
     from ai.cache import ResponseCache
     from ai.llm_service import LLMConfig, LLMProvider, LLMService, ModelRoute
@@ -239,6 +242,7 @@ def services(base: str, scale: float, fallback_name: str) -> dict[str, Any]:
     devora = LLMConfig(
         **common,
         fallback_models=[fallback],
+        retry_before_fallback=retry_before_fallback,
         retry_delay=1.0 * scale,
         max_retry_delay=30.0 * scale,
         circuit_cooldown=30.0 * scale,
@@ -289,7 +293,7 @@ async def replay(
     base: str, trace: list[Request], params: TraceParams, scale: float, seed: int
 ) -> Any:
     """Both arms, request by request at the scheduled moments; (outcomes, records) by arm."""
-    arms = services(base, scale, params.fallback)
+    arms = services(base, scale, params.fallback, params.retry_before_fallback)
     duration = trace[-1].at
     configure_fake(base, params, duration, scale, seed)  # the outage's clock starts here
     outage = (params.outage[0] * duration, params.outage[1] * duration)
@@ -462,11 +466,20 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--fallback", choices=sorted(FALLBACKS), default="openrouter")
     parser.add_argument("--skip-grid", action="store_true", help="no sensitivity grid")
+    parser.add_argument(
+        "--retry-before-fallback",
+        action="store_true",
+        help="devora arm: retry each model before its fallback (the behaviour before 2026-12-07)",
+    )
     args = parser.parse_args()
     logging.disable(logging.WARNING)  # retries and fallbacks log; not what we measure
     short = args.short
     requests = args.requests or (60 if short else 300)
-    params = TraceParams(requests=requests, fallback=args.fallback)
+    params = TraceParams(
+        requests=requests,
+        fallback=args.fallback,
+        retry_before_fallback=args.retry_before_fallback,
+    )
     repeats = args.repeats or (1 if short else 3)
     scale = 0.1 if short else 1.0
     grid = dataclasses.replace(params, requests=16 if short else 150)

@@ -145,6 +145,7 @@ class LLMService(AsyncClosing):
                 jitter=config.retry_jitter,
             ),
             retry_after_cap=config.retry_after_cap,
+            retry_before_fallback=config.retry_before_fallback,
         )
         self._caller = _ResilientCaller(
             policy,

@@ -123,6 +123,11 @@ class CircuitBreaker:
         """An attempt ended without a verdict on the model (its caller was cancelled)."""
         self._running = max(0, self._running - 1)
 
+    @property
+    def failures_in_a_row(self) -> int:
+        """How many of the latest finished attempts failed, back to the last success."""
+        return self._trailing_failures
+
     def record_success(self) -> None:
         """An attempt succeeded: in half-open this closes the circuit."""
         self.attempt_abandoned()

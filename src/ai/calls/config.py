@@ -61,7 +61,12 @@ class LLMConfig:
     `model_capabilities` overrides or adds what a model accepts, by exact model name.
     `fallback_models` are tried in order after the primary `model` fails in a way another
     model can fix; a plain string is a model on the same provider, a `ModelRoute` one on
-    another provider.
+    another provider. A model is retried `max_retries` times with backoff, except that a
+    retryable failure (429, 5xx, timeout, refused connection) that follows another failed
+    attempt of the same model (a streak: the model is down, not blipping) goes to the
+    fallback at once, when there is one with its circuit not open: a healthy model now
+    beats a retry of a sick one after a second's wait. `retry_before_fallback=True`
+    retries every model `max_retries` times before the next, streak or not.
 
     `max_connections` and `max_keepalive_connections` bound the connection pool of the
     httpx client the service opens for itself (`None`: no limit; a client passed as
@@ -86,6 +91,7 @@ class LLMConfig:
     max_retry_delay: float = 30.0
     retry_jitter: float = 0.25
     retry_after_cap: float = 60.0
+    retry_before_fallback: bool = False
     circuit_failure_threshold: int = 5
     circuit_cooldown: float = 30.0
     circuit_failure_rate: float = 0.5

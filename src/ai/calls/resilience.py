@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from ai.calls.circuit import CircuitBreaker
+from ai.calls.circuit import CircuitBreaker, CircuitState
 from ai.calls.config import ResolvedRoute
 from ai.calls.retry import RetryPolicy
 from ai.core.clock import Clock
@@ -78,8 +78,11 @@ class ResilientCaller:
                 progress.errors.append(_circuit_open(route, breaker))
                 continue
             progress.route, progress.fallback_used = route, index > 0
+            fallback_next = any(
+                self.breaker(later).state is not CircuitState.OPEN for later in routes[index + 1 :]
+            )
             try:
-                return await self._with_retries(route, attempt, progress, breaker)
+                return await self._with_retries(route, attempt, progress, breaker, fallback_next)
             except ProviderError as error:
                 progress.errors.append(error)
                 if not error.fallback_can_help or self._deadline_passed(progress):
@@ -99,6 +102,7 @@ class ResilientCaller:
         attempt: Attempt[T],
         progress: CallProgress,
         breaker: CircuitBreaker,
+        fallback_next: bool,
     ) -> T:
         retries = 0
         while True:
@@ -111,7 +115,12 @@ class ResilientCaller:
                 result = await self._within(remaining, attempt(route, remaining), route, progress)
             except ProviderError as error:
                 self._record_health(breaker, error)
-                if not self._policy.should_retry(error, retries):
+                if not self._policy.should_retry(
+                    error,
+                    retries,
+                    fallback_next=fallback_next,
+                    failures_in_a_row=breaker.failures_in_a_row,
+                ):
                     raise
                 if breaker.outage:  # the model is down: retrying it only adds latency
                     raise

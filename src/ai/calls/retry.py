@@ -58,13 +58,30 @@ class RetryPolicy:
     max_retries: int = 3
     backoff: ExponentialBackoff = field(default_factory=ExponentialBackoff)
     retry_after_cap: float = 60.0
+    #: False: a model with a fallback after it hands a retryable failure to the fallback
+    #: at once when its attempt before failed too (a streak says it is down, so waiting
+    #: to retry it only adds latency); an isolated failure is retried as usual, and the
+    #: chain's last model always is. True: every model is retried up to `max_retries`
+    #: times before the next is tried.
+    retry_before_fallback: bool = False
 
     def __post_init__(self) -> None:
         if self.max_retries < 0:
             raise ConfigurationError(f"max_retries must be >= 0, got {self.max_retries}.")
 
-    def should_retry(self, error: ProviderError, retries_done: int) -> bool:
-        """Whether to try again after `retries_done` retries have already failed."""
+    def should_retry(
+        self,
+        error: ProviderError,
+        retries_done: int,
+        *,
+        fallback_next: bool = False,
+        failures_in_a_row: int = 1,
+    ) -> bool:
+        """Whether to try the same model again after `retries_done` retries have already
+        failed; `fallback_next` when another model would take the call instead, and
+        `failures_in_a_row` the model's latest failed attempts, this one included."""
+        if fallback_next and failures_in_a_row > 1 and not self.retry_before_fallback:
+            return False
         return error.retryable and retries_done < self.max_retries
 
     def wait(self, error: ProviderError, retry_number: int, rng: random.Random) -> float:

@@ -49,6 +49,7 @@ _SETTINGS = {
     "timeout": float,
     "max_retries": int,
     "retry_delay": float,
+    "retry_before_fallback": bool,
     "stream_idle_timeout": float,
     "circuit_failure_threshold": int,
     "circuit_cooldown": float,

@@ -239,20 +239,96 @@ async def test_unknown_model_fault_on_a_known_model(fake: FakeProviderServer) ->
     assert stats.model.startswith("gpt-4o") and stats.fallback_used
 
 
+@pytest.mark.parametrize(
+    ("retry_before_fallback", "attempts", "sleeps"),
+    [
+        # The primary's first failure is isolated, so it is retried; its second makes a
+        # streak and goes to gpt-4o; gpt-4o's first is isolated too; the last model is
+        # retried up to max_retries whatever happened.
+        (False, 6, [1.0, 1.0, 1.0]),
+        (True, 6, [1.0, 1.0, 1.0]),
+    ],
+)
 async def test_exhausted_retries_fall_back_then_all_fail(
-    fake: FakeProviderServer, clock: FakeClock, records: list[RequestRecord]
+    fake: FakeProviderServer,
+    clock: FakeClock,
+    records: list[RequestRecord],
+    retry_before_fallback: bool,
+    attempts: int,
+    sleeps: list[float],
 ) -> None:
     fake.faults.add(Fault.server_error(503), times=None)
-    config = openai_config(fake, max_retries=1, fallback_models=["gpt-4o", "gpt-4.1-mini"])
+    config = openai_config(
+        fake,
+        max_retries=1,
+        fallback_models=["gpt-4o", "gpt-4.1-mini"],
+        retry_before_fallback=retry_before_fallback,
+        retry_jitter=0.0,
+    )
     async with LLMService(config, clock=clock) as llm:
         llm.subscribe(records.append)
         with pytest.raises(AllModelsFailedError) as caught:
             await llm.complete(messages=HELLO)
     assert [e.model for e in caught.value.errors] == ["gpt-4o-mini", "gpt-4o", "gpt-4.1-mini"]
     assert all(isinstance(e, ProviderError) and e.status == 503 for e in caught.value.errors)
-    assert fake.request_count() == 6
+    assert fake.request_count() == attempts
+    assert clock.sleeps == sleeps
     [record] = records
-    assert record.attempts == 6 and record.fallback_used and not record.success
+    assert record.attempts == attempts and record.fallback_used and not record.success
+
+
+@pytest.mark.parametrize("retry_before_fallback", [False, True])
+async def test_a_model_failing_in_a_row_hands_calls_to_the_fallback_at_once(
+    fake: FakeProviderServer, clock: FakeClock, retry_before_fallback: bool
+) -> None:
+    """An isolated failure is retried on the same model after the backoff; once the
+    model's attempts fail in a row (an outage), each call's first failure goes straight
+    to the fallback, with no wait: unless `retry_before_fallback`."""
+    config = openai_config(
+        fake,
+        fallback_models=["gpt-4o"],
+        max_retries=3,
+        retry_jitter=0.0,
+        retry_before_fallback=retry_before_fallback,
+    )
+    async with LLMService(config, clock=clock) as llm:
+        fake.faults.push(Fault.server_error(500))  # one blip
+        _, stats = await llm.complete(messages=HELLO)
+        assert stats.model.startswith("gpt-4o-mini") and stats.attempts == 2
+        assert clock.sleeps == [1.0] and not stats.fallback_used
+        fake.faults.add(Fault.server_error(503), times=None, model="gpt-4o-mini")  # down
+        clock.sleeps.clear()
+        first = await llm.complete(messages=HELLO)
+        second = await llm.complete(messages=HELLO)
+    if retry_before_fallback:  # the call waits out the primary's retries, which open
+        assert first[1].attempts == 5 and clock.sleeps == [1.0, 2.0, 4.0]  # its circuit
+        assert second[1].attempts == 1  # skipped while open
+    else:  # the first call retries once (an isolated failure), then the streak hands over
+        assert first[1].attempts == 3 and clock.sleeps == [1.0]
+        assert second[1].attempts == 2  # one failed try, straight to the fallback
+    assert first[1].fallback_used and second[1].fallback_used
+    assert second[1].model.startswith("gpt-4o") and not second[1].model.startswith("gpt-4o-m")
+
+
+async def test_a_fallback_behind_an_open_circuit_does_not_stop_retries(
+    fake: FakeProviderServer, clock: FakeClock
+) -> None:
+    """Handing over at once only pays when the next model may take the call: with its
+    circuit open, the failing primary is retried as if it were the last model."""
+    fake.faults.add(Fault.server_error(500), times=None, model="gpt-4o")
+    config = openai_config(
+        fake, fallback_models=["gpt-4o"], circuit_failure_threshold=3, retry_jitter=0.0
+    )
+    async with LLMService(config, clock=clock) as llm:
+        with pytest.raises(ProviderError):
+            await llm.complete(messages=HELLO, model="gpt-4o")
+        assert llm.circuit_state("gpt-4o") is CircuitState.OPEN
+        for _ in range(2):  # the primary fails twice in a row: a streak
+            fake.faults.push(Fault.server_error(500))
+        clock.sleeps.clear()
+        _, stats = await llm.complete(messages=HELLO)
+    assert stats.model.startswith("gpt-4o-mini") and not stats.fallback_used
+    assert stats.attempts == 3 and clock.sleeps == [1.0, 2.0]
 
 
 async def test_fallback_after_model_specific_outage(
