@@ -233,26 +233,29 @@ class LLMService(AsyncClosing):
                 self._planner.unrecorded(chat),
             )
         # No guards: what GuardChain.run does for an empty chain (the call as planned, one
-        # record whatever happens), without an admission step that has nothing to admit.
+        # record whatever happens), without an admission step that has nothing to admit
+        # and without the `PlannedCall` that only guards (or a failure's record) read.
         slot = RecordSlot(self._emit, ())
         try:
-            return await self._complete_admitted(chat, chat.planned, slot)
+            return await self._complete_admitted(chat, None, slot)
         except BaseException as error:
             if slot.record is None:
                 slot.emit(self._planner.unrecorded(chat)(chat.planned, error))
             raise
 
     async def _complete_admitted(
-        self, chat: ChatCall, call: PlannedCall, slot: RecordSlot
+        self, chat: ChatCall, call: PlannedCall | None, slot: RecordSlot
     ) -> tuple[str, CompletionStats]:
-        """An admitted call: from the cache when it can be, else from the provider."""
-        request, prepare, builder = self._planner.admit(chat, call)
+        """An admitted call (`call` as the guards passed it on, None without guards): from
+        the cache when it can be, else from the provider."""
+        request, defaults, builder = self._planner.admit(chat, call)
         cache = self._cache
         plan = None
         if cache is not None:
             plan = cache.plan(chat.routes[0].provider, request, chat.spec.cache)
             if plan is not None and plan.read and (hit := await cache.lookup(plan)) is not None:
                 return hit.text, self._emit_hit(builder, hit, slot.emit)
+        prepare = self._planner.preparer(request, defaults)
         run = _Run(request, prepare, chat.routes, builder, slot.emit)
         if plan is None:
             return await self._complete_uncached(run)
@@ -344,7 +347,8 @@ class LLMService(AsyncClosing):
         try:
             if admission.refusal is not None:
                 raise admission.refusal
-            request, prepare, builder = self._planner.admit(chat, admission.call)
+            request, defaults, builder = self._planner.admit(chat, admission.call)
+            prepare = self._planner.preparer(request, defaults)
             job = self._stream_job(stream, _Run(request, prepare, chat.routes, builder, slot.emit))
             plan = self._cache_plan(chat.routes[0], request, chat.spec.cache)
             deltas = (

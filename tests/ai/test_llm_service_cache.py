@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import uuid
+from datetime import UTC
 
 import pytest
 
 from ai.cache import ResponseCache
 from ai.core.guards import PassThroughGuard, PlannedCall
-from ai.core.records import RequestRecord
+from ai.core.records import SCHEMA_VERSION, CostSource, Operation, Outcome, RequestRecord
 from ai.errors import ConfigurationError, ProviderError
 from ai.llm_service import LLMService
 from ai.testing import FakeProviderServer, Fault
@@ -216,6 +218,53 @@ async def test_every_hit_leaves_one_labelled_priced_record(
         assert record.usage is not None and record.usage.total_tokens == 0
         assert record.success and record.cost_source == "cache" and record.attempts == 0
     assert records[4].tags == {} and records[4].user is None
+
+
+async def test_a_hit_leaves_a_complete_record_and_stats(
+    fake: FakeProviderServer, records: list[RequestRecord]
+) -> None:
+    """The hit's stats and record are built field by field in declaration order (a hit is
+    meant to be cheap): every field must hold what the keyword constructor would put there."""
+    async with LLMService(
+        openai_config(fake, temperature=0.0), cache=ResponseCache.memory()
+    ) as llm:
+        llm.subscribe(records.append)
+        _, first = await llm.complete(messages=QUESTION)
+        _, stats = await llm.complete(messages=QUESTION)
+    assert len(records) == 2
+    record = records[1]
+    assert dataclasses.replace(record) == record and dataclasses.replace(stats) == stats
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        record.cached = False  # type: ignore[misc]
+    assert (stats.provider, stats.model, stats.model_requested) == (
+        first.provider,
+        first.model,
+        first.model_requested,
+    )
+    assert (stats.input_tokens, stats.output_tokens, stats.cached_input_tokens) == (0, 0, 0)
+    assert (stats.cache_creation_tokens, stats.reasoning_tokens) == (0, 0)
+    assert stats.tokens_estimated is False and stats.estimated_cost == 0.0
+    assert stats.cost_source is CostSource.CACHE and stats.time_to_first_token_ms is None
+    assert stats.attempts == 0 and stats.cached is True and stats.fallback_used is False
+    assert stats.finish_reason == first.finish_reason and stats.tool_calls == []
+    assert stats.saved_cost == first.estimated_cost and stats.latency_ms >= 0.0
+    assert record.request_id == stats.request_id != first.request_id
+    assert record.timestamp.tzinfo is UTC and record.timestamp >= records[0].timestamp
+    assert (record.provider, record.model_requested, record.model) == (
+        stats.provider,
+        stats.model_requested,
+        stats.model,
+    )
+    assert record.usage is not None and record.usage.total_tokens == 0
+    assert record.estimated_cost == 0.0 and record.saved_cost == stats.saved_cost
+    assert record.latency_ms == stats.latency_ms and record.time_to_first_token_ms is None
+    assert record.attempts == 0 and record.outcome is Outcome.SUCCESS
+    assert record.error_type is None and record.error_message is None
+    assert record.cached is True and record.streamed is False and record.fallback_used is False
+    assert record.cost_source is CostSource.CACHE
+    assert (record.user, record.agent, record.tags) == (None, None, {})
+    assert record.operation is Operation.CHAT and record.guard_decisions == ()
+    assert record.schema_version == SCHEMA_VERSION
 
 
 async def test_a_hit_under_guards_is_recorded_once_and_settled(

@@ -79,7 +79,8 @@ def call_spec(
     config: LLMConfig, messages: Sequence[Message], options: Mapping[str, Any]
 ) -> CallSpec:
     """Check `options` and build the request, filling what is left out from `config`."""
-    given = {name: value for name, value in options.items() if value is not None}
+    # Most calls pass no options: the comprehension (a function call in 3.11) is skipped.
+    given = {name: value for name, value in options.items() if value is not None} if options else {}
     if not given:  # the common call: everything from the configuration
         timeout = float(config.timeout)
         if timeout <= 0:

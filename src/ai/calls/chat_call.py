@@ -30,27 +30,77 @@ from ai.providers.registry import ProviderRegistry
 logger = logging.getLogger("ai.llm_service")
 
 _FIELDS = ("temperature", "max_tokens", "tools", "tool_choice")
-#: Bits of a random 128-bit number that make it a version-4 UUID (RFC 9562).
-_UUID4_CLEAR = ~((0xC000 << 48) | (0xF000 << 64)) & ((1 << 128) - 1)
-_UUID4_SET = (0x8000 << 48) | (0x4 << 76)
 
 
 def new_request_id() -> str:
-    """A random version-4 UUID as 32 hex digits, what `uuid.uuid4().hex` gives, without
-    building a `UUID` object (half the cost, on every call)."""
-    return "%032x" % ((int.from_bytes(os.urandom(16), "big") & _UUID4_CLEAR) | _UUID4_SET)
+    """A random version-4 UUID as 32 hex digits, what `uuid.uuid4().hex` gives (16 bytes
+    of `os.urandom` with the version and variant bits set, RFC 9562), without building a
+    `UUID` object or a 128-bit integer: it runs on every call, cache hits included."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
+    raw[8] = (raw[8] & 0x3F) | 0x80  # variant 10 (RFC 9562)
+    return raw.hex()
 
 
 @dataclass(slots=True)
 class ChatCall:
-    """One chat call in flight: what the caller asked, the call the guards see, its
-    deadline and attempts, and (once admitted) the builder of its record."""
+    """One chat call in flight: what the caller asked, its id, deadline and attempts, and
+    (once admitted) the builder of its record.
+
+    `planned`, the call as guards see it, is built on first use: a service without guards
+    never needs it (unless the call fails before it is recorded), so a cache hit there
+    skips building it."""
 
     spec: CallSpec
-    planned: PlannedCall
+    provider: str
+    request_id: str
+    streamed: bool
     progress: CallProgress
     builder: StatsBuilder | None = None
     routes: list[ResolvedRoute] = field(default_factory=list)
+    _planned: PlannedCall | None = None
+
+    @property
+    def planned(self) -> PlannedCall:
+        """The call as the guards see it (built once, when first asked for)."""
+        if self._planned is None:
+            self._planned = _planned_call(self)
+        return self._planned
+
+    def as_planned(self, call: PlannedCall | None) -> bool:
+        """True when `call` is this call as planned: no guard saw it (None) or none
+        rewrote it (the very `planned` object)."""
+        return call is None or call is self._planned
+
+
+def _planned_call(chat: ChatCall) -> PlannedCall:
+    """The `PlannedCall` of `chat`: its request's model, inputs and parameters."""
+    request = chat.spec.request
+    parameters: dict[str, Any] = (
+        {**request.extra, **request.options} if request.extra or request.options else {}
+    )
+    # The _FIELDS, in that order.
+    if request.temperature is not None:
+        parameters["temperature"] = request.temperature
+    if request.max_tokens is not None:
+        parameters["max_tokens"] = request.max_tokens
+    if request.tools is not None:
+        parameters["tools"] = request.tools
+    if request.tool_choice is not None:
+        parameters["tool_choice"] = request.tool_choice
+    labels = chat.spec.labels
+    return PlannedCall(
+        operation=Operation.CHAT,
+        model=request.model,
+        provider=chat.provider,
+        inputs=request.messages,
+        parameters=parameters,
+        user=labels.user,
+        agent=labels.agent,
+        tags=labels.tags,
+        streamed=chat.streamed,
+        request_id=chat.request_id,
+    )
 
 
 def _rewritten(request: ChatRequest, call: PlannedCall) -> ChatRequest:
@@ -90,52 +140,30 @@ class CallPlanner:
         now = self._clock.monotonic()
         timeout = spec.timeout
         progress = CallProgress(now, now + timeout, timeout)
-        request = spec.request
-        parameters: dict[str, Any] = (
-            {**request.extra, **request.options} if request.extra or request.options else {}
-        )
-        # The _FIELDS, in that order (each step of this runs on every call, cache hits too).
-        if request.temperature is not None:
-            parameters["temperature"] = request.temperature
-        if request.max_tokens is not None:
-            parameters["max_tokens"] = request.max_tokens
-        if request.tools is not None:
-            parameters["tools"] = request.tools
-        if request.tool_choice is not None:
-            parameters["tool_choice"] = request.tool_choice
-        labels = spec.labels
-        planned = PlannedCall(
-            operation=Operation.CHAT,
-            model=request.model,
-            provider=self._provider,
-            inputs=request.messages,
-            parameters=parameters,
-            user=labels.user,
-            agent=labels.agent,
-            tags=labels.tags,
-            streamed=streamed,
-            request_id=new_request_id(),
-        )
-        return ChatCall(spec, planned, progress)
+        return ChatCall(spec, self._provider, new_request_id(), streamed, progress)
 
     def admit(
-        self, chat: ChatCall, call: PlannedCall
-    ) -> tuple[ChatRequest, Callable[[ResolvedRoute], ChatRequest], StatsBuilder]:
-        """The request a (possibly rewritten) call stands for, the function that fits it to
-        each route's model (once per route, before its first request), and the builder of
-        its stats."""
+        self, chat: ChatCall, call: PlannedCall | None
+    ) -> tuple[ChatRequest, frozenset[str], StatsBuilder]:
+        """The request a (possibly rewritten) call stands for, which of its parameters are
+        the configuration's untouched defaults (for `preparer`), and the builder of its
+        stats. `call` is the call as the guards passed it on; None when there are no
+        guards."""
         spec = chat.spec
-        if call is chat.planned:  # no guard rewrote it: the caller's request as is
+        if chat.as_planned(call):  # no guard rewrote it: the caller's request as is
             request, defaults, labels = spec.request, spec.defaults, spec.labels
+            provider = chat.provider
         else:
+            assert call is not None
             request = _rewritten(spec.request, call)
             changed = {n for n in _FIELDS if getattr(request, n) != getattr(spec.request, n)}
-            defaults, labels = spec.defaults - changed, call.labels
-        chat.routes = self.routes_for(call.provider, call.model)
+            defaults, labels, provider = spec.defaults - changed, call.labels, call.provider
+        chat.routes = self.routes_for(provider, request.model)
         chat.progress.route = chat.routes[0]
-        prepare = self._preparer(request, defaults)
-        chat.builder = self.builder(request, chat.progress, call, spec.request.model, labels)
-        return request, prepare, chat.builder
+        chat.builder = self.builder(
+            request, chat.progress, chat.request_id, spec.request.model, labels
+        )
+        return request, defaults, chat.builder
 
     def unrecorded(self, chat: ChatCall) -> Callable[[PlannedCall, BaseException], RequestRecord]:
         """Builds the record of a call that ended before anything else recorded it:
@@ -145,7 +173,9 @@ class CallPlanner:
             builder = chat.builder
             if builder is None:  # ended before or while the guards ran
                 request = dataclasses.replace(chat.spec.request, model=call.model)
-                builder = self.builder(request, chat.progress, call, chat.spec.request.model)
+                builder = self.builder(
+                    request, chat.progress, call.request_id, chat.spec.request.model, call.labels
+                )
             failure = builder.failure_record(error, streamed=call.streamed)
             if chat.progress.route is None:
                 failure = dataclasses.replace(failure, provider=call.provider)
@@ -178,26 +208,22 @@ class CallPlanner:
         self,
         request: ChatRequest,
         progress: CallProgress,
-        call: PlannedCall,
+        request_id: str,
         requested: str,
-        labels: CallLabels | None = None,
+        labels: CallLabels,
     ) -> StatsBuilder:
-        """The builder of the call's stats and record; `labels` are the call's (given when
-        already at hand, to spare building them again)."""
+        """The builder of the call's stats and record (its fields in order: keyword
+        arguments cost more, on every call)."""
         return StatsBuilder(
-            request=request,
-            progress=progress,
-            clock=self._clock,
-            pricing=self._pricing(),
-            labels=call.labels if labels is None else labels,
-            request_id=call.request_id,
-            model_requested=requested,
+            request, progress, self._clock, self._pricing(), labels, request_id, requested
         )
 
-    def _preparer(
+    def preparer(
         self, request: ChatRequest, defaults: frozenset[str]
     ) -> Callable[[ResolvedRoute], ChatRequest]:
-        """`request` fitted to each route's model, once per route."""
+        """The function that fits `request` to each route's model, once per route, before
+        its first request; asked for only when a call goes to a provider (a cache hit never
+        needs it)."""
         fitted: dict[str, ChatRequest] = {}
         config = self._config
 

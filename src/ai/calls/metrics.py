@@ -38,19 +38,23 @@ class ServiceMetrics:
         self.requests += 1
         self.attempts += record.attempts
         self.cached += record.cached
-        self._latency_sum += record.latency_ms
-        self._latency_max = max(self._latency_max, record.latency_ms)
+        latency = record.latency_ms
+        self._latency_sum += latency
+        if latency > self._latency_max:
+            self._latency_max = latency
         if record.time_to_first_token_ms is not None:
             self._ttft_sum += record.time_to_first_token_ms
             self._ttft_count += 1
         if not record.success:
             self.failures += 1
             self.errors[record.error_type or "unknown"] += 1
-        self.input_tokens += record.input_tokens
-        self.output_tokens += record.output_tokens
+        usage = record.usage
+        if usage is not None:  # what record.input_tokens and output_tokens read
+            self.input_tokens += usage.input_tokens
+            self.output_tokens += usage.output_tokens
         if record.estimated_cost is not None:
             self.cost += record.estimated_cost
-        elif record.usage is not None:
+        elif usage is not None:
             self.unpriced += 1
         self.by_model[record.model or record.model_requested] += 1
 

@@ -11,7 +11,8 @@ from ai.accounting.tokens import count_message_tokens, count_tokens
 from ai.cache.entry import CachedResponse
 from ai.calls.resilience import CallProgress
 from ai.core.clock import Clock
-from ai.core.records import CallLabels, CostSource, Operation, RequestRecord
+from ai.core.frozen import direct_constructor
+from ai.core.records import SCHEMA_VERSION, CallLabels, CostSource, Operation, RequestRecord
 from ai.core.usage import Usage
 from ai.errors import describe_failure
 from ai.providers.base import ChatRequest, ChatResult, ToolCall
@@ -75,6 +76,12 @@ class CompletionStats:
         return self.output_tokens / (self.latency_ms / 1000)
 
 
+#: `CompletionStats(...)` and `RequestRecord(...)` from every field's value in order, without
+#: the generated `__init__` of a frozen dataclass (`ai.core.frozen`): built on every call.
+_new_stats = direct_constructor(CompletionStats)
+_new_record = direct_constructor(RequestRecord)
+
+
 @dataclass(slots=True)
 class StatsBuilder:
     """Internal: turns a finished (or failed) call into `CompletionStats` and its
@@ -130,28 +137,30 @@ class StatsBuilder:
 
         `saved_cost` is what the original call cost; the answer's own size stays in the
         cache entry, not in the token counts, so token consumption is never double counted.
+        Built with `_new_stats` (every field, in order): a hit is meant to cost little.
         """
         elapsed = self.elapsed_ms()
-        return CompletionStats(
-            request_id=self.request_id,
-            provider=hit.provider,
-            model=hit.model or self.request.model,
-            model_requested=self.model_requested,
-            input_tokens=0,
-            output_tokens=0,
-            cached_input_tokens=0,
-            cache_creation_tokens=0,
-            reasoning_tokens=0,
-            tokens_estimated=False,
-            estimated_cost=0.0 if self.pricing is not None else None,
-            cost_source=CostSource.CACHE,
-            latency_ms=elapsed,
-            time_to_first_token_ms=elapsed if streamed else None,
-            attempts=0,
-            cached=True,
-            finish_reason=hit.finish_reason,
-            tool_calls=list(hit.tool_calls),
-            saved_cost=hit.cost,
+        return _new_stats(
+            self.request_id,
+            hit.provider,
+            hit.model or self.request.model,  # model
+            self.model_requested,
+            0,  # input_tokens
+            0,  # output_tokens
+            0,  # cached_input_tokens
+            0,  # cache_creation_tokens
+            0,  # reasoning_tokens
+            False,  # tokens_estimated
+            0.0 if self.pricing is not None else None,  # estimated_cost
+            CostSource.CACHE,
+            elapsed,  # latency_ms
+            elapsed if streamed else None,  # time_to_first_token_ms
+            0,  # attempts
+            True,  # cached
+            False,  # fallback_used
+            hit.finish_reason,
+            list(hit.tool_calls),
+            hit.cost,  # saved_cost
         )
 
     @staticmethod
@@ -189,27 +198,34 @@ class StatsBuilder:
         return self.pricing.cost(model_used, usage, provider=host), None
 
     def record(self, stats: CompletionStats, *, streamed: bool) -> RequestRecord:
-        """The record of a successful call."""
-        return RequestRecord(
-            request_id=stats.request_id,
-            timestamp=self.clock.now(),
-            provider=stats.provider,
-            model_requested=stats.model_requested,
-            model=stats.model,
-            usage=_NO_TOKENS if stats.cached else stats.usage,  # a hit used no tokens
-            estimated_cost=stats.estimated_cost,
-            latency_ms=stats.latency_ms,
-            time_to_first_token_ms=stats.time_to_first_token_ms,
-            attempts=stats.attempts,
-            success=True,
-            cached=stats.cached,
-            streamed=streamed,
-            fallback_used=stats.fallback_used,
-            cost_source=stats.cost_source,
-            saved_cost=stats.saved_cost,
-            user=self.labels.user,
-            agent=self.labels.agent,
-            tags=self.labels.tags,
+        """The record of a successful call, built with `_new_record` (every field, in
+        order): it is built on every call, cache hits included."""
+        labels = self.labels
+        return _new_record(
+            stats.request_id,
+            self.clock.now(),  # timestamp
+            stats.provider,
+            stats.model_requested,
+            stats.model,
+            _NO_TOKENS if stats.cached else stats.usage,  # a hit used no tokens
+            stats.estimated_cost,
+            stats.latency_ms,
+            stats.time_to_first_token_ms,
+            stats.attempts,
+            True,  # success
+            None,  # error_type
+            None,  # error_message
+            stats.cached,
+            streamed,
+            stats.fallback_used,
+            stats.cost_source,
+            stats.saved_cost,
+            labels.user,
+            labels.agent,
+            labels.tags,
+            Operation.CHAT,
+            (),  # guard_decisions
+            SCHEMA_VERSION,
         )
 
     def failure_record(

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ai.core.frozen import direct_constructor
 from ai.errors import ConfigurationError
 from ai.rag.filters_limits import preview
 
@@ -49,25 +50,10 @@ class Match:
     values: Vector | None = None
 
 
-_SET_MATCH_SLOTS = tuple(
-    getattr(Match, name).__set__ for name in ("id", "score", "metadata", "text", "values")
-)
-
-
-def stored_match(
-    id: str, score: float, metadata: Metadata, text: str | None, values: Vector | None
-) -> Match:
-    """A `Match` from fields a store already holds in the right types, built without the
-    frozen dataclass's `__init__` (one `object.__setattr__` call per field): 0.40 against
-    0.66 µs here, and a query builds ten. Equal to `Match(id, score, ...)` in every way."""
-    match = object.__new__(Match)
-    set_id, set_score, set_metadata, set_text, set_values = _SET_MATCH_SLOTS
-    set_id(match, id)
-    set_score(match, score)
-    set_metadata(match, metadata)
-    set_text(match, text)
-    set_values(match, values)
-    return match
+#: `Match(...)` for fields a store already holds in the right types, every field given,
+#: without the frozen dataclass's `__init__` (`ai.core.frozen`): 0.36 against 0.63 µs
+#: here, and a query builds ten.
+stored_match = direct_constructor(Match)
 
 
 @dataclass(frozen=True, slots=True)
