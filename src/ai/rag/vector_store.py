@@ -58,6 +58,14 @@ DEFAULT_INDEX_NAME = "devora-embeddings"
 DEFAULT_ANN_THRESHOLD = 50_000
 
 #: Fields the front reads for every backend: they are never "unused".
+#: Squared lengths the float32 dot product of `_quick_query` computes accurately; beyond
+#: them (subnormal squares lose digits, huge ones overflow) the checked path's float64
+#: norm decides.
+_QUICK_SQUARED: Final = (1e-12, 1e12)
+#: A query whose squared length is this close to 1 counts as unit length (float32 sums
+#: of 384 squares of a normalised vector land within about 1e-7 of it).
+_UNIT_SLACK: Final = 1e-6
+
 #: The engines of the memory store's approximate index (`stores.memory_index`): ScaNN
 #: (a quantized scan with exact re-scoring; Linux) and usearch (an HNSW graph; anywhere).
 ANN_ENGINES: Final = ("scann", "usearch")
@@ -338,7 +346,7 @@ class VectorStore(AsyncClosing):
         """The `top_k` closest records passing `filter`, best first."""
         if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
             raise ConfigurationError(f"top_k must be an integer >= 1, got {preview(top_k)}.")
-        parsed = self._filter(filter)
+        parsed = None if filter is None else self._filter(filter)
         query = self._vector(vector, "the query vector")
         matches = await self._backend.query(
             query, top_k, self._namespace(namespace), parsed, include_values
@@ -431,8 +439,9 @@ class VectorStore(AsyncClosing):
         normalised for cosine with one dot product, or None for `as_vector`'s full checks.
 
         A finite sum of squares implies finite elements, so that dot product also stands
-        in for the NaN/infinity check; any doubt (other dtypes, a zero, an overflow)
-        falls through to the slow path, which words the error.
+        in for the NaN/infinity check; any doubt (other dtypes, a length too small or too
+        large for float32's squares) falls through to the slow path, which words the error. A vector already of unit
+        length (within float32's rounding of a normalisation) is used as it is.
         """
         if (
             type(values) is not np.ndarray
@@ -441,9 +450,9 @@ class VectorStore(AsyncClosing):
         ):
             return None
         squared = float(np.dot(values, values))
-        if not 0.0 < squared < math.inf:
+        if not _QUICK_SQUARED[0] < squared < _QUICK_SQUARED[1]:
             return None
-        if self.config.metric is DistanceMetric.COSINE:
+        if self.config.metric is DistanceMetric.COSINE and abs(squared - 1.0) > _UNIT_SLACK:
             result: Vector = values * np.float32(1 / math.sqrt(squared))
             return result
         return values

@@ -7,9 +7,11 @@ import contextlib
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from ai.errors import ConfigurationError, DevoraError
 from ai.rag import VectorRecord, VectorStore, VectorStoreConfig
@@ -176,3 +178,40 @@ async def test_reads_raise_only_typed_errors(
         ):
             with contextlib.suppress(DevoraError):
                 await call()
+
+
+_float32_queries = hnp.arrays(
+    np.float32,
+    DIM,
+    elements=st.floats(width=32, allow_nan=True, allow_infinity=True)
+    | st.sampled_from([0.0, 1e-30, 1e30, 3.4e38]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(query=_float32_queries)
+async def test_a_float32_query_array_reads_as_the_same_query_as_a_list(
+    query: npt.NDArray[np.float32],
+) -> None:
+    """The store's fast path for float32 arrays (what embedders give) gives the scores
+    the checked path gives for the same numbers as a list, or the same typed error."""
+    for metric in ("cosine", "dot", "euclidean"):
+        store = VectorStore(VectorStoreConfig(dimension=DIM, metric=metric))
+        await store.upsert(
+            [VectorRecord(str(i), v) for i, v in enumerate(np.eye(DIM, dtype=np.float32) + 0.1)]
+        )
+        outcomes = []
+        for form in (query, [float(x) for x in query]):
+            try:
+                found = await store.query(form, top_k=DIM)
+            except ConfigurationError as error:
+                outcomes.append(type(error))
+            else:
+                outcomes.append({m.id: m.score for m in found})
+        fast, checked = outcomes
+        if isinstance(fast, dict) and isinstance(checked, dict):
+            assert fast.keys() == checked.keys()
+            for key, score in fast.items():
+                assert score == pytest.approx(checked[key], rel=1e-5, abs=1e-6)
+        else:
+            assert fast == checked
