@@ -440,8 +440,9 @@ class VectorStore(AsyncClosing):
 
         A finite sum of squares implies finite elements, so that dot product also stands
         in for the NaN/infinity check; any doubt (other dtypes, a length too small or too
-        large for float32's squares) falls through to the slow path, which words the error. A vector already of unit
-        length (within float32's rounding of a normalisation) is used as it is.
+        large for float32's squares) falls through to the slow path, which words the
+        error. A vector already of unit length (within float32's rounding of a
+        normalisation) is used as it is.
         """
         if (
             type(values) is not np.ndarray
