@@ -105,6 +105,11 @@ class MetadataColumns:
         stored = self._records[row]
         return _copy(stored) if stored else {}
 
+    def get_many(self, rows: list[int]) -> list[dict[str, Any]]:
+        """`get` for each of `rows` (one call for a query's results)."""
+        records = self._records
+        return [_copy(stored) if stored else {} for stored in map(records.__getitem__, rows)]
+
     def append(self, metadata: Mapping[str, Any]) -> None:
         """Add a row at the end."""
         row = len(self._records)

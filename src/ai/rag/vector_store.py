@@ -58,6 +58,7 @@ DEFAULT_INDEX_NAME = "devora-embeddings"
 DEFAULT_ANN_THRESHOLD = 50_000
 
 #: Fields the front reads for every backend: they are never "unused".
+_FLOAT32: Final = np.dtype(np.float32)
 #: Squared lengths the float32 dot product of `_quick_query` computes accurately; beyond
 #: them (subnormal squares lose digits, huge ones overflow) the checked path's float64
 #: norm decides.
@@ -344,12 +345,16 @@ class VectorStore(AsyncClosing):
         include_metadata: bool = True,
     ) -> list[Match]:
         """The `top_k` closest records passing `filter`, best first."""
-        if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
+        if type(top_k) is not int or top_k < 1:  # (bool is a subclass of int: refused)
             raise ConfigurationError(f"top_k must be an integer >= 1, got {preview(top_k)}.")
         parsed = None if filter is None else self._filter(filter)
         query = self._vector(vector, "the query vector")
         matches = await self._backend.query(
-            query, top_k, self._namespace(namespace), parsed, include_values
+            query,
+            top_k,
+            self.config.namespace if namespace is None else self._namespace(namespace),
+            parsed,
+            include_values,
         )
         if include_metadata:
             return matches
@@ -446,7 +451,7 @@ class VectorStore(AsyncClosing):
         """
         if (
             type(values) is not np.ndarray
-            or values.dtype != np.float32
+            or values.dtype is not _FLOAT32
             or values.shape != (self.dimension,)
         ):
             return None

@@ -301,16 +301,16 @@ class MemoryVectorBackend:
         ns: Namespace, rows: list[int], scores: list[float], include_values: bool
     ) -> list[Match]:
         """`Match` objects for `rows` with their `scores` (the hot end of every query)."""
-        ids, texts, metadata, matrix = ns.ids, ns.texts, ns.metadata.get, ns.matrix
+        ids, texts, matrix = ns.ids, ns.texts, ns.matrix
+        metadata = ns.metadata.get_many(rows)
+        if include_values:
+            return [
+                stored_match(ids[row], score, meta, texts[row], matrix[row].copy())
+                for row, score, meta in zip(rows, scores, metadata, strict=True)
+            ]
         return [
-            stored_match(
-                ids[row],
-                score,
-                metadata(row),
-                texts[row],
-                matrix[row].copy() if include_values else None,
-            )
-            for row, score in zip(rows, scores, strict=True)
+            stored_match(ids[row], score, meta, texts[row], None)
+            for row, score, meta in zip(rows, scores, metadata, strict=True)
         ]
 
     def _ann_top(
