@@ -180,31 +180,15 @@ async def test_a_guard_settles_after_a_failed_call(
     assert ledger.settled == [record] and not ledger.open_reservations
 
 
+@pytest.mark.parametrize("guarded", [True, False])
 async def test_a_cancelled_call_leaves_one_record_and_is_settled(
-    fake: FakeProviderServer, records: list[RequestRecord]
-) -> None:
-    ledger = Ledger()
-    fake.faults.push(Fault.slow_first_byte(5.0))
-    async with LLMService(openai_config(fake), guards=[ledger]) as llm:
-        llm.subscribe(records.append)
-        task = asyncio.ensure_future(llm.complete(messages=HELLO, user="bob"))
-        await _until(lambda: len(fake.requests) == 1)
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-    [record] = records
-    assert record.outcome is Outcome.CANCELLED and record.error_type is ErrorType.CANCELLED
-    assert record.user == "bob" and record.attempts == 1 and record.model is not None
-    assert ledger.settled == [record] and not ledger.open_reservations
-
-
-async def test_a_cancelled_call_without_guards_leaves_one_record(
-    fake: FakeProviderServer, records: list[RequestRecord]
+    fake: FakeProviderServer, records: list[RequestRecord], guarded: bool
 ) -> None:
     """Without guards the call as guards would see it is built only when a failure needs it
     for its record: the record must be the same as under guards."""
+    ledger = Ledger()
     fake.faults.push(Fault.slow_first_byte(5.0))
-    async with LLMService(openai_config(fake)) as llm:
+    async with LLMService(openai_config(fake), guards=[ledger] if guarded else []) as llm:
         llm.subscribe(records.append)
         task = asyncio.ensure_future(llm.complete(messages=HELLO, user="bob"))
         await _until(lambda: len(fake.requests) == 1)
@@ -214,7 +198,10 @@ async def test_a_cancelled_call_without_guards_leaves_one_record(
     [record] = records
     assert record.outcome is Outcome.CANCELLED and record.error_type is ErrorType.CANCELLED
     assert record.user == "bob" and record.attempts == 1 and record.model is not None
-    assert record.provider == "openai" and record.guard_decisions == ()
+    if guarded:
+        assert ledger.settled == [record] and not ledger.open_reservations
+    else:
+        assert record.provider == "openai" and record.guard_decisions == ()
 
 
 async def test_a_stream_closed_early_is_settled_with_its_partial_cost(

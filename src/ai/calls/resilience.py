@@ -78,11 +78,10 @@ class ResilientCaller:
                 progress.errors.append(_circuit_open(route, breaker))
                 continue
             progress.route, progress.fallback_used = route, index > 0
-            fallback_next = any(
-                self.breaker(later).state is not CircuitState.OPEN for later in routes[index + 1 :]
-            )
             try:
-                return await self._with_retries(route, attempt, progress, breaker, fallback_next)
+                return await self._with_retries(
+                    route, attempt, progress, breaker, routes[index + 1 :]
+                )
             except ProviderError as error:
                 progress.errors.append(error)
                 if not error.fallback_can_help or self._deadline_passed(progress):
@@ -102,8 +101,10 @@ class ResilientCaller:
         attempt: Attempt[T],
         progress: CallProgress,
         breaker: CircuitBreaker,
-        fallback_next: bool,
+        later: Sequence[ResolvedRoute],
     ) -> T:
+        """`route` tried, and retried while the policy says so; `later` are the routes
+        after it (whether one may take the call is asked only after a failure)."""
         retries = 0
         while True:
             remaining = progress.deadline - self._clock.monotonic()
@@ -118,7 +119,7 @@ class ResilientCaller:
                 if not self._policy.should_retry(
                     error,
                     retries,
-                    fallback_next=fallback_next,
+                    fallback_next=self._any_open_to_calls(later),
                     failures_in_a_row=breaker.failures_in_a_row,
                 ):
                     raise
@@ -155,6 +156,10 @@ class ResilientCaller:
                 return await work
         except TimeoutError:  # ours: httpx's timeouts arrive as ProviderTimeoutError
             raise _deadline_error(route, progress) from None
+
+    def _any_open_to_calls(self, routes: Sequence[ResolvedRoute]) -> bool:
+        """Whether one of `routes` may take a call now (its circuit is not open)."""
+        return any(self.breaker(route).state is not CircuitState.OPEN for route in routes)
 
     @staticmethod
     def _record_health(breaker: CircuitBreaker, error: ProviderError) -> None:

@@ -64,21 +64,24 @@ _SCANN_DISTANCE = {
 
 def scann_available() -> bool:
     """ScaNN can be imported here (it ships Linux wheels only)."""
+    return _import_scann() is not None
+
+
+def _import_scann() -> Any | None:
     try:
-        import scann  # noqa: F401
+        import scann
     except ImportError:
-        return False
-    return True
+        return None
+    return scann
 
 
 def _scann() -> Any:
-    try:
-        import scann
-    except ImportError as exc:  # pragma: no cover - depends on the environment
+    scann = _import_scann()
+    if scann is None:  # pragma: no cover - depends on the environment
         raise ImportError(
             "ann_engine='scann' needs ScaNN: pip install 'devora-ai[ann]' (Linux only), or "
             "use ann_engine='usearch'."
-        ) from exc
+        )
     return scann
 
 
@@ -106,8 +109,8 @@ class ScannIndex:
             self._searcher = self._build(data, _SCANN_DISTANCE[metric], dims)
             #: "AH" and the dimensions per 4-bit code kept, for tests and diagnostics.
             self.scalar = f"AH{dims}"
-            if not probes or min(self._recall(*kind) for kind in probes) >= _CHECK_RECALL:
-                break
+            if all(self._recall(*kind) >= _CHECK_RECALL for kind in probes):
+                break  # (no probes: too few rows to judge, the coarsest is kept)
         del dimension  # ScaNN reads it from the rows
 
     def _build(self, data: npt.NDArray[np.float32], distance: str, dims: int) -> Any:
