@@ -712,6 +712,19 @@ def real_data(args: argparse.Namespace) -> tuple[Matrix, Matrix, str]:
     )
 
 
+def scann_line() -> str:
+    """ScaNN's version and the kernels our engine selected (`scann_kernels`)."""
+    from ai.rag.stores import scann_kernels
+    from ai.rag.stores.memory_scann import scann_available
+
+    if not scann_available():
+        return "no ScaNN"
+    from importlib.metadata import version
+
+    kernels = "AVX2" if scann_kernels.avx2_kernels() else "SSE4 (as the wheel ships)"
+    return f"scann {version('scann')} with {kernels} kernels"
+
+
 def main() -> None:
     args = parse_args()
     import faiss
@@ -725,8 +738,9 @@ def main() -> None:
         faiss.omp_set_num_threads(args.threads)
     print(
         f"Python {platform.python_version()}, {os.cpu_count()} CPUs, numpy {np.__version__}, "
-        f"faiss {faiss.__version__}, usearch {usearch.__version__}; threads per query: "
-        f"{args.threads or 'library defaults'}; load average {os.getloadavg()[0]:.1f}"
+        f"faiss {faiss.__version__}, usearch {usearch.__version__}, {scann_line()}; threads "
+        f"per query: {args.threads or 'library defaults'}; load average "
+        f"{os.getloadavg()[0]:.1f}"
     )
     real, real_queries, real_label = real_data(args)
     real_truth = exact_top_k(real, real_queries)

