@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ai.providers.base import ChatRequest
@@ -28,11 +28,40 @@ _CANONICAL = json.JSONEncoder(
 _encode_string = json.encoder.encode_basestring
 
 
+def _reusable_encoder() -> Callable[[Any], str]:
+    """`_CANONICAL.encode`, without building the C encoder afresh on every call.
+
+    `JSONEncoder.encode` makes a new C encoder object per call, which was more than half
+    the time of encoding a short conversation (1.7 against 0.7 µs here). This one is made
+    once with the same settings and no circular-reference table (a table would outlive a
+    failed call); a circular value ends in `RecursionError` instead, which `canonical_json`
+    reports as unkeyable like any other value with no JSON form. Where the C encoder is
+    missing (another Python implementation), the standard path.
+    """
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # pragma: no cover - CPython has it
+        return _CANONICAL.encode
+    try:
+        encoder = make(None, _CANONICAL.default, _encode_string, None, ":", ",", True, False, False)
+    except TypeError:  # pragma: no cover - a CPython whose signature changed
+        return _CANONICAL.encode
+
+    def encode(value: Any) -> str:
+        if type(value) is str:
+            return _encode_string(value)  # what encode() does for a bare string
+        return "".join(encoder(value, 0))
+
+    return encode
+
+
+_encode = _reusable_encoder()
+
+
 def canonical_json(value: Any) -> str:
     """Sorted keys, no whitespace, floats as floats: equal requests give equal text."""
     try:
-        return _CANONICAL.encode(value)
-    except (TypeError, ValueError) as exc:
+        return _encode(value)
+    except (TypeError, ValueError, RecursionError) as exc:
         raise UnkeyableRequest(str(exc)) from exc
 
 
@@ -78,7 +107,7 @@ def request_json(provider: str, request: ChatRequest) -> str:
                 ',"max_tokens":',
                 _encoded(request.max_tokens),
                 ',"messages":',
-                _CANONICAL.encode(list(request.messages)),
+                _encode(list(request.messages)),
                 ',"model":',
                 _encoded(request.model),
                 ',"options":',
@@ -94,7 +123,7 @@ def request_json(provider: str, request: ChatRequest) -> str:
                 "}",
             )
         )
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:
         raise UnkeyableRequest(str(exc)) from exc
 
 
@@ -110,7 +139,7 @@ def _encoded(value: Any) -> str:
         return int.__repr__(value)
     if kind is float and math.isfinite(value):
         return float.__repr__(value)
-    return _CANONICAL.encode(value)
+    return _encode(value)
 
 
 def split_last_user_message(

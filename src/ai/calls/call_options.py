@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, TypedDict
 
 from ai.calls.config import LLMConfig
+from ai.core.frozen import direct_constructor
 from ai.core.records import CallLabels
 from ai.errors import ConfigurationError
 from ai.providers.base import ChatRequest, Message
@@ -75,6 +76,13 @@ class CallSpec:
     cache: str | None
 
 
+#: The common call's objects, built by writing their slots (`ai.core.frozen`): every
+#: call builds these three, cache hits included.
+_new_request = direct_constructor(ChatRequest)
+_new_labels = direct_constructor(CallLabels)
+_new_spec = direct_constructor(CallSpec)
+
+
 def call_spec(
     config: LLMConfig, messages: Sequence[Message], options: Mapping[str, Any]
 ) -> CallSpec:
@@ -85,11 +93,21 @@ def call_spec(
         timeout = float(config.timeout)
         if timeout <= 0:
             raise ConfigurationError(f"timeout must be > 0 seconds, got {timeout}.")
-        request = ChatRequest(
-            config.model, validate_messages(messages), config.temperature, config.max_tokens
+        # ChatRequest's defaults, spelled out (its dicts fresh, as its default_factory).
+        request = _new_request(
+            config.model,
+            validate_messages(messages),
+            config.temperature,
+            config.max_tokens,
+            False,
+            None,
+            None,
+            {},
+            {},
+            "max_tokens",
         )
-        return CallSpec(
-            request, CallLabels(None, None, {}), _defaults(config, given), timeout, None
+        return _new_spec(
+            request, _new_labels(None, None, {}), _defaults(config, given), timeout, None
         )
     _check(given)
     timeout = float(given.get("timeout", config.timeout))

@@ -14,7 +14,13 @@ from hypothesis import strategies as st
 from ai.cache.keys import UnkeyableRequest, request_key, semantic_scope
 from ai.providers.base import ChatRequest
 
-json_scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=20))
+json_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=20),
+)
 json_values = st.recursive(
     json_scalars,
     lambda children: (
@@ -73,6 +79,17 @@ def test_unserialisable_requests_are_unkeyable() -> None:
         request_key("openai", request(extra={"callback": object()}))
     with pytest.raises(UnkeyableRequest):
         request_key("openai", request(extra={"x": float("nan")}))
+
+
+def test_a_circular_message_is_unkeyable_and_leaves_the_encoder_as_it_was() -> None:
+    """The reused JSON encoder keeps no table of what it has seen, so a circular value
+    (which ends in RecursionError) leaves nothing behind for the next request."""
+    looped: dict[str, object] = {"role": "user", "content": "Hi"}
+    looped["self"] = looped
+    before = request_key("openai", request())
+    with pytest.raises(UnkeyableRequest):
+        request_key("openai", request(messages=[looped]))
+    assert request_key("openai", request()) == before
 
 
 def test_semantic_scope_separates_the_last_user_message() -> None:
