@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -103,6 +104,10 @@ def test_nothing_is_set_without_the_library_or_its_symbol(
     monkeypatch.setitem(sys.modules, "scann_pybind", None)
     assert not scann_kernels.use_avx2_kernels(True)
     assert not scann_kernels.avx2_kernels()
+    monkeypatch.setitem(
+        sys.modules, "scann_pybind", SimpleNamespace(__file__="/nowhere/scann_pybind.so")
+    )
+    assert not scann_kernels.use_avx2_kernels(True)  # no such library loaded
     monkeypatch.undo()
     monkeypatch.setattr(scann_kernels, "_AVX2_FLAG", "no_such_symbol")
     assert not scann_kernels.use_avx2_kernels(True)

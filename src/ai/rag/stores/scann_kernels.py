@@ -55,8 +55,10 @@ def _flag() -> ctypes.c_bool | None:
     path = getattr(module, "__file__", None)
     if not path:
         return None
+    # RTLD_NOLOAD: the library as already loaded, never a second copy of it.
+    mode = getattr(os, "RTLD_NOLOAD", 0) | getattr(os, "RTLD_LAZY", 1)
     try:
-        return ctypes.c_bool.in_dll(ctypes.CDLL(path), _AVX2_FLAG)
+        return ctypes.c_bool.in_dll(ctypes.CDLL(path, mode=mode), _AVX2_FLAG)
     except (OSError, ValueError):
         return None
 
