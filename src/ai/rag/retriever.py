@@ -90,6 +90,14 @@ class ContextRetriever:
     In hybrid search a chunk found by one list only is scored by the other too
     (`ai.rag.search.complete`); `rescore_missing = False` turns that off (the chunk
     then counts as that list's worst), as in most hybrid search implementations.
+
+    A query the embedding model cannot read (its own tokenizer spells more than half of
+    it out letter by letter or marks it unknown: a script the model never learnt, such
+    as Arabic for all-MiniLM-L6-v2) is answered in hybrid mode from the keyword list
+    alone, fused as usual with an empty vector list, whenever keyword search found
+    anything; its vector would rank chunks at random. Models without a tokenizer file
+    (OpenAI's) are always trusted. `keyword_only_when_unread = False` fuses both lists
+    for every query.
     """
 
     def __init__(
@@ -124,6 +132,7 @@ class ContextRetriever:
         self.fetch_k = _checked_fetch_k(fetch_k)
         self.mmr_lambda = _checked_lambda(mmr_lambda)
         self.rescore_missing = True
+        self.keyword_only_when_unread = True
         self._hashes: dict[str, str] = {}
 
     @property
@@ -276,10 +285,13 @@ class ContextRetriever:
         parsed = parse_filter(filter, limits=self.vector_store.config.resolved_filter_limits())
         vector_hits: list[RetrievedChunk] = []
         keyword_hits: list[RetrievedChunk] = []
-        if mode is not SearchMode.KEYWORD:
-            query_vector, vector_hits = await self._vector_search(query, depth, filter)
         if mode is not SearchMode.VECTOR:
             keyword_hits = [from_keyword(h) for h in self.keywords.search(query, depth, parsed)]
+        floor = score_floor(self.vector_store.config.metric)
+        if mode is SearchMode.HYBRID and keyword_hits and self._unread(query):
+            return fuse(self.fusion, [], keyword_hits, floor)[:pool]
+        if mode is not SearchMode.KEYWORD:
+            query_vector, vector_hits = await self._vector_search(query, depth, filter)
         if mode is not SearchMode.HYBRID:
             return vector_hits or keyword_hits
         if self.rescore_missing:
@@ -292,8 +304,16 @@ class ContextRetriever:
                 vector_hits,
                 keyword_hits,
             )
-        floor = score_floor(self.vector_store.config.metric)
         return fuse(self.fusion, vector_hits, keyword_hits, floor)[:pool]
+
+    def _unread(self, query: str) -> bool:
+        """The embedding model cannot read `query` (`InputLimit.reads`: its tokenizer
+        spells most of it out), so hybrid search leaves the vector list out."""
+        return (
+            self.keyword_only_when_unread
+            and self.input_limit is not None
+            and not self.input_limit.reads(query)
+        )
 
     async def _vector_search(
         self, query: str, k: int, filter: Mapping[str, Any] | None
