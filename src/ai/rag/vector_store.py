@@ -57,7 +57,6 @@ DEFAULT_INDEX_NAME = "devora-embeddings"
 #: The in-memory store's HNSW index starts above this many vectors unless told otherwise.
 DEFAULT_ANN_THRESHOLD = 50_000
 
-#: Fields the front reads for every backend: they are never "unused".
 _FLOAT32: Final = np.dtype(np.float32)
 #: Squared lengths the float32 dot product of `_quick_query` computes accurately; beyond
 #: them (subnormal squares lose digits, huge ones overflow) the checked path's float64
@@ -71,6 +70,7 @@ _UNIT_SLACK: Final = 1e-6
 #: (a quantized scan with exact re-scoring; Linux) and usearch (an HNSW graph; anywhere).
 ANN_ENGINES: Final = ("scann", "usearch")
 
+#: Fields the front reads for every backend: they are never "unused".
 COMMON_FIELDS: Final = frozenset(
     {"store_type", "dimension", "metric", "namespace", "filter_limits"}
 )

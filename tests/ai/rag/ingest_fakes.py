@@ -1,4 +1,5 @@
-"""Fakes for ingest tests: an embedder with scripted behaviour and a recording progress."""
+"""Fakes for RAG tests: embedders with scripted behaviour or a given input limit, and a
+recording progress."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from ai.rag.chunk_limits import InputLimit
 from ai.rag.ingest_progress import Stage
+from ai.testing.embeddings import embed
 
 DIMENSION = 8
 
@@ -88,3 +91,17 @@ def write_corpus(folder: Path, count: int, *, words: int = 40, prefix: str = "do
         path.write_text(f"# {topic.title()} {index}\n\n{body}.\n", encoding="utf-8")
         paths.append(path)
     return paths
+
+
+class LimitedEmbedder:
+    """An embedder that reports a given model's input limit (and so its tokenizer), with
+    hashed 16-d vectors: the vector list carries no meaning."""
+
+    def __init__(self, limit: InputLimit) -> None:
+        self.limit = limit
+
+    def input_limit(self) -> InputLimit:
+        return self.limit
+
+    async def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        return np.asarray([embed(t, 16) for t in texts], dtype=np.float32)

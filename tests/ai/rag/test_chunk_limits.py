@@ -6,8 +6,6 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
-import numpy.typing as npt
 import pytest
 
 from ai.rag import (
@@ -20,7 +18,7 @@ from ai.rag import (
 from ai.rag.chunk_limits import ChunkSizeWarning, InputLimit, hf_token_counter, input_limit_of
 from ai.rag.chunking import chunk_documents
 from ai.rag.ingest import IngestOptions
-from ai.testing.embeddings import embed
+from tests.ai.rag.ingest_fakes import LimitedEmbedder
 
 ROOT = Path(__file__).resolve().parents[3]
 tokenizers = pytest.importorskip("tokenizers")
@@ -86,19 +84,6 @@ def test_counting_in_the_model_tokenizer_is_exact(minilm: InputLimit) -> None:
     config = ChunkingConfig(chunk_size=8, chunk_overlap=2, tokenizer=minilm.tokenizer)
     for chunk in chunk_documents([{"id": "t", "text": text * 5}], config=config):
         assert chunk.token_count == counter.count(chunk.text) <= 8
-
-
-class LimitedEmbedder:
-    """An embedder that knows its limit (a tiny one, to make warnings easy to provoke)."""
-
-    def __init__(self, limit: InputLimit) -> None:
-        self.limit = limit
-
-    def input_limit(self) -> InputLimit:
-        return self.limit
-
-    async def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
-        return np.asarray([embed(t, 16) for t in texts], dtype=np.float32)
 
 
 async def test_the_retriever_sizes_chunks_to_the_model_and_warns_past_it(

@@ -3,18 +3,15 @@ mode from the keyword list."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
-import numpy.typing as npt
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ai.rag import ContextRetriever, EmbeddingService, VectorStore, VectorStoreConfig
 from ai.rag.chunk_limits import InputLimit, hf_token_counter, input_limit_of
-from ai.testing.embeddings import embed
+from tests.ai.rag.ingest_fakes import LimitedEmbedder
 
 pytest.importorskip("tokenizers")
 
@@ -84,19 +81,6 @@ def test_a_model_without_a_tokenizer_file_is_trusted() -> None:
     assert openai.reads("ما هي عاصمة فرنسا؟")
 
 
-class NoiseEmbedder:
-    """all-MiniLM-L6-v2's limit and tokenizer, hashed vectors: the vector list is noise."""
-
-    def __init__(self, limit: InputLimit) -> None:
-        self.limit = limit
-
-    def input_limit(self) -> InputLimit:
-        return self.limit
-
-    async def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
-        return np.asarray([embed(t, 16) for t in texts], dtype=np.float32)
-
-
 ARABIC_DOCS = [
     {"id": "paris", "text": "باريس هي عاصمة فرنسا وأكبر مدنها"},
     {"id": "nile", "text": "نهر النيل أطول نهر في أفريقيا"},
@@ -110,7 +94,7 @@ ARABIC_DOCS += [
 
 
 async def retriever(limit: InputLimit) -> ContextRetriever:
-    found = ContextRetriever(NoiseEmbedder(limit), VectorStore(VectorStoreConfig()), bm25=None)
+    found = ContextRetriever(LimitedEmbedder(limit), VectorStore(VectorStoreConfig()), bm25=None)
     await found.add_documents(ARABIC_DOCS)
     return found
 

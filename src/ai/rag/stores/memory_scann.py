@@ -27,6 +27,7 @@ AVX2 (a query 1.25x as fast, the same answers).
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -77,13 +78,14 @@ def _import_scann() -> Any | None:
         import scann
     except ImportError:
         return None
-    if not _kernels_chosen:
-        _kernels_chosen.append(scann_kernels.enable_where_supported())
+    _choose_kernels()
     return scann
 
 
-#: Holds the outcome once `_import_scann` has chosen ScaNN's kernels.
-_kernels_chosen: list[bool] = []
+@functools.cache
+def _choose_kernels() -> bool:
+    """`scann_kernels.enable_where_supported()`, once per process."""
+    return scann_kernels.enable_where_supported()
 
 
 def _scann() -> Any:
