@@ -10,7 +10,10 @@
   timeouts, password masked in every message, an install hint naming the `redis` extra)
   and `connect_redis` / `RedisConnection`, whose `run` caps commands in flight and turns
   driver errors into `StoreError`; used by the response cache, and by budget, rate-limit
-  and A/B counters.
+  and A/B counters;
+- `locations`: `LocationGrammar`, the one grammar of store location strings (`memory:`,
+  `sqlite:///...`, `postgresql://...`, a path) that the template, event and experiment
+  stores' `open_*_store` functions read.
 
 Each module imports its driver only when used, so `import ai.db` stays driver-free (only
 the standard library's `sqlite3` is ever imported); the names below load on first access.
@@ -28,6 +31,10 @@ _EXPORTS = {
     "sqlite_errors": "ai.db.sqlite",
     "sqlite_store_error": "ai.db.sqlite",
     "write_transaction": "ai.db.sqlite",
+    "LocationGrammar": "ai.db.locations",
+    "LocationKind": "ai.db.locations",
+    "StoreLocation": "ai.db.locations",
+    "location_from_environment": "ai.db.locations",
     "RedisConnection": "ai.db.redis",
     "connect_redis": "ai.db.redis",
     "create_redis_client": "ai.db.redis",

@@ -10,55 +10,23 @@ flag) names any event store.
 
 With no location: `$DEVORA_EVENT_STORE`, else `$POSTGRES_CONNECTION_STRING` (the
 deployment's shared PostgreSQL), else `.devora/events.db`. An unknown `scheme://` is a
-`ConfigurationError`, never a file with a strange name.
+`ConfigurationError`, never a file with a strange name. The grammar is
+`ai.db.locations`'s, shared with the other stores.
 """
 
 from __future__ import annotations
 
 import os
-import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
-from ai.errors import ConfigurationError
+from ai.db.locations import LocationGrammar, LocationKind, location_from_environment
 from ml_ops.store.base import EventStore
 from ml_ops.store.memory import MemoryEventStore
 from ml_ops.store.sqlite import DEFAULT_PATH, SQLiteEventStore
 
-MEMORY_LOCATION = "memory:"
-SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
-FILE_NAME = "events.db"
 ENV_VARIABLES = ("DEVORA_EVENT_STORE", "POSTGRES_CONNECTION_STRING")
-_URL_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
-
-
-def _sqlite_url(url: str) -> EventStore:
-    path = url.split("://", 1)[1]
-    if re.search(r"[?#]", path):
-        raise ConfigurationError(
-            f"event store URL {url!r} has options; SQLite takes none: remove them, or build "
-            "SQLiteEventStore(path, busy_timeout=...) yourself"
-        )
-    if not path.startswith("/") or len(path) < 2:
-        raise ConfigurationError(
-            f"event store URL {url!r} needs three slashes before the path: "
-            "sqlite:///events.db (relative) or sqlite:////var/lib/devora/events.db (absolute)"
-        )
-    return SQLiteEventStore(path[1:])
-
-
-def _postgres_url(url: str) -> EventStore:
-    from ml_ops.store.postgres import PostgresEventStore
-
-    return PostgresEventStore(url)
-
-
-#: URL schemes and the store each opens; one line per backend.
-_SCHEMES: dict[str, Callable[[str], EventStore]] = {
-    "sqlite": _sqlite_url,
-    "postgresql": _postgres_url,
-    "postgres": _postgres_url,
-}
+GRAMMAR = LocationGrammar("event store", "SQLiteEventStore", "events.db")
 
 
 def open_event_store(
@@ -70,42 +38,15 @@ def open_event_store(
     Nothing is opened yet: files, folders, pools and tables are created on first use.
     """
     if location is None:
-        location = _from_environment(os.environ if environ is None else environ)
-    if isinstance(location, Path):
-        return _path_store(location, str(location))
-    if location == MEMORY_LOCATION:
+        environ = os.environ if environ is None else environ
+        location = location_from_environment(environ, ENV_VARIABLES, DEFAULT_PATH)
+    parsed = GRAMMAR.parse(location)
+    if parsed.kind is LocationKind.MEMORY:
         return MemoryEventStore()
-    if location.startswith(MEMORY_LOCATION):
-        raise ConfigurationError(
-            f"event store {location!r}: {MEMORY_LOCATION} takes no options or name"
-        )
-    scheme = _URL_SCHEME.match(location)
-    if scheme is None:
-        return _path_store(Path(location), location)
-    opener = _SCHEMES.get(scheme.group(1).lower())
-    if opener is None:
-        raise ConfigurationError(
-            f"event store {location.split('://', 1)[0]}:// is not supported; use "
-            f"{', '.join(f'{name}://' for name in _SCHEMES)}, {MEMORY_LOCATION}, a .db file "
-            "or a directory"
-        )
-    return opener(location)
+    if parsed.kind is LocationKind.POSTGRES:
+        from ml_ops.store.postgres import PostgresEventStore
 
-
-def _from_environment(environ: Mapping[str, str]) -> str | Path:
-    for name in ENV_VARIABLES:
-        value = environ.get(name, "").strip()
-        if value:
-            return value
-    return DEFAULT_PATH
-
-
-def _path_store(path: Path, written: str) -> EventStore:
-    if path.suffix.lower() in SQLITE_SUFFIXES:
-        return SQLiteEventStore(path)
-    if path.is_dir() or not path.suffix:
-        return SQLiteEventStore(path / FILE_NAME)
-    raise ConfigurationError(
-        f"event store {written!r}: name a SQLite file ({', '.join(SQLITE_SUFFIXES)}), a "
-        f"directory, {MEMORY_LOCATION}, sqlite:///... or postgresql://..."
-    )
+        return PostgresEventStore(parsed.target)
+    if parsed.kind is LocationKind.SQLITE:
+        return SQLiteEventStore(parsed.path)
+    return SQLiteEventStore(GRAMMAR.sqlite_file(parsed.path))

@@ -229,7 +229,7 @@ def test_locations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert isinstance(url, SQLiteExperimentStore) and url.path == tmp_path / "x.db"
     monkeypatch.setenv("DEVORA_EXPERIMENTS_STORE", "memory:")
     assert isinstance(open_experiment_store(), MemoryExperimentStore)
-    for bad in ("redis://localhost", "experiments.txt", "sqlite://x.db"):
+    for bad in ("redis://localhost", "experiments.txt", "sqlite://x.db", "memory:x"):
         with pytest.raises(ConfigurationError):
             open_experiment_store(bad)
 

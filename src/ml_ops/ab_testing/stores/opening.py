@@ -8,26 +8,23 @@
 
 With no location: `$DEVORA_EXPERIMENTS_STORE`, else `$POSTGRES_CONNECTION_STRING` (the
 deployment's shared PostgreSQL), else `.devora/experiments.db`. An unknown `scheme://` is
-a `ConfigurationError`.
+a `ConfigurationError`. The grammar is `ai.db.locations`'s, shared with
+the other stores.
 """
 
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from ai.errors import ConfigurationError
+from ai.db.locations import LocationGrammar, LocationKind, location_from_environment
 from ml_ops.ab_testing.stores.base import ExperimentStore
 from ml_ops.ab_testing.stores.memory import MemoryExperimentStore
 from ml_ops.ab_testing.stores.sqlite import DEFAULT_PATH, SQLiteExperimentStore
 
-MEMORY_LOCATION = "memory:"
 ENV_VARIABLES = ("DEVORA_EXPERIMENTS_STORE", "POSTGRES_CONNECTION_STRING")
-FILE_NAME = "experiments.db"
-SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
-_URL_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
+GRAMMAR = LocationGrammar("experiment store", "SQLiteExperimentStore", "experiments.db")
 
 
 def open_experiment_store(
@@ -37,51 +34,15 @@ def open_experiment_store(
     one, the environment's (`environ` defaults to `os.environ`) or the default file.
     Nothing is opened until first use."""
     if location is None:
-        location = _from_environment(os.environ if environ is None else environ)
-    if isinstance(location, Path):
-        return _path_store(location, str(location))
-    if location == MEMORY_LOCATION:
+        environ = os.environ if environ is None else environ
+        location = location_from_environment(environ, ENV_VARIABLES, DEFAULT_PATH)
+    parsed = GRAMMAR.parse(location)
+    if parsed.kind is LocationKind.MEMORY:
         return MemoryExperimentStore()
-    scheme = _URL_SCHEME.match(location)
-    if scheme is None:
-        return _path_store(Path(location), location)
-    kind = scheme.group(1).lower()
-    if kind == "sqlite":
-        return SQLiteExperimentStore(_sqlite_path(location))
-    if kind in ("postgresql", "postgres"):
+    if parsed.kind is LocationKind.POSTGRES:
         from ml_ops.ab_testing.stores.postgres import PostgresExperimentStore
 
-        return PostgresExperimentStore(location)
-    raise ConfigurationError(
-        f"experiment store {kind}:// is not supported; use sqlite:///file.db, "
-        f"postgresql://..., {MEMORY_LOCATION}, a .db file or a directory"
-    )
-
-
-def _from_environment(environ: Mapping[str, str]) -> str | Path:
-    for name in ENV_VARIABLES:
-        value = environ.get(name, "").strip()
-        if value:
-            return value
-    return DEFAULT_PATH
-
-
-def _sqlite_path(url: str) -> str:
-    path = url.split("://", 1)[1]
-    if re.search(r"[?#]", path) or not path.startswith("/") or len(path) < 2:
-        raise ConfigurationError(
-            f"experiment store URL {url!r}: write sqlite:///experiments.db (relative) or "
-            "sqlite:////var/lib/devora/experiments.db (absolute), without options"
-        )
-    return path[1:]
-
-
-def _path_store(path: Path, written: str) -> ExperimentStore:
-    if path.suffix.lower() in SQLITE_SUFFIXES:
-        return SQLiteExperimentStore(path)
-    if path.is_dir() or not path.suffix:
-        return SQLiteExperimentStore(path / FILE_NAME)
-    raise ConfigurationError(
-        f"experiment store {written!r}: name a SQLite file ({', '.join(SQLITE_SUFFIXES)}), "
-        f"a directory, {MEMORY_LOCATION}, sqlite:///... or postgresql://..."
-    )
+        return PostgresExperimentStore(parsed.target)
+    if parsed.kind is LocationKind.SQLITE:
+        return SQLiteExperimentStore(parsed.path)
+    return SQLiteExperimentStore(GRAMMAR.sqlite_file(parsed.path))
