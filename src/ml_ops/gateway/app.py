@@ -253,14 +253,15 @@ def create_app(
 
     gateway = Gateway(resolved, runtime=runtime, admin_key=admin_key, **options)
     holder["gateway"] = gateway
-    app = _GatewayApp(routes=[*gateway.routes, *extra_routes], lifespan=lifespan)
+    app = DirectPathApp(routes=[*gateway.routes, *extra_routes], lifespan=lifespan)
     app.direct_paths = gateway.direct_paths
     app.state.gateway = gateway
     return app
 
 
-class _GatewayApp(Starlette):
-    """Starlette, except that the gateway's hot paths skip its middleware and routing."""
+class DirectPathApp(Starlette):
+    """Starlette, except that the gateway's hot paths (`direct_paths`) skip its
+    middleware and routing; `devora serve` and the demo build the same app."""
 
     direct_paths: Mapping[str, ASGIApp] = {}
 

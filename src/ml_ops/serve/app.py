@@ -19,13 +19,13 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ai.core.guards import CallGuard
 from ml_ops.dashboard import DashboardManager, DashboardSettings, dashboard_routes
 from ml_ops.dashboard.access import SecurityHeaders
 from ml_ops.dashboard.api import ManagerSlot
 from ml_ops.gateway import create_gateway_app
+from ml_ops.gateway.app import DirectPathApp
 from ml_ops.gateway.config import load_gateway_config
 from ml_ops.runtime import Runtime, RuntimeSettings
 from ml_ops.web import AdminKey
@@ -44,18 +44,8 @@ class ServeSettings:
     environ: Mapping[str, str] | None = None
 
 
-class ServeApp(Starlette):
-    """Starlette, except that the gateway's hot paths skip middleware and routing."""
-
-    direct_paths: Mapping[str, ASGIApp] = {}
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            direct = self.direct_paths.get(scope["path"])
-            if direct is not None:
-                await direct(scope, receive, send)
-                return
-        await super().__call__(scope, receive, send)
+ServeApp = DirectPathApp
+"""The served app: the gateway's hot paths skip middleware and routing."""
 
 
 def create_app(
