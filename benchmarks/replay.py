@@ -404,10 +404,15 @@ def targets(arms: dict[str, Any], ratios: dict[str, float], params: TraceParams)
     }
 
 
+GRID_DUPLICATES = (0.0, 0.1, 0.3, 0.5)
+"""0.5: the spec's own premise ("50%+ cache hit rate reduces costs by 50%")."""
+GRID_SIMPLE_SHARES = (0.3, 0.6, 0.8)
+
+
 def sensitivity(base: str, params: TraceParams, seed: int, scale: float) -> list[dict[str, float]]:
     rows = []
-    for duplicates in (0.0, 0.1, 0.3):
-        for simple in (0.3, 0.6, 0.8):
+    for duplicates in GRID_DUPLICATES:
+        for simple in GRID_SIMPLE_SHARES:
             cell = dataclasses.replace(params, duplicate_rate=duplicates, simple_share=simple)
             run = run_once(base, cell, seed, scale)
             naive, devora = run[NAIVE], run[DEVORA]

@@ -95,7 +95,7 @@ def test_the_run_reports_ratios_targets_load_and_sources(result: dict[str, Any])
 def test_the_sensitivity_grid_covers_duplicates_and_mix(result: dict[str, Any]) -> None:
     grid = result["sensitivity"]
     cells = {(row["duplicate_rate"], row["simple_share"]) for row in grid}
-    assert cells == {(d, s) for d in (0.0, 0.1, 0.3) for s in (0.3, 0.6, 0.8)}
+    assert cells == {(d, s) for d in (0.0, 0.1, 0.3, 0.5) for s in (0.3, 0.6, 0.8)}
     for row in grid:
         assert row["naive_cost_usd"] > 0 and row["devora_cost_usd"] > 0
         assert is_number(row["cost_saving_total"]) and is_number(row["cost_saving_per_answer"])
