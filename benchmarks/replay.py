@@ -14,10 +14,12 @@ gpt-4o down for a stretch. Two arms replay the same requests at the same moments
           with --fallback anthropic claude-sonnet-4-5 (dearer)
 
 Every figure of the trace is in TASKS and TraceParams below, with its source in SOURCES
-(docs/benchmarks.md has the table). Then a sensitivity grid of the cost saving over the
-duplicate rate and the simple/complex mix, time-compressed (cost does not depend on time).
+(docs/benchmarks.md has the table). Then, time-compressed (cost does not depend on time):
+a cost study over many seeds, since a 300-request run's saving moves by several points
+with which costly requests it happens to draw and which the naive arm happens to fail;
+and a sensitivity grid of the cost saving over the duplicate rate and the simple share.
 
-    python benchmarks/replay.py                 # 3 x 300 requests at 5.5/s + the grid
+    python benchmarks/replay.py                 # 3 x 300 requests at 5.5/s, 20 seeds, the grid
     python benchmarks/replay.py --short --json  # CI: compressed 10x, well under a minute
     python benchmarks/replay.py --fallback anthropic
 """
@@ -39,9 +41,13 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+import scipy.stats
 
 API_KEY = "sk-devora-replay-0123456789"
 NAIVE, DEVORA = "naive", "devora"
@@ -264,13 +270,19 @@ class Outcome:
     in_outage: bool
 
 
-async def send(llm: Any, request: Request, scheduled: float, scale: float, outage: Any) -> Outcome:
+TRACE_INDEX = "trace_index"
+"""The tag that ties a call's record to its request (tags are labels, not cache keys)."""
+
+
+async def send(
+    llm: Any, index: int, request: Request, scheduled: float, scale: float, outage: Any
+) -> Outcome:
     from ai.errors import DevoraError
 
     loop = asyncio.get_running_loop()
     messages = [{"role": role, "content": text} for role, text in request.messages]
     category = TASKS[request.task].category
-    tags = {"category": category} if category else {}
+    tags = {TRACE_INDEX: str(index)} | ({"category": category} if category else {})
     options: dict[str, Any] = {"user": request.user, "tags": tags, "max_tokens": MAX_TOKENS}
     first: float | None = None
     try:
@@ -304,11 +316,12 @@ async def replay(
     start = loop.time() + START_DELAY
     window = (outage[0] * scale, outage[1] * scale, start)
     pending: dict[str, list[asyncio.Task[Outcome]]] = {name: [] for name in arms}
-    for request in trace:
+    for index, request in enumerate(trace):
         due = start + request.at * scale
         await asyncio.sleep(max(0.0, due - loop.time()))
         for name, llm in arms.items():
-            pending[name].append(asyncio.create_task(send(llm, request, due, scale, window)))
+            call = send(llm, index, request, due, scale, window)
+            pending[name].append(asyncio.create_task(call))
     outcomes = {name: await asyncio.gather(*tasks) for name, tasks in pending.items()}
     for llm in arms.values():
         await llm.aclose()
@@ -322,12 +335,15 @@ def quantile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def summarise(outcomes: list[Outcome], records: list[Any]) -> dict[str, float]:
-    """One arm's figures for one run."""
+def summarise(outcomes: list[Outcome], records: list[Any], matched: set[int]) -> dict[str, float]:
+    """One arm's figures for one run; `matched` are the requests both arms answered."""
     answered = [o for o in outcomes if o.ok]
     ttfts = [o.ttft for o in answered if o.ttft is not None]
     calm = [o for o in answered if not o.in_outage]  # answered outside the outage window
     cost = sum(r.estimated_cost or 0.0 for r in records)
+    matched_cost = sum(
+        r.estimated_cost or 0.0 for r in records if int(r.tags[TRACE_INDEX]) in matched
+    )
     absorbed = [r for r in records if r.success and (r.attempts > 1 or r.fallback_used)]
     outage = [o for o in outcomes if o.in_outage]
     outside_ok = sum(o.ok for o in outcomes if not o.in_outage)
@@ -335,6 +351,8 @@ def summarise(outcomes: list[Outcome], records: list[Any]) -> dict[str, float]:
         "requests": len(outcomes),
         "cost_usd": cost,
         "cost_per_answer_usd": cost / max(1, len(answered)),
+        "answered": len(answered),
+        "matched_cost_usd": matched_cost,
         "p50_latency_s": quantile([o.latency for o in answered], 0.50),
         "p95_latency_s": quantile([o.latency for o in answered], 0.95),
         "p50_ttft_s": quantile(ttfts, 0.50),
@@ -356,7 +374,9 @@ def run_once(
 ) -> dict[str, dict[str, float]]:
     trace = make_trace(params, seed)
     outcomes, records = asyncio.run(replay(base, trace, params, scale, seed))
-    return {name: summarise(outcomes[name], records[name]) for name in outcomes}
+    pairs = zip(outcomes[NAIVE], outcomes[DEVORA], strict=True)
+    matched = {index for index, (naive, devora) in enumerate(pairs) if naive.ok and devora.ok}
+    return {name: summarise(outcomes[name], records[name], matched) for name in outcomes}
 
 
 def spread(values: list[float]) -> dict[str, float]:
@@ -384,6 +404,7 @@ def headline(base: str, params: TraceParams, seeds: list[int], scale: float) -> 
 RATIOS = (  # (name, figure): 1 - devora / naive, per repetition
     ("cost_saving_total", "cost_usd"),
     ("cost_saving_per_answer", "cost_per_answer_usd"),
+    ("cost_saving_matched", "matched_cost_usd"),
     ("p50_latency_reduction", "p50_latency_s"),
     ("p95_latency_reduction", "p95_latency_s"),
     ("p95_ttft_reduction", "p95_ttft_s"),
@@ -409,25 +430,79 @@ GRID_DUPLICATES = (0.0, 0.1, 0.3, 0.5)
 GRID_SIMPLE_SHARES = (0.3, 0.6, 0.8)
 
 
-def sensitivity(base: str, params: TraceParams, seed: int, scale: float) -> list[dict[str, float]]:
+def sensitivity(
+    base: str, params: TraceParams, seeds: list[int], scale: float
+) -> list[dict[str, Any]]:
+    """The cost study in every cell of duplicate rate x simple share; the same seeds in
+    every cell (common random numbers), so cells differ by their parameters only."""
     rows = []
     for duplicates in GRID_DUPLICATES:
         for simple in GRID_SIMPLE_SHARES:
             cell = dataclasses.replace(params, duplicate_rate=duplicates, simple_share=simple)
-            run = run_once(base, cell, seed, scale)
-            naive, devora = run[NAIVE], run[DEVORA]
-            rows.append(
-                {
-                    "duplicate_rate": duplicates,
-                    "simple_share": simple,
-                    "naive_cost_usd": naive["cost_usd"],
-                    "devora_cost_usd": devora["cost_usd"],
-                    "cost_saving_total": 1 - devora["cost_usd"] / naive["cost_usd"],
-                    "cost_saving_per_answer": 1
-                    - devora["cost_per_answer_usd"] / naive["cost_per_answer_usd"],
-                }
-            )
+            study = cost_study(base, cell, seeds, scale)
+            rows.append({"duplicate_rate": duplicates, "simple_share": simple} | study)
     return rows
+
+
+def cost_study(base: str, params: TraceParams, seeds: list[int], scale: float) -> dict[str, Any]:
+    """The cost saving over many seeds: per seed, and pooled over all their requests with
+    a bootstrap 95% interval over seeds. Two estimators of one quantity: per answered
+    request (each arm's bill over the requests it answered) and matched (both bills over
+    the requests both arms answered, so the naive arm's failures choose nothing)."""
+    runs = [run_once(base, params, seed, scale) for seed in seeds]
+    columns = {
+        (arm, key): np.array([run[arm][key] for run in runs])
+        for arm in (NAIVE, DEVORA)
+        for key in ("cost_usd", "answered", "matched_cost_usd")
+    }
+
+    def per_answer(
+        naive_cost: Any, naive_n: Any, devora_cost: Any, devora_n: Any, axis: int = -1
+    ) -> Any:  # sums over `axis`, the seeds (scipy's bootstrap names it)
+        naive = naive_cost.sum(axis) / naive_n.sum(axis)
+        return 1 - devora_cost.sum(axis) / devora_n.sum(axis) / naive
+
+    def matched(naive_cost: Any, devora_cost: Any, axis: int = -1) -> Any:
+        return 1 - devora_cost.sum(axis) / naive_cost.sum(axis)
+
+    samples: dict[str, tuple[Callable[..., Any], list[Any]]] = {
+        "per_answer": (
+            per_answer,
+            [columns[arm, key] for arm in (NAIVE, DEVORA) for key in ("cost_usd", "answered")],
+        ),
+        "matched": (
+            matched,
+            [columns[NAIVE, "matched_cost_usd"], columns[DEVORA, "matched_cost_usd"]],
+        ),
+    }
+    found: dict[str, Any] = {
+        "seeds": len(seeds),
+        "requests_per_seed": params.requests,
+        "naive_cost_usd": float(columns[NAIVE, "cost_usd"].sum()),
+        "devora_cost_usd": float(columns[DEVORA, "cost_usd"].sum()),
+    }
+    found["cost_saving_total"] = 1 - found["devora_cost_usd"] / found["naive_cost_usd"]
+    for name, (statistic, data) in samples.items():
+        pooled = float(statistic(*data))
+        each = [
+            float(statistic(*(column[i : i + 1] for column in data))) for i in range(len(seeds))
+        ]
+        interval = scipy.stats.bootstrap(
+            data,
+            statistic,
+            paired=True,
+            vectorized=True,
+            n_resamples=2000,
+            method="percentile",
+            random_state=0,
+        ).confidence_interval
+        found[name] = {
+            "pooled": pooled,
+            "ci95": [float(interval.low), float(interval.high)],
+            "per_seed": spread(each),
+        }
+    found["load_average"] = os.getloadavg()[0]
+    return found
 
 
 def print_report(result: dict[str, Any]) -> None:
@@ -447,12 +522,34 @@ def print_report(result: dict[str, Any]) -> None:
         print(f"  {key:28} {value['median']:.1%} [{value['min']:.1%}-{value['max']:.1%}]")
     for key, value in result["headline"]["targets"].items():
         print(f"  target {key}: {value}")
-    print("cost saving per answer (total) by duplicate rate and simple share:")
+    study = result["cost_study"]
+    if study:
+        print(
+            f"cost study: {study['seeds']} seeds x {study['requests_per_seed']} requests, "
+            f"time compressed; load average {study['load_average']:.2f} at the end"
+        )
+        for name in ("per_answer", "matched"):
+            figure = study[name]
+            low, high = figure["ci95"]
+            each = figure["per_seed"]
+            print(
+                f"  cost saving {name:10} pooled {figure['pooled']:.1%} "
+                f"[95% CI {low:.1%} to {high:.1%}]; per seed median {each['median']:.1%} "
+                f"[{each['min']:.1%}-{each['max']:.1%}]"
+            )
+    if result["sensitivity"]:
+        first = result["sensitivity"][0]
+        print(
+            f"cost saving by duplicate rate and simple share ({first['seeds']} seeds x "
+            f"{first['requests_per_seed']} requests a cell, pooled): per answer, matched, total"
+        )
     for row in result["sensitivity"]:
         print(
             f"  dup {row['duplicate_rate']:.0%} simple {row['simple_share']:.0%}: "
-            f"{row['cost_saving_per_answer']:.1%} ({row['cost_saving_total']:.1%}; "
-            f"naive ${row['naive_cost_usd']:.3f}, devora ${row['devora_cost_usd']:.3f})"
+            f"{row['per_answer']['pooled']:.1%} [{row['per_answer']['ci95'][0]:.1%} to "
+            f"{row['per_answer']['ci95'][1]:.1%}], {row['matched']['pooled']:.1%} "
+            f"[{row['matched']['ci95'][0]:.1%} to {row['matched']['ci95'][1]:.1%}], "
+            f"{row['cost_saving_total']:.1%}"
         )
 
 
@@ -471,6 +568,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--fallback", choices=sorted(FALLBACKS), default="openrouter")
     parser.add_argument("--skip-grid", action="store_true", help="no sensitivity grid")
+    parser.add_argument("--cost-seeds", type=int, help="seeds of the cost study (0: none)")
+    parser.add_argument("--grid-seeds", type=int, help="seeds per cell of the grid")
     parser.add_argument(
         "--retry-before-fallback",
         action="store_true",
@@ -487,7 +586,10 @@ def main() -> None:
     )
     repeats = args.repeats or (1 if short else 3)
     scale = 0.1 if short else 1.0
-    grid = dataclasses.replace(params, requests=16 if short else 150)
+    grid = dataclasses.replace(params, requests=16 if short else requests)
+    grid_seeds = [100 + i for i in range(args.grid_seeds or (2 if short else 5))]
+    study_seeds = args.cost_seeds if args.cost_seeds is not None else (3 if short else 20)
+    study = dataclasses.replace(params, requests=16 if short else requests)
     port = free_port()
     fake = start_fake(port)
     base = f"http://127.0.0.1:{port}"
@@ -501,9 +603,14 @@ def main() -> None:
             "latency": LATENCY,
             "sources": SOURCES,
             "headline": headline(base, params, seeds, scale),
+            "cost_study": cost_study(
+                base, study, [100 + i for i in range(study_seeds)], 0.02 if short else 0.1
+            )
+            if study_seeds
+            else {},
             "sensitivity": []
             if args.skip_grid
-            else sensitivity(base, grid, args.seed, 0.02 if short else 0.1),
+            else sensitivity(base, grid, grid_seeds, 0.02 if short else 0.1),
         }
     finally:
         fake.terminate()

@@ -21,6 +21,8 @@ ARM_FIGURES = {
     "requests",
     "cost_usd",
     "cost_per_answer_usd",
+    "answered",
+    "matched_cost_usd",
     "p50_latency_s",
     "p95_latency_s",
     "p50_ttft_s",
@@ -65,6 +67,9 @@ def test_both_arms_report_every_figure_as_median_and_range(result: dict[str, Any
             assert value["min"] <= value["median"] <= value["max"], (arm, name)
         assert figures["requests"]["median"] == result["params"]["requests"]
         assert figures["cost_usd"]["median"] > 0
+        # the requests both arms answered are a subset of each arm's own
+        assert 0 < figures["matched_cost_usd"]["max"] <= figures["cost_usd"]["max"]
+        assert figures["answered"]["max"] <= figures["requests"]["max"]
 
 
 def test_the_run_reports_ratios_targets_load_and_sources(result: dict[str, Any]) -> None:
@@ -72,6 +77,7 @@ def test_the_run_reports_ratios_targets_load_and_sources(result: dict[str, Any])
     assert set(headline["ratios"]) == {
         "cost_saving_total",
         "cost_saving_per_answer",
+        "cost_saving_matched",
         "p50_latency_reduction",
         "p95_latency_reduction",
         "p95_ttft_reduction",
@@ -97,5 +103,29 @@ def test_the_sensitivity_grid_covers_duplicates_and_mix(result: dict[str, Any]) 
     cells = {(row["duplicate_rate"], row["simple_share"]) for row in grid}
     assert cells == {(d, s) for d in (0.0, 0.1, 0.3, 0.5) for s in (0.3, 0.6, 0.8)}
     for row in grid:
+        assert row["seeds"] == 2
         assert row["naive_cost_usd"] > 0 and row["devora_cost_usd"] > 0
-        assert is_number(row["cost_saving_total"]) and is_number(row["cost_saving_per_answer"])
+        assert is_number(row["cost_saving_total"])
+        assert_pooled_estimates(row)
+
+
+def test_the_cost_study_pools_seeds_with_an_interval(result: dict[str, Any]) -> None:
+    study = result["cost_study"]
+    assert study["seeds"] == 3 and study["requests_per_seed"] > 0
+    assert is_number(study["load_average"])
+    assert_pooled_estimates(study)
+
+
+def assert_pooled_estimates(study: dict[str, Any]) -> None:
+    for name in ("per_answer", "matched"):
+        figure = study[name]
+        low, high = figure["ci95"]
+        assert all(is_number(v) and math.isfinite(v) for v in (figure["pooled"], low, high))
+        assert low <= high, name
+        each = figure["per_seed"]
+        assert each["min"] <= each["median"] <= each["max"], name
+    # matched pools one ratio (sum of bills over sum of bills): a mediant lies within the
+    # seeds' own ratios (per answer is a ratio of two such ratios, so it need not)
+    matched = study["matched"]
+    each = matched["per_seed"]
+    assert each["min"] - 1e-9 <= matched["pooled"] <= each["max"] + 1e-9
