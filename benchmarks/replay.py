@@ -537,6 +537,11 @@ def print_report(result: dict[str, Any]) -> None:
                 f"[95% CI {low:.1%} to {high:.1%}]; per seed median {each['median']:.1%} "
                 f"[{each['min']:.1%}-{each['max']:.1%}]"
             )
+        pooled = study["per_answer"]
+        print(
+            f"  target cost saving >= 40%: pooled per answer {pooled['pooled'] >= 0.40}; "
+            f"its whole 95% CI above 40% {pooled['ci95'][0] >= 0.40}"
+        )
     if result["sensitivity"]:
         first = result["sensitivity"][0]
         print(
