@@ -591,10 +591,13 @@ def main() -> None:
     )
     repeats = args.repeats or (1 if short else 3)
     scale = 0.1 if short else 1.0
-    grid = dataclasses.replace(params, requests=16 if short else requests)
+    # the cost study and the grid: time compressed (cost does not depend on time), their
+    # own seeds from 100 on, so neither reuses the headline's
+    compressed = dataclasses.replace(params, requests=16 if short else requests)
+    compressed_scale = 0.02 if short else 0.1
     grid_seeds = [100 + i for i in range(args.grid_seeds or (2 if short else 5))]
-    study_seeds = args.cost_seeds if args.cost_seeds is not None else (3 if short else 20)
-    study = dataclasses.replace(params, requests=16 if short else requests)
+    study_count = args.cost_seeds if args.cost_seeds is not None else (3 if short else 20)
+    study_seeds = [100 + i for i in range(study_count)]
     port = free_port()
     fake = start_fake(port)
     base = f"http://127.0.0.1:{port}"
@@ -608,14 +611,12 @@ def main() -> None:
             "latency": LATENCY,
             "sources": SOURCES,
             "headline": headline(base, params, seeds, scale),
-            "cost_study": cost_study(
-                base, study, [100 + i for i in range(study_seeds)], 0.02 if short else 0.1
-            )
+            "cost_study": cost_study(base, compressed, study_seeds, compressed_scale)
             if study_seeds
             else {},
             "sensitivity": []
             if args.skip_grid
-            else sensitivity(base, grid, grid_seeds, 0.02 if short else 0.1),
+            else sensitivity(base, compressed, grid_seeds, compressed_scale),
         }
     finally:
         fake.terminate()

@@ -83,7 +83,6 @@ def use_avx2_kernels(enabled: bool) -> bool:
 
 def enable_where_supported() -> bool:
     """`use_avx2_kernels(True)` unless `DEVORA_SCANN_AVX2=0`; whether they are on."""
-    if os.environ.get(OPT_OUT, "").strip() == "0":
-        return avx2_kernels()
-    use_avx2_kernels(True)
+    if os.environ.get(OPT_OUT, "").strip() != "0":
+        use_avx2_kernels(True)
     return avx2_kernels()

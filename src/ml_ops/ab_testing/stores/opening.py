@@ -8,8 +8,7 @@
 
 With no location: `$DEVORA_EXPERIMENTS_STORE`, else `$POSTGRES_CONNECTION_STRING` (the
 deployment's shared PostgreSQL), else `.devora/experiments.db`. An unknown `scheme://` is
-a `ConfigurationError`. The grammar is `ai.db.locations`'s, shared with
-the other stores.
+a `ConfigurationError`. The grammar is `ai.db.locations`'s, shared with the other stores.
 """
 
 from __future__ import annotations
