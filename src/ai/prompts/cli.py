@@ -10,13 +10,13 @@ each command prints on a terminal, in a pipe and with `--json` is described in
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
 import typer
 
+from ai.core.command_line import fail
 from ai.errors import DevoraError, TemplateError, TemplateNotFoundError
 from ai.prompts.cli_output import (
     Output,
@@ -64,12 +64,6 @@ def _run(work: Callable[[TemplateManager], Awaitable[T]], store: str | None) -> 
         return asyncio.run(main())
     except DevoraError as exc:
         fail(str(exc))
-
-
-def fail(message: str) -> NoReturn:
-    """Print `error: message` as one plain line on stderr and exit with status 1."""
-    sys.stderr.write("error: " + " ".join(message.split()) + "\n")
-    raise typer.Exit(1)
 
 
 @prompts_app.command("list")

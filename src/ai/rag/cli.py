@@ -18,13 +18,14 @@ import json
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from ai.core.command_line import fail
 from ai.errors import StoreError
 from ai.rag.cli_eval import eval_command
 from ai.rag.embedding_backends.local import quiet_model_loading
@@ -105,7 +106,7 @@ async def _ingest(
             store_dir, files, read=read_document, markdown=_is_prose, options=options, stop=stop
         )
     except StoreError as error:
-        _fail(str(error))
+        fail(str(error))
     added, unchanged, skipped, chunks = (
         result.added,
         result.unchanged,
@@ -140,12 +141,12 @@ async def _query(
     question: str, store_dir: Path, top_k: int, mode: SearchMode, context: bool, as_json: bool
 ) -> None:
     if not IndexDirectory(store_dir).exists():
-        _fail(f"no store in {store_dir}: run `devora rag ingest PATH...` first.")
+        fail(f"no store in {store_dir}: run `devora rag ingest PATH...` first.")
     asked = {"question": question, "mode": mode.value, "top_k": top_k}
     try:
         retriever = open_index_retriever(store_dir, keywords=mode is not SearchMode.VECTOR)
     except StoreError as error:
-        _fail(str(error))
+        fail(str(error))
     try:
         if context:
             text = await retriever.retrieve_and_format(question, top_k=top_k, mode=mode)
@@ -201,12 +202,6 @@ def _print_json(payload: dict[str, Any]) -> None:
 def _notice(message: str) -> None:
     sys.stderr.write(message + "\n")
     sys.stderr.flush()
-
-
-def _fail(message: str) -> NoReturn:
-    """One plain `error:` line on stderr, exit status 1."""
-    sys.stderr.write(f"error: {message}\n")
-    raise typer.Exit(1)
 
 
 @rag_app.command("ingest")

@@ -9,14 +9,14 @@ Errors print one line on stderr and exit 1, never a traceback or a password.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
 import typer
 import yaml
 
+from ai.core.command_line import fail
 from ai.errors import ConfigurationError, DevoraError
 from ai.prompts.cli_output import Output
 from ml_ops.ab_testing.cli_output import print_list, print_summary
@@ -51,12 +51,6 @@ def _run(work: Callable[[ABTester], T], store: str | None) -> T:
             return work(tester)
     except DevoraError as exc:
         fail(str(exc))
-
-
-def fail(message: str) -> NoReturn:
-    """Print `error: message` as one plain line on stderr and exit with status 1."""
-    sys.stderr.write("error: " + " ".join(message.split()) + "\n")
-    raise typer.Exit(1)
 
 
 @experiments_app.command("list")

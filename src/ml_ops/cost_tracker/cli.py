@@ -18,10 +18,11 @@ import json
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
 import typer
 
+from ai.core.command_line import fail
 from ai.errors import DevoraError
 from ml_ops.cost_tracker.budget_files import find_budgets_file, load_budgets
 from ml_ops.cost_tracker.counters import SpendCounters
@@ -51,12 +52,6 @@ DAYS_OPTION = typer.Option(None, "--days", min=1, help="Only the last N days (to
 JSON_OPTION = typer.Option(False, "--json", help="Print one JSON document on stdout.")
 
 T = TypeVar("T")
-
-
-def fail(message: str) -> NoReturn:
-    """Print `error: message` as one plain line on stderr and exit with status 1."""
-    sys.stderr.write("error: " + " ".join(message.split()) + "\n")
-    raise typer.Exit(1)
 
 
 def _run(

@@ -19,6 +19,7 @@ from typing import TypeVar
 
 import typer
 
+from ai.core.command_line import fail, one_line_errors
 from ai.errors import DevoraError
 
 T = TypeVar("T")
@@ -48,11 +49,8 @@ def _run(store: str | None, secret_file: str | None, work: Callable[..., Awaitab
         finally:
             await key_store.aclose()
 
-    try:
+    with one_line_errors():
         return asyncio.run(go())
-    except DevoraError as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(1) from None
 
 
 @keys_app.command()
@@ -87,8 +85,7 @@ def create(
             expires=expires,
         )
     except DevoraError as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(2) from None
+        fail(str(error), status=2)
     key, record = _run(store, secret_file, lambda manager: manager.create(request))
     typer.echo(f"{record.id}  {key}")
     typer.echo("Keep the key now: it is stored only as a hash and cannot be shown again.", err=True)

@@ -20,6 +20,7 @@ Times are the monitor's injected clock, so all of this is tested without sleepin
 from __future__ import annotations
 
 import dataclasses
+import math
 import uuid
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -93,9 +94,19 @@ class AlertRule:
             object.__setattr__(self, "severity", Severity(self.severity))
         except ValueError as error:
             raise ConfigurationError(f"alert rule {self.name!r}: {error}") from None
-        if self.min_samples < 1 or self.cooldown < 0:
+        threshold = self.threshold
+        if isinstance(threshold, bool) or not isinstance(threshold, int | float):
             raise ConfigurationError(
-                f"alert rule {self.name!r}: min_samples must be >= 1 and cooldown >= 0"
+                f"alert rule {self.name!r}: threshold must be a number, got {threshold!r}"
+            )
+        if not math.isfinite(threshold):
+            raise ConfigurationError(
+                f"alert rule {self.name!r}: threshold must be finite, got {threshold}"
+            )
+        if self.min_samples < 1 or not 0 <= self.cooldown < math.inf:
+            raise ConfigurationError(
+                f"alert rule {self.name!r}: min_samples must be >= 1 and cooldown a finite "
+                "number >= 0"
             )
         if len(self.scope) > 1 or any(key not in SCOPES for key in self.scope):
             raise ConfigurationError(

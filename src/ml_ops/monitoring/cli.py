@@ -14,6 +14,8 @@ from typing import Any
 
 import typer
 
+from ai.core.command_line import one_line_errors
+
 monitor_app = typer.Typer(
     name="monitor",
     help="Latency, errors, tokens and cost of recorded calls; alerts.",
@@ -32,7 +34,8 @@ def stats(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Request counts, latency percentiles, errors, tokens and cost over a window."""
-    data = asyncio.run(_stats(store, window))
+    with one_line_errors():
+        data = asyncio.run(_stats(store, window))
     if as_json:
         print(json.dumps(data, indent=2, default=str))
         return
@@ -46,7 +49,8 @@ def alerts(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Alerts stored by monitors and budgets, newest first."""
-    rows = asyncio.run(_alerts(store, active))
+    with one_line_errors():
+        rows = asyncio.run(_alerts(store, active))
     if as_json:
         print(json.dumps(rows, indent=2, default=str))
         return
@@ -71,6 +75,7 @@ async def _stats(location: str | None, window: str) -> dict[str, Any]:
     from ml_ops.monitoring.monitor import MLMonitor
     from ml_ops.store.opening import open_event_store
 
+    MLMonitor().get_real_time_stats(window)  # an unknown window fails before the store is read
     store = open_event_store(location)
     try:
         monitor = MLMonitor(store)

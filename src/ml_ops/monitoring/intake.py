@@ -3,9 +3,10 @@ pieces of a `RequestRecord` built by hand (`track_request`)."""
 
 from __future__ import annotations
 
+import math
 from collections import deque
 
-from ai.core.records import GuardAction, GuardDecision
+from ai.core.records import GuardAction, GuardDecision, Operation
 from ai.core.usage import Usage
 from ai.errors import ConfigurationError, ErrorType
 
@@ -47,13 +48,33 @@ def error_kind(error_type: ErrorType | str | None) -> tuple[str | None, ErrorTyp
         return str(error_type), ErrorType.UNEXPECTED
 
 
+def check_amounts(**amounts: float | None) -> None:
+    """Latencies and costs given by hand must be finite and >= 0: one NaN would turn
+    every total and average it joins into NaN for as long as the window holds it."""
+    for name, value in amounts.items():
+        if value is not None and not 0 <= value < math.inf:
+            raise ConfigurationError(f"{name} must be a finite number >= 0, got {value}")
+
+
+def operation_of(operation: Operation | str) -> Operation:
+    """`operation` as an `Operation`; an unknown name is a `ConfigurationError`."""
+    try:
+        return Operation(operation)
+    except ValueError:
+        known = ", ".join(member.value for member in Operation)
+        raise ConfigurationError(f"unknown operation {operation!r}; one of: {known}") from None
+
+
 def usage_of(
     tokens: int | None, input_tokens: int | None, output_tokens: int | None
 ) -> Usage | None:
     """The `Usage` of a hand-tracked request: `tokens` alone counts as input tokens."""
-    if input_tokens is None and output_tokens is None:
-        return None if tokens is None else Usage(input_tokens=tokens)
-    usage = Usage(input_tokens=input_tokens or 0, output_tokens=output_tokens or 0)
+    try:
+        if input_tokens is None and output_tokens is None:
+            return None if tokens is None else Usage(input_tokens=tokens)
+        usage = Usage(input_tokens=input_tokens or 0, output_tokens=output_tokens or 0)
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from None
     if tokens is not None and tokens != usage.total_tokens:
         raise ConfigurationError(
             f"tokens={tokens} differs from input_tokens + output_tokens ({usage.total_tokens})"

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import threading
 import uuid
 from collections.abc import Callable, Coroutine, Mapping, Sequence
@@ -37,7 +36,14 @@ from ai.errors import ConfigurationError, ErrorType
 from ml_ops.monitoring.alerts import AlertBook, AlertRule
 from ml_ops.monitoring.groups import GroupStats, KeyLimits, SeriesKey, rollup_slot
 from ml_ops.monitoring.handlers import AlertCallback, AlertHandler, as_handler
-from ml_ops.monitoring.intake import RecentIds, error_kind, refusal, usage_of
+from ml_ops.monitoring.intake import (
+    RecentIds,
+    check_amounts,
+    error_kind,
+    operation_of,
+    refusal,
+    usage_of,
+)
 from ml_ops.monitoring.stats import build_stats, group_summary, metric_value, scoped_group
 from ml_ops.monitoring.windows import DEFAULT_WINDOWS, WindowSet, WindowSpec
 from ml_ops.store.base import AlertRecord, AlertStatus, EventStore
@@ -132,10 +138,9 @@ class MLMonitor:
         `RequestRecord` it became. `tokens` alone counts as input tokens; give
         `input_tokens` / `output_tokens` for the split. An `error_type` that is not an
         `ErrorType` value is kept as its own label in the error breakdown."""
-        for name, value in (("latency_ms", latency_ms),
-                            ("time_to_first_token_ms", time_to_first_token_ms)):  # fmt: skip
-            if value is not None and not 0 <= value < math.inf:
-                raise ConfigurationError(f"{name} must be a finite number >= 0, got {value}")
+        check_amounts(
+            latency_ms=latency_ms, time_to_first_token_ms=time_to_first_token_ms, cost=cost
+        )
         if success and error_type is not None:
             raise ConfigurationError("a successful request has no error_type")
         label, kind = error_kind(error_type)
@@ -157,7 +162,7 @@ class MLMonitor:
             user=user,
             agent=agent,
             tags=dict(tags or {}),
-            operation=Operation(operation),
+            operation=operation_of(operation),
             guard_decisions=refusal(kind),
         )
         self._ingest(record, label)
@@ -357,9 +362,13 @@ class MLMonitor:
                 view, start = self._windows.view(window)
                 covered = self._windows.now - start
             for rule in rules:
-                group = scoped_group(view, rule.scope)
-                value = metric_value(group_summary(group, covered), rule.metric)
-                alert = self._book.judge(rule, value, group.requests, now)
+                try:  # one failing rule must not keep the others' alerts from their handlers
+                    group = scoped_group(view, rule.scope)
+                    value = metric_value(group_summary(group, covered), rule.metric)
+                    alert = self._book.judge(rule, value, group.requests, now)
+                except Exception:
+                    logger.exception("alert rule %r could not be judged", rule.name)
+                    continue
                 if alert is not None:
                     changed.append(alert)
         for alert in changed:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 
 import pytest
 
@@ -186,6 +187,32 @@ def test_rules_are_checked_when_made() -> None:
     monitor = MLMonitor(rules=[AlertRule("x", "error_rate", ">", 1)])
     with pytest.raises(ConfigurationError, match="exists"):
         monitor.add_rule(AlertRule("x", "error_rate", ">", 1))
+
+
+@pytest.mark.parametrize("threshold", ["1000", None, True, math.nan, math.inf])
+def test_a_threshold_must_be_a_finite_number(threshold: object) -> None:
+    with pytest.raises(ConfigurationError, match="threshold must be"):
+        AlertRule("volume", "total_requests", ">", threshold)  # type: ignore[arg-type]
+
+
+def test_a_cooldown_must_be_a_finite_number() -> None:
+    with pytest.raises(ConfigurationError, match="cooldown"):
+        AlertRule("x", "error_rate", ">", 0.1, cooldown=math.nan)
+
+
+async def test_a_rule_that_fails_to_judge_does_not_silence_the_others(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    seen: list[AlertRecord] = []
+    broken = AlertRule("volume", "total_requests", ">", 1000)
+    object.__setattr__(broken, "threshold", "1000")  # corrupted after it was checked
+    monitor = MLMonitor(clock=FakeClock(), rules=[error_rule(), broken], handlers=[seen.append])
+    traffic(monitor, ok=8, failed=2)
+    with caplog.at_level(logging.ERROR):
+        (fired,) = await monitor.evaluate()
+        await monitor.flush()
+    assert fired.rule == "errors" and seen == [fired]
+    assert "alert rule 'volume' could not be judged" in caplog.text
 
 
 def test_without_an_event_loop_rules_wait_for_evaluate() -> None:

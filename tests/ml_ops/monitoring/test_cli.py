@@ -58,3 +58,18 @@ def test_stats_and_alerts_read_the_store(tmp_path: Path) -> None:
     assert "requests\t10" in plain.stdout.splitlines()
     alerts = devora("monitor", "alerts", "--active", "--store", str(path), "--json")
     assert [a["rule"] for a in json.loads(alerts.stdout)] == ["error-rate"]
+
+
+def test_a_bad_window_or_store_is_one_line_and_status_1(tmp_path: Path) -> None:
+    missing = tmp_path / "events.db"
+    bad_window = devora("monitor", "stats", "--window", "bogus", "--store", str(missing))
+    assert bad_window.returncode == 1
+    assert bad_window.stderr == (
+        "error: unknown window 'bogus'; choose one of ['1m', '5m', '1h', '24h', 'all']\n"
+    )
+    assert not missing.exists()  # refused before the store was opened
+    for command in ("stats", "alerts"):
+        bad_store = devora("monitor", command, "--store", "redis://localhost")
+        assert bad_store.returncode == 1
+        assert bad_store.stderr.startswith("error: event store redis:// is not supported")
+        assert "Traceback" not in bad_store.stderr and len(bad_store.stderr.splitlines()) == 1

@@ -4,6 +4,7 @@ options, de-duplication, and bounded keys with an `__other__` bucket."""
 from __future__ import annotations
 
 import json
+import math
 import threading
 
 import pytest
@@ -114,6 +115,28 @@ def test_track_request_labels_and_checks() -> None:
         monitor.track_request(True, 10, tokens=5, input_tokens=1, output_tokens=1)
     with pytest.raises(ConfigurationError, match="latency_ms"):
         monitor.track_request(True, -1)
+
+
+@pytest.mark.parametrize("cost", [math.nan, math.inf, -0.01])
+def test_a_cost_that_is_not_a_finite_amount_is_refused_and_totals_stay_numbers(
+    cost: float,
+) -> None:
+    monitor = MLMonitor(clock=FakeClock())
+    monitor.track_request(True, 10, cost=0.5)
+    with pytest.raises(ConfigurationError, match="cost must be a finite number"):
+        monitor.track_request(True, 10, cost=cost)
+    stats = monitor.get_real_time_stats("all")
+    assert stats["total_requests"] == 1 and stats["total_cost"] == 0.5
+    json.dumps(stats, allow_nan=False)  # still JSON
+
+
+def test_hand_tracked_tokens_and_operations_are_checked_with_a_configuration_error() -> None:
+    monitor = MLMonitor(clock=FakeClock())
+    with pytest.raises(ConfigurationError, match="input_tokens must be >= 0"):
+        monitor.track_request(True, 10, tokens=-5)
+    with pytest.raises(ConfigurationError, match="unknown operation 'rerank'; one of: chat"):
+        monitor.track_request(True, 10, operation="rerank")
+    assert monitor.get_real_time_stats("all")["total_requests"] == 0
 
 
 def test_a_record_seen_twice_counts_once() -> None:
