@@ -17,6 +17,7 @@ import dataclasses
 import os
 import random
 import threading
+import weakref
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Self, TypeVar, Unpack
@@ -46,6 +47,7 @@ from ai.calls.stats import CompletionStats
 from ai.calls.stats import StatsBuilder as _StatsBuilder
 from ai.calls.streaming import (
     CompletionStream,
+    StreamResult,
     cache_entry,
     stream_completion,
     stream_through_cache,
@@ -135,6 +137,9 @@ class LLMService(AsyncClosing):
         self._guards = GuardChain(guards)
         self._guarded = bool(self._guards)  # its guards are a tuple: fixed from here on
         self._bus = bus or RecordBus()
+        # Streams a caller may leave open (a `break` is invisible); closing the service
+        # closes them, so each still leaves its record. Weak: a dropped stream is freed.
+        self._open_streams: weakref.WeakSet[CompletionStream] = weakref.WeakSet()
         self.metrics = ServiceMetrics(self._clock)
         policy = RetryPolicy(
             max_retries=config.max_retries,
@@ -186,7 +191,10 @@ class LLMService(AsyncClosing):
         return self
 
     async def aclose(self) -> None:
-        """Deliver pending records, then close connections we opened."""
+        """Close the streams still open (each is recorded as cancelled), deliver pending
+        records, then close connections we opened."""
+        for stream in list(self._open_streams):
+            await stream.aclose()
         await self._bus.flush()
         if self._owns_client and self._client is not None:
             await self._client.aclose()
@@ -264,7 +272,7 @@ class LLMService(AsyncClosing):
     async def _complete_uncached(self, run: _Run) -> tuple[str, CompletionStats]:
         if self.config.enable_streaming:
             stream = CompletionStream()
-            stream.bind(stream_completion(self._stream_job(stream, run)))
+            stream.bind(stream_completion(self._stream_job(stream.result, run)))
             return await stream.collect()
         builder = run.builder
         run.prepare(run.routes[0])  # a parameter the model refuses fails here, before sending
@@ -334,11 +342,12 @@ class LLMService(AsyncClosing):
         spec = call_spec(self.config, messages, options)
         self._check_cache_mode(spec.cache)
         stream = CompletionStream()
-        stream.bind(self._guarded_stream(stream, self._planner.begin(spec, streamed=True)))
+        stream.bind(self._guarded_stream(stream.result, self._planner.begin(spec, streamed=True)))
+        self._open_streams.add(stream)
         return stream
 
     async def _guarded_stream(
-        self, stream: CompletionStream, chat: ChatCall
+        self, result: StreamResult, chat: ChatCall
     ) -> AsyncGenerator[StreamOutput, None]:
         """The stream's deltas under the guards, leaving exactly one record."""
         admission = await self._guards.admit(chat.planned)
@@ -349,7 +358,7 @@ class LLMService(AsyncClosing):
                 raise admission.refusal
             request, defaults, builder = self._planner.admit(chat, admission.call)
             prepare = self._planner.preparer(request, defaults)
-            job = self._stream_job(stream, _Run(request, prepare, chat.routes, builder, slot.emit))
+            job = self._stream_job(result, _Run(request, prepare, chat.routes, builder, slot.emit))
             plan = self._cache_plan(chat.routes[0], request, chat.spec.cache)
             deltas = (
                 stream_completion(job)
@@ -369,12 +378,12 @@ class LLMService(AsyncClosing):
             if slot.record is not None and admission.admitted:
                 await admission.settle(slot.record)
 
-    def _stream_job(self, stream: CompletionStream, run: _Run) -> _StreamJob:
+    def _stream_job(self, result: StreamResult, run: _Run) -> _StreamJob:
         def prepare(route: ResolvedRoute) -> ChatRequest:
             return dataclasses.replace(run.prepare(route), stream=True)
 
         return _StreamJob(
-            stream=stream,
+            result=result,
             caller=self._caller,
             calls=self._calls,
             routes=run.routes,

@@ -19,6 +19,18 @@ from ai.errors import DevoraError, ProviderError, ProviderTimeoutError, StreamIn
 from ai.providers.base import ChatRequest, StreamOutput, tool_call_deltas
 
 
+@dataclass
+class StreamResult:
+    """What a stream has produced so far. It is kept apart from `CompletionStream` so the
+    generators that fill it hold no reference back to the stream: a stream its caller
+    drops is then freed at once, and its generators are closed outer first, which leaves
+    the call's one record (a cycle would have them finalised all together, each closing
+    the others, and the record lost)."""
+
+    text: str = ""
+    stats: CompletionStats | None = None
+
+
 class CompletionStream(AsyncClosing):
     """Async iterator of text deltas; after it ends, `text` and `stats` are set.
 
@@ -31,14 +43,25 @@ class CompletionStream(AsyncClosing):
     pieces of tool calls (`ToolCallDelta`), for callers that act on a tool call before
     the answer ends; the finished calls are in `stats.tool_calls` either way.
 
-    Leaving early (`break`, `aclose()` or `async with`) closes the connection and records
-    the call as cancelled, with the cost of what arrived.
+    Leaving early with `aclose()` or `async with` closes the connection at once and records
+    the call as cancelled, with the cost of what arrived. A plain `break` cannot be seen:
+    the call stays open until the stream is closed, dropped or its `LLMService` closes,
+    and is recorded then.
     """
 
     def __init__(self) -> None:
-        self.text = ""
-        self.stats: CompletionStats | None = None
+        self.result = StreamResult()
         self._outputs: AsyncGenerator[StreamOutput, None] | None = None
+
+    @property
+    def text(self) -> str:
+        """The text received so far."""
+        return self.result.text
+
+    @property
+    def stats(self) -> CompletionStats | None:
+        """The call's statistics, once the stream has ended."""
+        return self.result.stats
 
     def bind(self, outputs: AsyncGenerator[StreamOutput, None]) -> None:
         """Attach the generator that produces the outputs (done once, by `LLMService`)."""
@@ -66,7 +89,7 @@ class CompletionStream(AsyncClosing):
             raise StopAsyncIteration
         output = await self._outputs.__anext__()
         if isinstance(output, str):
-            self.text += output
+            self.result.text += output
         return output
 
     async def aclose(self) -> None:
@@ -88,7 +111,7 @@ class StreamJob:
     """Internal: everything one streamed call needs, bundled so the generator stays small.
     `emit` takes the call's one record (a guard chain's `RecordSlot.emit`)."""
 
-    stream: CompletionStream
+    result: StreamResult
     caller: ResilientCaller
     calls: ProviderCalls
     routes: Sequence[ResolvedRoute]
@@ -121,10 +144,10 @@ async def stream_completion(job: StreamJob) -> AsyncGenerator[StreamOutput, None
         raise
     finally:
         await opened.resources.aclose()
-    job.stream.stats = job.builder.build(
+    job.result.stats = job.builder.build(
         opened.decoder.result(), time_to_first_token_ms=first_token_ms
     )
-    job.emit(job.builder.record(job.stream.stats, streamed=True))
+    job.emit(job.builder.record(job.result.stats, streamed=True))
 
 
 async def _remaining_output(
@@ -176,7 +199,7 @@ def _interrupted(
         f"The stream from {route.provider} ({route.model!r}) broke after it started: "
         f"{cause}. The text received so far is in .partial_text; not retried because part "
         "of the answer had already been delivered.",
-        partial_text=job.stream.text,
+        partial_text=job.result.text,
         provider=route.provider,
         model=route.model,
         provider_message=cause.provider_message,
@@ -193,7 +216,7 @@ def _emit_partial(
     job: StreamJob, opened: OpenedStream, error: BaseException, ttft: float | None
 ) -> None:
     partial = opened.decoder.result()
-    partial.text = job.stream.text
+    partial.text = job.result.text
     job.emit(
         job.builder.failure_record(
             error, streamed=True, partial=partial, time_to_first_token_ms=ttft
@@ -215,13 +238,13 @@ async def stream_through_cache(
                 yield chunk
         for delta in tool_call_deltas(hit.tool_calls):
             yield delta
-        job.stream.stats = job.builder.from_cache(hit, streamed=True)
-        job.emit(job.builder.record(job.stream.stats, streamed=True))
+        job.result.stats = job.builder.from_cache(hit, streamed=True)
+        job.emit(job.builder.record(job.result.stats, streamed=True))
         return
     async for output in stream_completion(job):
         yield output
-    if job.stream.stats is not None:
-        await cache.store(plan, cache_entry(job.stream.text, job.stream.stats))
+    if job.result.stats is not None:
+        await cache.store(plan, cache_entry(job.result.text, job.result.stats))
 
 
 def cache_entry(text: str, stats: CompletionStats) -> CachedResponse:

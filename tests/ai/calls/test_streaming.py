@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from ai.core.clock import FakeClock
@@ -133,6 +135,52 @@ async def test_leaving_a_stream_early_records_a_cancelled_call(
     [record] = records
     assert not record.success and record.error_type == "cancelled"
     assert stream.stats is None
+
+
+async def test_a_stream_left_with_break_is_recorded_once_when_the_service_closes(
+    fake: FakeProviderServer, records: list[RequestRecord]
+) -> None:
+    fake.replies.push(REPLY)
+    async with LLMService(openai_config(fake)) as llm:
+        llm.subscribe(records.append)
+        stream = llm.stream(messages=STORY)
+        async for _ in stream:
+            break  # neither aclose() nor `async with`: the call is still open
+        await asyncio.sleep(0.05)
+        assert records == []
+    [record] = records
+    assert record.error_type == "cancelled" and record.streamed
+    assert record.usage is not None and record.usage.output_tokens > 0
+    assert record.time_to_first_token_ms is not None
+
+
+async def test_a_stream_whose_reader_was_cancelled_is_recorded_when_dropped(
+    fake: FakeProviderServer, records: list[RequestRecord]
+) -> None:
+    fake.replies.push(REPLY)
+    started = asyncio.Event()
+
+    async def read() -> None:
+        async for _ in llm.stream(messages=STORY):
+            started.set()
+            await asyncio.Event().wait()  # the reader is busy elsewhere when cancelled
+
+    async with LLMService(openai_config(fake)) as llm:
+        llm.subscribe(records.append)
+        reader = asyncio.create_task(read())
+        await started.wait()
+        reader.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await reader
+        del reader  # the stream is unreachable now: freed, closed, recorded
+        for _ in range(20):
+            if records:
+                break
+            await asyncio.sleep(0.01)
+        assert [r.error_type for r in records] == ["cancelled"]
+        [record] = records
+        assert record.usage is not None and record.time_to_first_token_ms is not None
+    assert len(records) == 1  # closing the service did not record it again
 
 
 @pytest.mark.parametrize("make_config", [openai_config, anthropic_config])
