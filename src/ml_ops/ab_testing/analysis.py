@@ -30,6 +30,7 @@ from ml_ops.ab_testing.statistics import (
     Summary,
     bayesian_means,
     bayesian_proportions,
+    cuped_adjust,
     decide,
     minimum_sample_size_means,
     minimum_sample_size_proportions,
@@ -273,12 +274,15 @@ def bayesian(experiment: Experiment, totals: Mapping[str, VariantTotals]) -> dic
     is left out."""
     metric = experiment.primary_metric
     direction = experiment.direction_of(metric)
-    control = arm_summary(experiment, metric, totals[experiment.control_name])
+    arms = _cuped_where_named(
+        experiment, {name: arm_summary(experiment, metric, totals[name]) for name in totals}
+    )
+    control = arms[experiment.control_name]
     found: dict[str, Any] = {}
     for name in experiment.variant_names:
         if name == experiment.control_name:
             continue
-        arm = arm_summary(experiment, metric, totals[name])
+        arm = arms[name]
         if isinstance(control, ProportionSummary) and isinstance(arm, ProportionSummary):
             found[name] = bayesian_proportions(
                 control, arm, direction=direction, draws=BAYES_DRAWS
@@ -290,6 +294,21 @@ def bayesian(experiment: Experiment, totals: Mapping[str, VariantTotals]) -> dic
         ):
             found[name] = bayesian_means(control, arm, direction=direction).to_dict()
     return found
+
+
+def _cuped_where_named(experiment: Experiment, arms: dict[str, Summary]) -> dict[str, Summary]:
+    """The arms with enough data CUPED-adjusted, as the decision sees them, when the
+    experiment names a covariate (else `arms` as given)."""
+    if experiment.covariate is None:
+        return arms
+    usable = {
+        name: arm
+        for name, arm in arms.items()
+        if isinstance(arm, MeanSummary) and arm.n >= 2 and arm.has_covariate
+    }
+    if experiment.control_name not in usable or len(usable) < 2:
+        return arms
+    return {**arms, **cuped_adjust(usable).adjusted}
 
 
 def bandit(experiment: Experiment, totals: Mapping[str, VariantTotals]) -> dict[str, Any]:

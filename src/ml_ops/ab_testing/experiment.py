@@ -135,6 +135,12 @@ class Experiment:
             )
         if self.baseline is not None and not math.isfinite(self.baseline):
             raise ConfigurationError(f"experiment {self.name!r}: baseline must be finite")
+        rate = self.primary_metric == SUCCESS_RATE
+        if rate and self.baseline is not None and not 0 < self.baseline < 1:
+            raise ConfigurationError(
+                f"experiment {self.name!r}: the baseline of success_rate is a rate in (0, 1), "
+                f"got {self.baseline}"
+            )
 
     def _check_covariate_and_bandit(self) -> None:
         if self.covariate is not None:

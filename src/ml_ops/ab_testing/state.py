@@ -18,6 +18,7 @@ traffic to the winner.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -271,8 +272,11 @@ def _checked_weights(state: ExperimentState, weights: Mapping[str, float]) -> di
     checked = {}
     for name in names:
         value = weights[name]
-        if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
-            raise ConfigurationError(f"weight of {name!r} must be a number >= 0, got {value!r}")
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if not number or not 0 <= value < math.inf:
+            raise ConfigurationError(
+                f"weight of {name!r} must be a finite number >= 0, got {value!r}"
+            )
         checked[name] = float(value)
     apportion(checked)  # a positive sum
     return checked

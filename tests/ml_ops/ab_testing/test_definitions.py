@@ -48,6 +48,8 @@ def test_defaults_and_names() -> None:
         ({"mode": "peeking"}, "fixed_horizon, sequential"),
         ({"alpha": 1.5}, "alpha"),
         ({"min_detectable_effect": 0}, "min_detectable_effect"),
+        ({"baseline": 1.5}, "baseline of success_rate is a rate"),
+        ({"baseline": 0.0}, "baseline of success_rate is a rate"),
         ({"minimum_sample_size": 0}, "minimum_sample_size"),
         ({"primary_metric": "9lives"}, "not a metric name"),
         ({"covariate": "success_rate"}, "covariate"),

@@ -156,6 +156,9 @@ def test_weight_changes_open_periods_only_after_the_start(
     assert ramped.period.started_at == datetime(2026, 1, 1, 1, tzinfo=UTC)
     with pytest.raises(ConfigurationError, match="a weight for each variant"):
         tester.set_weights("exp", {"a": 1})
+    for bad in (float("inf"), float("nan"), -1):
+        with pytest.raises(ConfigurationError, match="weight of 'a' must be a finite number"):
+            tester.set_weights("exp", {"a": bad, "b": 1})
     tester.stop_experiment("exp")
     with pytest.raises(ExperimentStateError, match="final"):
         tester.set_weights("exp", {"a": 1, "b": 1})

@@ -38,7 +38,8 @@ def welch_ttest(control: MeanSummary, treatment: MeanSummary, *, alpha: float = 
     the Welch degrees of freedom).
 
     Needs at least two units per variant. When both variances are zero the standard error
-    is zero: the statistic is reported as 0 and p as 1 (no measurable evidence).
+    is zero: equal means are no evidence (statistic 0, p = 1), different means a certain
+    difference (statistic +/-inf, p = 0), as the zero-width interval says.
     """
     check_probability("alpha", alpha)
     if control.n < 2 or treatment.n < 2:
@@ -48,8 +49,12 @@ def welch_ttest(control: MeanSummary, treatment: MeanSummary, *, alpha: float = 
     se = math.sqrt(vc + vt)
     df = welch_degrees_of_freedom(control, treatment)
     difference = treatment.mean - control.mean
-    statistic = difference / se if se > 0 else 0.0
-    p_value = float(2.0 * stdtr(df, -abs(statistic)))
+    if se > 0:
+        statistic = difference / se
+        p_value = float(2.0 * stdtr(df, -abs(statistic)))
+    else:
+        statistic = math.copysign(math.inf, difference) if difference else 0.0
+        p_value = 0.0 if difference else 1.0
     found = effects(
         control.mean, vc, treatment.mean, vt, critical=float(stdtrit(df, 1.0 - alpha / 2.0))
     )

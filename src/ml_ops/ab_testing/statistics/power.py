@@ -37,12 +37,19 @@ def minimum_sample_size_proportions(
 ) -> int:
     """Units per variant to detect a change of `mde` from `baseline_rate` with the pooled
     two-proportion z-test: n = (z_a sqrt(2 p(1-p)) + z_b sqrt(p1 q1 + p2 q2))^2 / (p2 - p1)^2
-    with p the mean of p1 and p2 (Fleiss, without continuity correction)."""
+    with p the mean of p1 and p2 (Fleiss, without continuity correction).
+
+    The test is two-sided, so a change either way is planned for: towards
+    `baseline + mde`, or, where that is no rate (a 95% success rate cannot rise by 10%),
+    towards `baseline - mde`."""
     check_probability("baseline_rate", baseline_rate)
-    target = baseline_rate * (1 + mde) if scale is EffectScale.RELATIVE else baseline_rate + mde
-    check_probability("baseline_rate + mde", target)
     if mde == 0:
         raise ValueError("mde must not be 0")
+    change = baseline_rate * mde if scale is EffectScale.RELATIVE else mde
+    target = baseline_rate + change
+    if not 0 < target < 1:
+        target = baseline_rate - change
+    check_probability("baseline_rate - mde (baseline_rate + mde is not a rate either)", target)
     z_alpha, z_beta = _quantiles(alpha, power, comparisons)
     p_mean = (baseline_rate + target) / 2
     spread_null = math.sqrt(2 * p_mean * (1 - p_mean))

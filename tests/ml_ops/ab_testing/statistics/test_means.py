@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from hypothesis import assume, given, settings
@@ -54,9 +56,12 @@ def test_equals_scipy_welch_on_arbitrary_values(
     check_against_scipy(c, t)
 
 
-def test_zero_variance_gives_no_evidence() -> None:
+def test_zero_variance_gives_no_evidence_for_equal_means_and_certainty_for_different() -> None:
     same = MeanSummary.from_values([1.0, 1.0, 1.0])
     assert welch_ttest(same, same).p_value == 1.0
+    cheaper = welch_ttest(MeanSummary.from_values([2.0] * 50), MeanSummary.from_values([1.0] * 50))
+    assert cheaper.p_value == 0.0 and cheaper.statistic == -math.inf
+    assert cheaper.difference_ci.lower == cheaper.difference_ci.upper == -1.0
     with pytest.raises(ValueError, match="two units"):
         welch_ttest(MeanSummary.from_values([1.0]), same)
 

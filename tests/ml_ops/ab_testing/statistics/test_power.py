@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 from statsmodels.stats.power import NormalIndPower
 
@@ -26,6 +28,31 @@ def test_more_variants_need_more_units() -> None:
     one = minimum_sample_size_proportions(0.2, 0.1)
     three = minimum_sample_size_proportions(0.2, 0.1, comparisons=3)
     assert three > one
+
+
+def fleiss(p1: float, p2: float) -> float:
+    """Fleiss's two-proportion sample size at alpha 0.05 (two-sided) and power 0.8."""
+    z_a, z_b = stats.norm.ppf(0.975), stats.norm.ppf(0.8)
+    mean = (p1 + p2) / 2
+    spread = z_a * np.sqrt(2 * mean * (1 - mean)) + z_b * np.sqrt(p1 * (1 - p1) + p2 * (1 - p2))
+    return float(spread**2 / (p2 - p1) ** 2)
+
+
+def test_a_rate_that_cannot_rise_by_the_effect_is_planned_for_a_fall() -> None:
+    # 95% cannot rise by 10%; the test is two-sided, so plan for 95% -> 85.5%.
+    assert minimum_sample_size_proportions(0.95, 0.1) == np.ceil(fleiss(0.95, 0.855)) == 152
+
+
+@settings(max_examples=200, deadline=None)
+@given(baseline=st.floats(0.001, 0.999), mde=st.floats(0.01, 0.99))
+def test_every_rate_and_relative_effect_below_100_percent_can_be_planned(
+    baseline: float, mde: float
+) -> None:
+    up, down = baseline * (1 + mde), baseline * (1 - mde)
+    target = up if up < 1 else down
+    assert minimum_sample_size_proportions(baseline, mde) == pytest.approx(
+        np.ceil(fleiss(baseline, target)), abs=1
+    )
 
 
 def test_means_formula_equals_statsmodels() -> None:
@@ -56,7 +83,10 @@ def test_means_sample_size_gives_the_planned_power() -> None:
 @pytest.mark.parametrize(
     ("call", "message"),
     [
-        (lambda: minimum_sample_size_proportions(0.9, 0.2), "baseline_rate \\+ mde"),
+        (
+            lambda: minimum_sample_size_proportions(0.5, 0.6, scale=EffectScale.ABSOLUTE),
+            "baseline_rate - mde",
+        ),
         (lambda: minimum_sample_size_proportions(0.2, 0.0), "mde"),
         (lambda: minimum_sample_size_means(1.0, 0.1, scale=EffectScale.RELATIVE), "baseline_mean"),
         (lambda: minimum_sample_size_means(0.0, 0.1), "variance"),
