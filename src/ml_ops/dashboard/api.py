@@ -79,7 +79,7 @@ def _integer(request: Request, name: str, default: int, low: int, high: int) -> 
     raw = request.query_params.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
         raise ValueError(f"{name} must be a whole number from {low} to {high}, got {raw!r}")
     return int(raw)
 

@@ -70,6 +70,10 @@ async def test_parameters_are_checked(client: httpx.AsyncClient) -> None:
     assert bad_window.status_code == 400 and "unknown window" in bad_window.json()["error"]
     bad_limit = await client.get("/api/alerts", params={"limit": "0"}, headers=AUTH)
     assert bad_limit.status_code == 400
+    for days in ("abc", "\u0663", "\u00b2", "-1"):  # Arabic-Indic 3, superscript 2
+        bad_days = await client.get("/api/costs/history", params={"days": days}, headers=AUTH)
+        assert bad_days.status_code == 400
+        assert bad_days.json()["error"].startswith("days must be a whole number from 1 to")
     unknown = await client.get("/api/experiments/nope", headers=AUTH)
     assert unknown.status_code == 404 and "nope" in unknown.json()["error"]
     missing_alert = await client.post("/api/alerts/nope/acknowledge", headers=AUTH)
