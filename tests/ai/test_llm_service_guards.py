@@ -147,6 +147,23 @@ async def test_guards_rewrite_parameters_by_name(fake: FakeProviderServer) -> No
     assert sent.body["temperature"] == 0.0 and sent.body["seed"] == 7
 
 
+async def test_guards_see_the_limit_a_thinking_call_is_sent_with(
+    fake: FakeProviderServer,
+) -> None:
+    # A thinking budget raises the default limit above it; guards (a budget's worst
+    # case) see that limit, and a model chosen by a later guard gets its own fitting.
+    ledger = Ledger()
+    config = anthropic_config(fake, model="claude-sonnet-4-5")
+    async with LLMService(config, guards=[ledger]) as llm:
+        await llm.complete(messages=HELLO, thinking_budget=8000)
+    async with LLMService(config, guards=[ledger, Rewriter("claude-3-5-haiku-20241022")]) as llm:
+        await llm.complete(messages=HELLO, thinking_budget=8000)  # haiku 3.5 cannot think
+    assert [c.parameters["max_tokens"] for c in ledger.seen_calls] == [8000 + 4096] * 2
+    first, second = (r.body for r in fake.requests)
+    assert first["max_tokens"] == 8000 + 4096 and first["thinking"]["budget_tokens"] == 8000
+    assert second["max_tokens"] == 4096 and "thinking" not in second
+
+
 async def test_guards_run_in_order_and_settle_in_reverse(fake: FakeProviderServer) -> None:
     order: list[str] = []
 

@@ -24,7 +24,13 @@ from ai.core.clock import Clock
 from ai.core.guards import PlannedCall
 from ai.core.records import CallLabels, Operation, RequestRecord
 from ai.providers.base import ChatRequest
-from ai.providers.parameters import OPTION_NAMES, UnsupportedParams, fit_request
+from ai.providers.capabilities import ModelCapabilities
+from ai.providers.parameters import (
+    OPTION_NAMES,
+    UnsupportedParams,
+    fit_request,
+    fitted_max_tokens,
+)
 from ai.providers.registry import ProviderRegistry
 
 logger = logging.getLogger("ai.llm_service")
@@ -49,13 +55,16 @@ class ChatCall:
 
     `planned`, the call as guards see it, is built on first use: a service without guards
     never needs it (unless the call fails before it is recorded), so a cache hit there
-    skips building it."""
+    skips building it. Its `max_tokens` is the limit the request is sent with
+    (`fitted_max_tokens`: a thinking budget raises a default one), so that a budget
+    guard prices the output the provider may really bill."""
 
     spec: CallSpec
     provider: str
     request_id: str
     streamed: bool
     progress: CallProgress
+    max_tokens: int | None
     builder: StatsBuilder | None = None
     routes: list[ResolvedRoute] = field(default_factory=list)
     _planned: PlannedCall | None = None
@@ -82,8 +91,8 @@ def _planned_call(chat: ChatCall) -> PlannedCall:
     # The _FIELDS, in that order.
     if request.temperature is not None:
         parameters["temperature"] = request.temperature
-    if request.max_tokens is not None:
-        parameters["max_tokens"] = request.max_tokens
+    if chat.max_tokens is not None:
+        parameters["max_tokens"] = chat.max_tokens
     if request.tools is not None:
         parameters["tools"] = request.tools
     if request.tool_choice is not None:
@@ -140,7 +149,12 @@ class CallPlanner:
         now = self._clock.monotonic()
         timeout = spec.timeout
         progress = CallProgress(now, now + timeout, timeout)
-        return ChatCall(spec, self._provider, new_request_id(), streamed, progress)
+        request = spec.request
+        limit = request.max_tokens
+        if request.options:  # a thinking budget may raise the limit sent
+            caps = self._capabilities(self._routes[0], request.model)
+            limit = fitted_max_tokens(request, caps, defaults=spec.defaults)
+        return ChatCall(spec, self._provider, new_request_id(), streamed, progress, limit)
 
     def admit(
         self, chat: ChatCall, call: PlannedCall | None
@@ -156,6 +170,11 @@ class CallPlanner:
         else:
             assert call is not None
             request = _rewritten(spec.request, call)
+            asked = spec.request.max_tokens
+            if request.max_tokens == chat.max_tokens != asked:
+                # The limit as planned, fitted to the first model: fit the caller's again,
+                # for the model the guards chose (it may take no thinking budget).
+                request = dataclasses.replace(request, max_tokens=asked)
             changed = {n for n in _FIELDS if getattr(request, n) != getattr(spec.request, n)}
             defaults, labels, provider = spec.defaults - changed, call.labels, call.provider
         chat.routes = self.routes_for(provider, request.model)
@@ -230,10 +249,9 @@ class CallPlanner:
         def prepare(route: ResolvedRoute) -> ChatRequest:
             if route.key not in fitted:
                 aimed = dataclasses.replace(request, model=route.model)
-                catalog = route.spec.wire.catalog.with_overrides(config.model_capabilities)
                 fitted[route.key] = fit_request(
                     aimed,
-                    catalog.lookup(route.model),
+                    self._capabilities(route, route.model),
                     policy=UnsupportedParams(config.unsupported_params),
                     defaults=defaults,
                     warn=self._warn,
@@ -241,6 +259,11 @@ class CallPlanner:
             return fitted[route.key]
 
         return prepare
+
+    def _capabilities(self, route: ResolvedRoute, model: str) -> ModelCapabilities:
+        """What `model` takes on `route`'s host, the configuration's overrides applied."""
+        catalog = route.spec.wire.catalog.with_overrides(self._config.model_capabilities)
+        return catalog.lookup(model)
 
     def _warn(self, model: str, what: str) -> None:
         """Once per model and parameter: a warning per call would drown the log."""

@@ -37,6 +37,7 @@ EFFORT_BUDGETS = {"none": 0, "minimal": 1024, "low": 2048, "medium": 8192, "high
 """Thinking budget (tokens) an effort level stands for, where the model takes a budget."""
 
 MIN_THINKING_BUDGET = 1024
+_REASONING_OPTIONS = frozenset({"reasoning_effort", "thinking_budget"})
 
 
 class UnsupportedParams(StrEnum):
@@ -95,6 +96,30 @@ def fit_request(
         max_tokens_field=caps.max_tokens_name,
         options={k: v for k, v in values.items() if v is not None},
     )
+
+
+def fitted_max_tokens(
+    request: ChatRequest, caps: ModelCapabilities, *, defaults: frozenset[str]
+) -> int | None:
+    """The `max_tokens` that `fit_request` sends `request` with to the model of `caps`.
+
+    A thinking budget raises a default limit above it, so this can exceed
+    `request.max_tokens`; it is what a call is planned (and a budget guard prices it)
+    with. A request that fitting would refuse keeps its own limit here: the error comes
+    when it is sent."""
+    if not _REASONING_OPTIONS & request.options.keys():  # nothing else changes the limit
+        return request.max_tokens
+    try:
+        fitted = fit_request(
+            request, caps, policy=UnsupportedParams.DROP, defaults=defaults, warn=_ignore
+        )
+    except ConfigurationError:
+        return request.max_tokens
+    return fitted.max_tokens
+
+
+def _ignore(model: str, what: str) -> None:
+    return None
 
 
 def _fit_reasoning(

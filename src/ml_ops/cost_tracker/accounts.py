@@ -149,6 +149,37 @@ class SpendAccounts:
         self._queue(pending)
         return self.local.merge_now(held.claims)
 
+    async def settle_elsewhere(
+        self, held: Held, charged: Sequence[Claim], actual: int
+    ) -> tuple[CounterState, ...]:
+        """Settle a reservation whose spend belongs to other budgets as well or instead
+        (a fallback model answered): the reservation is released in every claim of
+        `held`, `actual` added to every claim of `charged`; returns `charged`'s states.
+        Spend is added before reservations are released, so a concurrent check sees
+        too much for a moment, never too little."""
+        wanted = {claim.key.ident for claim in charged}
+        both = tuple(claim for claim in held.claims if claim.key.ident in wanted)
+        states: dict[tuple[str, str], CounterState] = {}
+        if both:
+            settled = await self.settle(replace(held, claims=both), actual)
+            states.update((c.key.ident, s) for c, s in zip(both, settled, strict=True))
+        fresh = tuple(claim for claim in charged if claim.key.ident not in states)
+        if fresh:
+            added = await self.add(fresh, actual)
+            states.update((c.key.ident, s) for c, s in zip(fresh, added, strict=True))
+        released = tuple(claim for claim in held.claims if claim.key.ident not in wanted)
+        if released:
+            await self.settle(replace(held, claims=released), 0)
+        return tuple(states[claim.key.ident] for claim in charged)
+
+    async def add(self, claims: Sequence[Claim], actual: int) -> tuple[CounterState, ...]:
+        """Count spend nothing was reserved for, locally and in the shared counters
+        (queued while they are away)."""
+        seeded = self.add_locally(claims, actual)
+        if seeded is None:
+            return self.local.merge_now(claims)
+        return await asyncio.shield(self.add_shared(seeded, actual))
+
     def add_locally(self, claims: Sequence[Claim], actual: int) -> tuple[Claim, ...] | None:
         """Count spend that did not go through the guard; returns the seeded claims to
         pass to `add_shared` (None when there are no shared counters)."""

@@ -39,6 +39,7 @@ class BudgetBook:
         "limit_units",
         "previous",
         "store_checked",
+        "warned_rolled_up",
         "zone",
     )
 
@@ -58,6 +59,8 @@ class BudgetBook:
         their alerts are resolved."""
         self.store_checked: str | None = None
         """The period whose spend was last read from the event store."""
+        self.warned_rolled_up: str | None = None
+        """The period for which a tagged budget last warned that roll-ups hid spend."""
         self._key: CounterKey | None = None
         self._start = self._end = datetime.min
 

@@ -4,7 +4,9 @@ Each alert fraction of a budget fires once per period: its id is stable
 (`budget:<name>:<period key>:<fraction>`), so saving it twice (two processes, a restart)
 replaces rather than duplicates it, and the tracker claims the fraction in its counters
 before sending (with Redis, one process of the deployment sends it). When the period
-ends, the alerts that fired in it are saved again as resolved and sent once more.
+ends, the alerts that fired in it are saved again as resolved and sent once more; spend
+settled into a period after its end (a call admitted before it) fires that period's
+alerts, resolved at once, never the current period's.
 
 Handlers are those given to the tracker plus, when it was given an `MLMonitor`, the
 monitor's, read at each delivery so handlers added to the monitor later count too. A
@@ -24,7 +26,7 @@ from ai.core.clock import Clock
 from ml_ops.cost_tracker.accounts import SpendAccounts
 from ml_ops.cost_tracker.books import BudgetBook
 from ml_ops.cost_tracker.budget import format_usd
-from ml_ops.cost_tracker.counters import CounterKey, CounterState, to_usd
+from ml_ops.cost_tracker.counters import EXPIRY_MARGIN, CounterKey, CounterState, to_usd
 from ml_ops.monitoring.alerts import Severity
 from ml_ops.monitoring.handlers import AlertCallback, AlertHandler, as_handler
 from ml_ops.store.base import AlertRecord, AlertStatus, EventStore
@@ -53,7 +55,7 @@ def budget_alert(
     """The alert for `book`'s budget reaching `fraction` of its limit."""
     budget = book.budget
     spent = to_usd(state.spent)
-    reset = book.end.isoformat()
+    reset = (key.expires_at - EXPIRY_MARGIN).isoformat()  # the end of `key`'s period
     if fraction >= 1:
         what = "has reached its limit" if fraction == 1 else f"is at {fraction:.0%} of its limit"
     else:
@@ -208,6 +210,18 @@ class BudgetAlerter:
             alert = budget_alert(book, key, fraction, state, now)
             self._work.spawn(functools.partial(self._fire, alert, key, fraction))
 
+    def check_ended(
+        self, book: BudgetBook, key: CounterKey, state: CounterState, now: datetime
+    ) -> None:
+        """Schedule the alerts of the fractions that late spend took `key`'s period past
+        after it ended (a call admitted before its end, settled after). They belong to
+        that period: they fire under its key and resolve at once, since it is over, and
+        the current period's alerts are left alone. Each fires once, by its marker."""
+        for fraction, threshold in book.alert_units:
+            if state.spent >= threshold:
+                alert = budget_alert(book, key, fraction, state, now)
+                self._work.spawn(functools.partial(self._fire_ended, book, alert, key, fraction))
+
     def period_ended(self, book: BudgetBook) -> None:
         """Schedule the resolution of the alerts that fired in the period just ended."""
         if book.previous is None:
@@ -220,6 +234,13 @@ class BudgetAlerter:
     async def _fire(self, alert: AlertRecord, key: CounterKey, fraction: float) -> None:
         if await self._accounts.claim_once(key, marker(fraction)):
             await self.outlet.publish(alert)
+
+    async def _fire_ended(
+        self, book: BudgetBook, alert: AlertRecord, key: CounterKey, fraction: float
+    ) -> None:
+        if await self._accounts.claim_once(key, marker(fraction)):
+            await self.outlet.publish(alert)
+            await self._resolve(book, key, fraction, alert.fired_at)
 
     async def _resolve(
         self, book: BudgetBook, key: CounterKey, fraction: float, fired_at: datetime

@@ -65,7 +65,7 @@ def _run(
     """Open the store, load the budgets, restore a tracker, run `work` on it."""
 
     async def main() -> T:
-        event_store = open_event_store(store)
+        event_store = open_event_store(store, must_exist=True)  # read only: never create
         tracker = CostTracker(event_store, tz=tz, counters=counters() if counters else None)
         try:
             found = find_budgets_file(budgets)

@@ -19,8 +19,10 @@ Before a call (`before`), for the budgets whose scope and tag cover it:
 
 After the call (`after`, exactly once per admitted call: success, failure, cancellation
 or a later guard's refusal), the reservation is released and the actual cost
-(`record.estimated_cost`, 0 when unknown) added to the spend; alert fractions crossed
-fire. A model without a price reserves 0 (one warning per model).
+(`record.estimated_cost`, 0 when unknown) added to the spend of the budgets covering the
+model that answered (after a fallback, `record.model`'s, not the requested model's: a
+restart counts the record the same way); alert fractions crossed fire. A model without
+a price reserves 0 (one warning per model).
 """
 
 from __future__ import annotations
@@ -113,13 +115,20 @@ class BudgetGuard:
     async def after(self, call: PlannedCall, record: RequestRecord) -> None:
         """Release the reservation and count the actual cost (module doc)."""
         tracker = self._tracker
-        held = tracker.accounts.open.pop(call.request_id, None)
+        accounts = tracker.accounts
+        held = accounts.open.pop(call.request_id, None)
         if held is None:
             return
         cost = record.estimated_cost
         actual = to_units(cost) if cost is not None else 0
-        states = await tracker.accounts.settle(held, actual)
-        tracker.settled(record, held, states)
+        if record.fallback_used:  # the spend is the answering model's, as the record says
+            charged = tracker.charged(record, tracker.clock.now())
+            if {c.key.ident for c in charged} != {c.key.ident for c in held.claims}:
+                states = await accounts.settle_elsewhere(held, charged, actual)
+                tracker.settled(record, charged, states)
+                return
+        states = await accounts.settle(held, actual)
+        tracker.settled(record, held.claims, states)
 
     async def _downgrade(self, call: PlannedCall, covered: Covered) -> PlannedCall | None:
         for book, key in covered:

@@ -33,7 +33,7 @@ from ai.core.clock import Clock, SystemClock
 from ai.core.guards import PlannedCall
 from ai.core.records import RecordBus, RequestRecord
 from ai.errors import ConfigurationError
-from ml_ops.cost_tracker.accounts import Held, SpendAccounts
+from ml_ops.cost_tracker.accounts import SpendAccounts
 from ml_ops.cost_tracker.books import BudgetBook
 from ml_ops.cost_tracker.budget import Budget
 from ml_ops.cost_tracker.budget_alerts import (
@@ -63,12 +63,14 @@ from ml_ops.cost_tracker.restore import (
     period_spend,
     record_counts,
     records_by_day,
+    rolled_up_scope_spend,
     rollup_counts,
+    warn_rolled_up,
 )
 from ml_ops.cost_tracker.status import BudgetStatus, budget_status
 from ml_ops.monitoring.handlers import AlertCallback, AlertHandler
 from ml_ops.monitoring.intake import RecentIds
-from ml_ops.store.base import AlertRecord, EventStore
+from ml_ops.store.base import AlertRecord, EventStore, Rollup
 
 if TYPE_CHECKING:
     from ml_ops.monitoring.monitor import MLMonitor
@@ -257,7 +259,7 @@ class CostTracker:
         fail the calls), and the store is not asked again this period."""
         assert self._store is not None
         try:
-            spent = await period_spend(self._store, book.budget, book.start, book.end)
+            spent, uncounted = await period_spend(self._store, book.budget, book.start, book.end)
         except Exception as error:
             logger.warning(
                 "budget %r: could not read this period's spend from the event store (%s); "
@@ -265,7 +267,8 @@ class CostTracker:
                 book.name,
                 error,
             )
-            spent = 0.0
+            spent = uncounted = 0.0
+        warn_rolled_up(book, key, uncounted)
         with self._lock:
             self.accounts.local.merge_now([book.seed_claim(key)])
             if spent > 0:
@@ -273,16 +276,43 @@ class CostTracker:
             book.store_checked = key.period_key
             self._seeding.pop(key.ident, None)
 
-    def settled(self, record: RequestRecord, held: Held, states: Sequence[CounterState]) -> None:
-        """The guard settled `record`'s call: keep the record (if not observed already)
-        and fire the alert fractions its spend crossed."""
+    def charged(self, record: RequestRecord, now: datetime) -> tuple[Claim, ...]:
+        """The claims of the budgets `record`'s spend counts against (the model that
+        answered it, `record.model`, as `observe` and `restore` count it), each at its
+        current period."""
+        with self._lock:
+            return tuple(
+                book.claim(self._current(book, now))
+                for book in self._books.values()
+                if record_counts(book.budget, record)
+            )
+
+    def settled(
+        self, record: RequestRecord, claims: Sequence[Claim], states: Sequence[CounterState]
+    ) -> None:
+        """The guard settled `record`'s call, charging its cost to `claims` (now at
+        `states`): keep the record (if not observed already) and fire the alert
+        fractions its spend crossed."""
         now = self.clock.now()
         with self._lock:
             self._ingest(record, now, counted=True)
-            for claim, state in zip(held.claims, states, strict=True):
-                book = self._books.get(claim.key.budget)
-                if book is not None:
-                    self._alerter.check(book, self._current(book, now), state, now)
+            self._check_alerts(claims, states, now)
+
+    def _check_alerts(
+        self, claims: Sequence[Claim], states: Sequence[CounterState], now: datetime
+    ) -> None:
+        """Fire what each counter crossed, under the period of that counter: spend
+        settled into a period that has ended since (a call admitted before midnight)
+        alerts for that period, never for the current one."""
+        for claim, state in zip(claims, states, strict=True):
+            book = self._books.get(claim.key.budget)
+            if book is None:
+                continue
+            key = self._current(book, now)
+            if claim.key == key:
+                self._alerter.check(book, key, state, now)
+            elif claim.key.expires_at <= key.expires_at:  # an earlier period's counter
+                self._alerter.check_ended(book, claim.key, state, now)
 
     # --- feeding -----------------------------------------------------------------------
 
@@ -311,8 +341,10 @@ class CostTracker:
         for book in self._books.values():
             if not record_counts(book.budget, record):
                 continue
-            book.add(day, cost)
+            # The period first: a new one seeds its counter from the daily figures, which
+            # must not hold this record yet, or it would be counted twice.
             key = self._current(book, now)
+            book.add(day, cost)
             if guarded or cost <= 0 or record.timestamp < book.start:
                 continue
             claims = (book.claim(key),)
@@ -325,12 +357,8 @@ class CostTracker:
 
     async def _add_shared(self, seeded: tuple[Claim, ...], units: int) -> None:
         states = await self.accounts.add_shared(seeded, units)
-        now = self.clock.now()
         with self._lock:
-            for claim, state in zip(seeded, states, strict=True):
-                book = self._books.get(claim.key.budget)
-                if book is not None:
-                    self._alerter.check(book, self._current(book, now), state, now)
+            self._check_alerts(seeded, states, self.clock.now())
 
     def _current(self, book: BudgetBook, now: datetime) -> CounterKey:
         """The book's key at `now`; a new period seeds its counter and resolves the
@@ -394,7 +422,7 @@ class CostTracker:
         async for records in records_by_day(store, self.zone, since, now + _ONE_DAY):
             with self._lock:
                 count += sum(self._restore_record(record) for record in records)
-        await self._restore_periods(store, now, since)
+        await self._restore_periods(store, now, since, rollups)
         return count
 
     def _seen_capacity(self) -> int:
@@ -410,13 +438,17 @@ class CostTracker:
                 book.add(day, cost)
         return True
 
-    async def _restore_periods(self, store: EventStore, now: datetime, since: datetime) -> None:
+    async def _restore_periods(
+        self, store: EventStore, now: datetime, since: datetime, rollups: Sequence[Rollup]
+    ) -> None:
         with self._lock:
             covered = [(book, self._current(book, now)) for book in self._books.values()]
             for book, key in covered:
                 self.accounts.local.merge_now([book.seed_claim(key)])
                 if book.start >= since:  # else the period began before the history read
                     book.store_checked = key.period_key
+                    inside = [r for r in rollups if book.start <= r.bucket_start < book.end]
+                    warn_rolled_up(book, key, rolled_up_scope_spend(book.budget, inside))
         if not covered:
             return
         await self.seed_from_store(covered)

@@ -76,7 +76,7 @@ async def _stats(location: str | None, window: str) -> dict[str, Any]:
     from ml_ops.store.opening import open_event_store
 
     MLMonitor().get_real_time_stats(window)  # an unknown window fails before the store is read
-    store = open_event_store(location)
+    store = open_event_store(location, must_exist=True)  # read only: never create
     try:
         monitor = MLMonitor(store)
         await monitor.restore()
@@ -89,7 +89,7 @@ async def _alerts(location: str | None, active: bool) -> list[dict[str, Any]]:
     from ml_ops.store.base import AlertStatus, json_ready
     from ml_ops.store.opening import open_event_store
 
-    store = open_event_store(location)
+    store = open_event_store(location, must_exist=True)  # read only: never create
     try:
         found = await store.alerts(status=AlertStatus.FIRING if active else None)
     finally:

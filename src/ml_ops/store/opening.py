@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ai.db.locations import LocationGrammar, LocationKind, location_from_environment
+from ai.errors import ConfigurationError
 from ml_ops.store.base import EventStore
 from ml_ops.store.memory import MemoryEventStore
 from ml_ops.store.sqlite import DEFAULT_PATH, SQLiteEventStore
@@ -30,12 +31,18 @@ GRAMMAR = LocationGrammar("event store", "SQLiteEventStore", "events.db")
 
 
 def open_event_store(
-    location: str | Path | None = None, *, environ: Mapping[str, str] | None = None
+    location: str | Path | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    must_exist: bool = False,
 ) -> EventStore:
     """The event store `location` names (forms in the module docstring); without one,
     the environment's (`environ` defaults to `os.environ`) or `.devora/events.db`.
 
     Nothing is opened yet: files, folders, pools and tables are created on first use.
+    Commands that only read pass `must_exist=True`: a SQLite file that is not there is
+    then a `ConfigurationError` (a mistyped path would otherwise become a new, empty
+    store that reads as no traffic); a PostgreSQL database is checked when connecting.
     """
     if location is None:
         environ = os.environ if environ is None else environ
@@ -47,6 +54,12 @@ def open_event_store(
         from ml_ops.store.postgres import PostgresEventStore
 
         return PostgresEventStore(parsed.target)
-    if parsed.kind is LocationKind.SQLITE:
-        return SQLiteEventStore(parsed.path)
-    return SQLiteEventStore(GRAMMAR.sqlite_file(parsed.path))
+    sqlite_url = parsed.kind is LocationKind.SQLITE
+    path = parsed.path if sqlite_url else GRAMMAR.sqlite_file(parsed.path)
+    if must_exist and not path.is_file():
+        raise ConfigurationError(
+            f"no event store at {str(path)!r}: nothing has been recorded there; check the "
+            "path (--store, $DEVORA_EVENT_STORE) or point it at the store your services "
+            "write to"
+        )
+    return SQLiteEventStore(path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ai.errors import ConfigurationError
@@ -20,7 +20,12 @@ from ai.providers.capabilities import (
     ReasoningControl,
 )
 from ai.providers.openai_format import OpenAIChatFormat
-from ai.providers.parameters import EFFORT_BUDGETS, UnsupportedParams, fit_request
+from ai.providers.parameters import (
+    EFFORT_BUDGETS,
+    UnsupportedParams,
+    fit_request,
+    fitted_max_tokens,
+)
 
 HELLO = [{"role": "user", "content": "Hello!"}]
 
@@ -146,18 +151,24 @@ def test_thinking_drops_temperature_and_makes_room_for_the_answer() -> None:
         fit(request("claude-opus-4-1", options={"thinking_budget": 100}), ANTHROPIC_MODELS)
 
 
-@pytest.mark.parametrize("name", ["seed", "response_format"])
-def test_anthropic_never_receives_parameters_it_has_no_field_for(name: str) -> None:
-    value = 7 if name == "seed" else {"type": "json_object"}
-    fitted, warnings = fit(request("claude-3-5-haiku", options={name: value}), ANTHROPIC_MODELS)
+def test_anthropic_never_receives_parameters_it_has_no_field_for() -> None:
+    fitted, warnings = fit(request("claude-3-5-haiku", options={"seed": 7}), ANTHROPIC_MODELS)
     body = AnthropicMessagesFormat().request_body(fitted)
-    assert name not in body and warnings
-    with pytest.raises(ConfigurationError, match=name):
+    assert "seed" not in body and warnings
+    with pytest.raises(ConfigurationError, match="seed"):
         fit(
-            request("claude-3-5-haiku", options={name: value}),
+            request("claude-3-5-haiku", options={"seed": 7}),
             ANTHROPIC_MODELS,
             UnsupportedParams.ERROR,
         )
+
+
+def test_anthropic_gets_response_format_translated_not_dropped() -> None:
+    options = {"response_format": {"type": "json_object"}}
+    fitted, warnings = fit(request("claude-3-5-haiku", options=options), ANTHROPIC_MODELS)
+    body = AnthropicMessagesFormat().request_body(fitted)
+    assert "response_format" not in body and not warnings
+    assert "JSON object" in body["system"]
 
 
 def test_named_parameters_are_translated_per_wire_format() -> None:
@@ -236,3 +247,39 @@ def test_fitted_requests_never_carry_what_the_model_rejects(
         assert "thinking_budget" not in fitted.options
     if caps.reasoning_control is ReasoningControl.BUDGET:
         assert "reasoning_effort" not in fitted.options
+
+
+@settings(max_examples=300)
+@given(
+    model=st.sampled_from(["gpt-4o", "o3", "claude-3-5-haiku", "claude-sonnet-4-5"]),
+    options=OPTION_VALUES,
+    max_tokens=st.none() | st.integers(1, 40000),
+    defaults=st.sampled_from([frozenset(), frozenset({"max_tokens"})]),
+    policy=st.sampled_from(list(UnsupportedParams)),
+)
+def test_fitted_max_tokens_is_the_limit_fit_request_sends(
+    model: str,
+    options: dict[str, Any],
+    max_tokens: int | None,
+    defaults: frozenset[str],
+    policy: UnsupportedParams,
+) -> None:
+    # What the budget guard prices a call with must be what the model is sent.
+    catalog = ANTHROPIC_MODELS if model.startswith("claude") else OPENAI_MODELS
+    req = request(model, max_tokens=max_tokens, options=options)
+    planned = fitted_max_tokens(req, catalog.lookup(model), defaults=defaults)
+    try:
+        fitted, _ = fit(req, catalog, policy, defaults)
+    except ConfigurationError:
+        return  # refused before anything is sent: no output to price
+    assert planned == fitted.max_tokens
+
+
+def test_a_thinking_budget_raises_the_planned_default_limit() -> None:
+    sonnet = request("claude-sonnet-4-5", max_tokens=4096, options={"thinking_budget": 8000})
+    caps = ANTHROPIC_MODELS.lookup("claude-sonnet-4-5")
+    assert fitted_max_tokens(sonnet, caps, defaults=frozenset({"max_tokens"})) == 8000 + 4096
+    assert fitted_max_tokens(sonnet, caps, defaults=frozenset()) == 4096  # refused when sent
+    effort = request("claude-sonnet-4-5", max_tokens=4096, options={"reasoning_effort": "high"})
+    high = EFFORT_BUDGETS["high"] + 4096
+    assert fitted_max_tokens(effort, caps, defaults=frozenset({"max_tokens"})) == high

@@ -124,3 +124,15 @@ def test_errors_are_one_line_without_a_traceback(store: str, tmp_path: Path) -> 
     assert "Traceback" not in result.output
     result = runner.invoke(app, ["costs", "report", "--store", "ftp://x"])
     assert result.exit_code == 1 and "is not supported" in result.output
+
+
+@pytest.mark.parametrize("command", ["report", "budgets", "export"])
+def test_a_missing_store_is_an_error_and_is_not_created(
+    command: str, budgets: str, tmp_path: Path
+) -> None:
+    missing = tmp_path / "no-such-dir" / "evnets.db"
+    result = runner.invoke(app, ["costs", command, "--store", str(missing), "--budgets", budgets])
+    assert result.exit_code == 1
+    assert result.output.startswith(f"error: no event store at '{missing}'")
+    assert len(result.output.splitlines()) == 1 and "--store" in result.output
+    assert not missing.parent.exists()

@@ -5,6 +5,7 @@ reservation settled once (success, failure, cancellation)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -20,8 +21,9 @@ from ai.errors import BudgetExceededError, ProviderError
 from ai.llm_service import LLMService
 from ai.rag import EmbeddingService
 from ai.testing import FakeProviderServer, Fault
-from ml_ops.cost_tracker import Budget, CostTracker, worst_case_cost
-from tests.ai.provider_configs import TEST_KEY, openai_config
+from ml_ops.cost_tracker import Budget, CostTracker, RedisSpendCounters, worst_case_cost
+from ml_ops.store import MemoryEventStore
+from tests.ai.provider_configs import TEST_KEY, anthropic_config, openai_config
 
 HELLO = [{"role": "user", "content": "Hello!"}]
 START = datetime(2026, 3, 2, 18, tzinfo=UTC)  # six hours before the daily reset
@@ -227,6 +229,95 @@ async def test_streams_and_embeddings_are_settled_too(fake: FakeProviderServer) 
     assert tracker.get_report()["totals"]["requests"] == 3
 
 
+async def test_a_fallback_call_counts_against_the_model_that_answered(
+    fake: FakeProviderServer,
+) -> None:
+    store = MemoryEventStore()
+    tracker = CostTracker(store, clock=FakeClock(START))
+    tracker.add_budget(Budget(name="all", limit=1.0, action="refuse"))
+    tracker.add_budget(
+        Budget(name="4o", limit=1.0, scope="model", scope_value="gpt-4o", action="refuse")
+    )
+    mini_limit = worst("gpt-4o-mini") * 1.2  # room for one call's worst case, not two
+    tracker.add_budget(
+        Budget(name="mini", limit=mini_limit, scope="model", scope_value="gpt-4o-mini",
+               action="refuse")
+    )  # fmt: skip
+    fake.faults.add(Fault.server_error(500), model="gpt-4o")
+    records: list[RequestRecord] = []
+    async with service(fake, tracker, fallback_models=["gpt-4o-mini"]) as llm:
+        llm.subscribe(records.append)
+        _, stats = await llm.complete(HELLO)
+        assert stats.model == "gpt-4o-mini" and stats.estimated_cost
+        cost = stats.estimated_cost
+        statuses = tracker.budget_statuses(project=False)
+        assert {s.name: s.spent for s in statuses} == pytest.approx(
+            {"all": cost, "4o": 0.0, "mini": cost}
+        )
+        assert [s.reserved for s in statuses] == [0.0, 0.0, 0.0]
+        # The fallback was admitted on gpt-4o's reservation; its spend now counts in
+        # mini's refuse budget, which refuses a call whose worst case no longer fits.
+        with pytest.raises(BudgetExceededError, match="Budget 'mini'"):
+            await llm.complete(HELLO, model="gpt-4o-mini")
+    await store.append(records)
+    restarted = CostTracker(store, clock=FakeClock(START))
+    for budget in tracker.budgets:
+        restarted.add_budget(budget)
+    await restarted.restore()
+    after_restart = {s.name: s.spent for s in restarted.budget_statuses(project=False)}
+    assert after_restart == pytest.approx({"all": cost, "4o": 0.0, "mini": cost})
+
+
+async def test_a_thinking_call_reserves_the_output_limit_it_is_sent_with(
+    fake: FakeProviderServer,
+) -> None:
+    # A thinking budget raises the default limit (4,096) above it: 8,000 + 4,096 are sent.
+    sonnet = "claude-sonnet-4-20250514"
+    sent = worst(sonnet, max_tokens=8000 + 4096)
+    tracker = CostTracker(clock=FakeClock(START))
+    tracker.add_budget(Budget(name="daily", limit=sent * 0.99, period="daily", action="refuse"))
+    config = anthropic_config(fake, model=sonnet, max_retries=0)
+    async with LLMService(config, guards=[tracker.guard()], clock=tracker.clock) as llm:
+        with pytest.raises(BudgetExceededError, match="could cost up to"):
+            await llm.complete(HELLO, thinking_budget=8000)  # fitted 4,096 would: 3x less
+        assert fake.requests == []
+        tracker.remove_budget("daily")
+        tracker.add_budget(Budget(name="daily", limit=sent, period="daily", action="refuse"))
+        await llm.complete(HELLO, thinking_budget=8000)
+    assert fake.requests[0].body["max_tokens"] == 8000 + 4096
+
+
+@pytest.mark.parametrize("counters", ["local", "redis"])
+async def test_a_fallback_settle_moves_the_spend_in_every_kind_of_counters(
+    counters: str, request: pytest.FixtureRequest
+) -> None:
+    shared = None
+    if counters == "redis":
+        url, prefix = (request.getfixturevalue(f) for f in ("redis_url", "redis_key_prefix"))
+        shared = RedisSpendCounters(url, prefix=prefix)
+    clock = FakeClock(START)
+    tracker = CostTracker(clock=clock, counters=shared)
+    tracker.add_budget(Budget(name="all", limit=1.0, action="refuse"))
+    for model in ("gpt-4o", "gpt-4o-mini"):
+        tracker.add_budget(Budget(name=model, limit=1.0, scope="model", scope_value=model))
+    guard = tracker.guard()
+    call = PlannedCall(
+        operation=Operation.CHAT, model="gpt-4o", provider="openai", inputs=HELLO,
+        parameters={"max_tokens": 50},
+    )  # fmt: skip
+    await guard.before(call)
+    answered = dataclasses.replace(
+        _paid_record(clock, 0.25, "gpt-4o-mini"),
+        request_id=call.request_id, model_requested="gpt-4o", fallback_used=True,
+    )  # fmt: skip
+    await guard.after(call, answered)
+    statuses = await tracker.refresh_budgets(project=False)
+    assert [(s.name, s.spent, s.reserved) for s in statuses] == [
+        ("all", 0.25, 0.0), ("gpt-4o", 0.0, 0.0), ("gpt-4o-mini", 0.25, 0.0),
+    ]  # fmt: skip
+    await tracker.aclose()
+
+
 def test_the_worst_case_counts_prompt_and_max_tokens_at_the_dearest_prices() -> None:
     call = PlannedCall(
         operation=Operation.CHAT, model="gpt-4o", provider="openai", inputs=HELLO,
@@ -254,12 +345,10 @@ def test_the_worst_case_counts_prompt_and_max_tokens_at_the_dearest_prices() -> 
     assert worst_case_cost(call.replace(model="no-such-model"), PRICING).cost is None
 
 
-def _paid_record(clock: FakeClock, cost: float) -> RequestRecord:
+def _paid_record(clock: FakeClock, cost: float, model: str = "gpt-4o") -> RequestRecord:
     from tests.ml_ops.cost_tracker.records import call
 
-    record = call(at=clock.now())
-    import dataclasses
-
+    record = call(model, at=clock.now())
     return dataclasses.replace(record, estimated_cost=cost)
 
 

@@ -4,13 +4,18 @@ clock, and each alert fraction fires once per period through the alert handlers.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ai.core.clock import FakeClock
-from ml_ops.cost_tracker import Budget, CostTracker
+from ai.core.guards import PlannedCall
+from ai.core.records import Operation, RequestRecord
+from ml_ops.cost_tracker import Budget, CostTracker, RedisSpendCounters
 from ml_ops.monitoring import LogAlertHandler, MLMonitor
 from ml_ops.store import AlertRecord, AlertStatus, MemoryEventStore
 from tests.ml_ops.cost_tracker.records import call
@@ -53,6 +58,79 @@ def test_a_period_resets_at_its_end(
     assert fresh.period_start == status.period_end
     spend(tracker, clock, 1)
     assert tracker.get_budget_status("b").spent == pytest.approx(GPT_4O_CALL)
+
+
+def paid(at: datetime, cost: float) -> RequestRecord:
+    return dataclasses.replace(call(at=at), estimated_cost=cost)
+
+
+async def test_the_first_record_of_a_new_period_counts_once() -> None:
+    clock = FakeClock(datetime(2026, 3, 2, 12, tzinfo=UTC))
+    received: list[AlertRecord] = []
+    tracker = CostTracker(clock=clock, handlers=[received.append])
+    tracker.add_budget(Budget(name="d", limit=1.0, period="daily"))
+    tracker.observe(paid(clock.now(), 1.0))
+    clock.advance(24 * 3600)  # nothing looks at the tracker before the next record
+    tracker.observe(paid(clock.now(), 0.5))
+    await tracker.flush()
+    assert tracker.get_budget_status("d").spent == 0.5
+    assert tracker.get_report(days=1)["totals"]["cost"] == 0.5
+    firing = [a.labels["period_key"] for a in received if a.status is AlertStatus.FIRING]
+    assert firing == ["daily:2026-03-02@UTC", "daily:2026-03-02@UTC"]  # none early on the 3rd
+
+
+async def test_the_first_record_of_a_new_period_counts_once_in_redis(
+    redis_url: str, redis_key_prefix: str
+) -> None:
+    clock = FakeClock(datetime(2026, 3, 2, 12, tzinfo=UTC))
+    counters = RedisSpendCounters(redis_url, prefix=redis_key_prefix)
+    tracker = CostTracker(clock=clock, counters=counters)
+    tracker.add_budget(Budget(name="m", limit=100.0, period="monthly"))
+    tracker.observe(paid(clock.now(), 1.0))
+    await tracker.flush()
+    clock.advance(31 * 24 * 3600)  # 2 April
+    tracker.observe(paid(clock.now(), 1.0))
+    await tracker.flush()
+    [status] = await tracker.refresh_budgets(project=False)
+    assert status.period_key == "monthly:2026-04@UTC" and status.spent == 1.0
+    await tracker.aclose()
+
+
+steps = st.lists(
+    st.tuples(
+        st.integers(0, 9 * 24 * 3600),  # seconds the clock moves before the record
+        st.integers(0, 2 * 24 * 3600),  # how late the record arrives
+        st.integers(0, 500),  # its cost in cents
+        st.booleans(),  # whether something reads the budgets before it arrives
+    ),
+    max_size=25,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(steps=steps, tz=st.sampled_from(["UTC", "America/New_York", "Australia/Lord_Howe"]))
+def test_each_budget_counts_exactly_the_records_of_its_current_period(
+    steps: list[tuple[int, int, int, bool]], tz: str
+) -> None:
+    clock = FakeClock(datetime(2026, 1, 30, 12, tzinfo=UTC))
+    tracker = CostTracker(clock=clock, tz=tz)
+    for period in ("daily", "weekly", "monthly"):
+        tracker.add_budget(Budget(name=period, limit=1000.0, period=period))
+    seen: list[RequestRecord] = []
+    for advance, late, cents, look in steps:
+        clock.advance(advance)
+        if look:
+            tracker.budget_statuses(project=False)
+        record = paid(clock.now() - timedelta(seconds=late), cents / 100)
+        tracker.observe(record)
+        seen.append(record)
+        for status in tracker.budget_statuses(project=False):
+            inside = [
+                r.estimated_cost or 0.0
+                for r in seen
+                if status.period_start <= r.timestamp < status.period_end
+            ]
+            assert status.spent == pytest.approx(sum(inside), abs=1e-9), status.name
 
 
 def test_a_daily_period_follows_the_clock_changes_of_its_time_zone() -> None:
@@ -115,6 +193,43 @@ async def test_each_alert_fraction_fires_once_per_period() -> None:
         "daily:2026-03-02@UTC", "daily:2026-03-02@UTC", "daily:2026-03-03@UTC",
     ]  # fmt: skip
     assert (await store.alerts(status=AlertStatus.RESOLVED))[0].resolved_at == clock.now()
+
+
+async def test_a_call_settled_after_midnight_alerts_for_the_day_it_was_admitted() -> None:
+    clock = FakeClock(datetime(2026, 3, 2, 23, 59, 59, tzinfo=UTC))
+    received: list[AlertRecord] = []
+    store = MemoryEventStore()
+    tracker = CostTracker(store, clock=clock, handlers=[received.append])
+    tracker.add_budget(Budget(name="d", limit=1.0, period="daily"))
+    tracker.observe(paid(clock.now(), 0.7))
+    guard = tracker.guard()
+    planned = PlannedCall(
+        operation=Operation.CHAT, model="gpt-4o", provider="openai",
+        inputs=[{"role": "user", "content": "hi"}], parameters={"max_tokens": 10},
+    )  # fmt: skip
+    await guard.before(planned)
+    admitted = clock.now()
+    clock.advance(2)  # 00:00:01 on 3 March
+    settled = dataclasses.replace(paid(admitted, 0.2), request_id=planned.request_id)
+    await guard.after(planned, settled)
+    await tracker.flush()
+    seen = [(a.status, a.labels["period_key"], a.value) for a in received]
+    assert seen == [
+        (AlertStatus.FIRING, "daily:2026-03-02@UTC", pytest.approx(0.9)),
+        (AlertStatus.RESOLVED, "daily:2026-03-02@UTC", None),  # that day is over
+    ]
+    assert "resets 2026-03-03T00:00:00+00:00" in received[0].message
+    status = tracker.get_budget_status("d")
+    assert status.spent == 0.0 and status.alerts_fired == ()
+    stored = {a.alert_id: a.status for a in await store.alerts()}
+    assert stored == {"budget:d:daily:2026-03-02@UTC:0.8": AlertStatus.RESOLVED}
+
+    received.clear()
+    tracker.observe(paid(clock.now(), 0.85))  # 3 March's own crossing fires
+    await tracker.flush()
+    assert [(a.status, a.labels["period_key"]) for a in received] == [
+        (AlertStatus.FIRING, "daily:2026-03-03@UTC")
+    ]
 
 
 async def test_alerts_go_to_a_given_monitors_handlers_too(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -191,6 +192,40 @@ async def test_records_pruned_into_rollups_still_count(tmp_path: Path) -> None:
     assert report["totals"]["requests"] == 6
     assert report["totals"]["cost"] == pytest.approx(6 * GPT_4O_CALL)
     assert tracker.get_budget_status("weekly").spent == pytest.approx(6 * GPT_4O_CALL)
+
+
+async def test_a_tagged_budget_warns_when_retention_rolled_up_part_of_its_period(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Roll-ups keep no tags: a tagged budget cannot count the spend retention rolled up.
+    async with SQLiteEventStore(tmp_path / "events.db") as store:
+        await store.append(
+            [call(at=NOW - timedelta(days=d), tags={"team": "x"}) for d in range(10)]
+        )
+        await store.apply_retention(keep_raw_until=NOW - timedelta(days=3, hours=1))  # 6 of 10
+        budgets = [
+            Budget(name="team", limit=1.0, tag="team=x", action="refuse"),  # monthly
+            Budget(name="all", limit=1.0),  # counts roll-ups: no warning
+            Budget(name="team-today", limit=1.0, period="daily", tag="team=x"),  # all raw
+        ]
+        with caplog.at_level(logging.WARNING, logger="ml_ops.cost_tracker"):
+            tracker = CostTracker(store, clock=FakeClock(NOW))
+            for budget in budgets:
+                tracker.add_budget(budget)
+            await tracker.restore()
+            assert tracker.get_budget_status("team").spent == pytest.approx(4 * GPT_4O_CALL)
+            assert tracker.get_budget_status("all").spent == pytest.approx(10 * GPT_4O_CALL)
+            restored = [r.getMessage() for r in caplog.records]
+            caplog.clear()
+            late = CostTracker(store, clock=FakeClock(NOW))  # added after start: read lazily
+            late.add_budget(budgets[0])
+            await late.refresh_budgets()
+            added = [r.getMessage() for r in caplog.records]
+    for warnings in (restored, added):
+        [warning] = warnings
+        assert "budget 'team' (tag team=x) may under-count its monthly period" in warning
+        assert f"rolled up ${6 * GPT_4O_CALL:.4f} of its scope's spend" in warning
+        assert "RetentionPolicy.raw_days" in warning
 
 
 def test_construction_is_checked() -> None:

@@ -73,3 +73,13 @@ def test_a_bad_window_or_store_is_one_line_and_status_1(tmp_path: Path) -> None:
         assert bad_store.returncode == 1
         assert bad_store.stderr.startswith("error: event store redis:// is not supported")
         assert "Traceback" not in bad_store.stderr and len(bad_store.stderr.splitlines()) == 1
+
+
+def test_a_missing_store_is_an_error_and_is_not_created(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-dir" / "evnets.db"
+    for command in ("stats", "alerts"):
+        result = devora("monitor", command, "--store", str(missing))
+        assert result.returncode == 1 and result.stdout == ""
+        assert result.stderr.startswith(f"error: no event store at '{missing}'")
+        assert len(result.stderr.splitlines()) == 1
+    assert not missing.parent.exists()

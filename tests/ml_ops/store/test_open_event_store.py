@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -74,3 +75,21 @@ def test_environment_order() -> None:
     default = open_event_store(environ={})
     assert isinstance(default, SQLiteEventStore)
     assert default.path == Path(".devora/events.db")
+
+
+def test_a_reader_never_creates_a_missing_sqlite_store(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-dir" / "evnets.db"
+    for location in (str(missing), f"sqlite:///{missing}", str(tmp_path / "empty-dir")):
+        with pytest.raises(ConfigurationError, match="no event store at"):
+            open_event_store(location, must_exist=True)
+    assert list(tmp_path.iterdir()) == []  # no folder, no file
+    written = tmp_path / "state" / "events.db"
+    asyncio.run(_create(written))  # a writer creates it
+    for location in (str(written), str(written.parent)):
+        found = open_event_store(location, must_exist=True)
+        assert isinstance(found, SQLiteEventStore) and found.path == written
+
+
+async def _create(path: Path) -> None:
+    async with SQLiteEventStore(path) as store:
+        await store.alerts()
