@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from ai.accounting.model_price import SNAPSHOT_SUFFIX
 from ai.errors import ConfigurationError
 from ml_ops.cost_tracker.downgrades import cheaper_model
 from ml_ops.cost_tracker.periods import BudgetPeriod, Weekday
@@ -206,7 +207,7 @@ class Budget:
         if self.scope is BudgetScope.GLOBAL:
             return True
         if self.scope is BudgetScope.MODEL:
-            return model is not None and model.strip().lower() == (self.scope_value or "").lower()
+            return model is not None and _same_model(model, self.scope_value or "")
         wanted = {BudgetScope.PROVIDER: provider, BudgetScope.AGENT: agent}.get(self.scope, user)
         return wanted is not None and wanted == self.scope_value
 
@@ -304,3 +305,11 @@ def _weekday(value: Weekday | int | str) -> Weekday:
             f"Budget.week_start must be a weekday (0 = Monday ... 6 = Sunday, or its name), "
             f"got {value!r}"
         ) from None
+
+
+def _same_model(model: str, wanted: str) -> bool:
+    """`model` is `wanted`, or a dated snapshot of it: providers answer with the snapshot
+    (`gpt-4.1-mini-2025-04-14` for `gpt-4.1-mini`), and a budget on the model covers it.
+    A budget naming one snapshot covers that snapshot only."""
+    name, wanted = model.strip().lower(), wanted.strip().lower()
+    return name == wanted or SNAPSHOT_SUFFIX.sub("", name) == wanted

@@ -86,6 +86,18 @@ def test_scopes_and_tags_select_calls() -> None:
     assert tagged.describe_scope() == "user:alice [team=search]"
 
 
+def test_a_model_budget_covers_the_dated_snapshots_the_provider_answers_with() -> None:
+    def covers(budget_model: str, answered: str) -> bool:
+        budget = Budget("m", 1, scope="model", scope_value=budget_model)
+        return budget.matches(model=answered, provider="openai", agent=None, user=None)
+
+    assert covers("gpt-4.1-mini", "gpt-4.1-mini-2025-04-14")
+    assert covers("claude-sonnet-4", "claude-sonnet-4-20250514")
+    assert covers("gpt-4o-mini-2024-07-18", "gpt-4o-mini-2024-07-18")
+    assert not covers("gpt-4o-mini-2024-07-18", "gpt-4o-mini")  # one snapshot only
+    assert not covers("gpt-4o", "gpt-4o-mini-2024-07-18")  # another model's snapshot
+
+
 def test_to_dict_and_from_dict_round_trip() -> None:
     budget = Budget(
         "b", 12.5, "weekly", "agent", scope_value="support", tag="env=prod",
