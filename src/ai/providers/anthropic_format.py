@@ -1,4 +1,13 @@
-"""The Anthropic Messages wire format, converted from and to the OpenAI shapes we expose."""
+"""The Anthropic Messages wire format, converted from and to the OpenAI shapes we expose.
+
+Anthropic has no `response_format`; it is translated (see `_respond_as_json`):
+`json_object` becomes an instruction in the system prompt; `json_schema` becomes one tool,
+`RESPONSE_TOOL`, whose `input_schema` is the schema, forced with `tool_choice`, and whose
+input comes back as the message's text (JSON), finish reason `stop`, as OpenAI returns a
+structured answer. Where a tool cannot be forced (the request has tools of its own,
+extended thinking is on, or the schema's root is not an object), the schema goes into the
+system prompt instead.
+"""
 
 from __future__ import annotations
 
@@ -24,6 +33,11 @@ from ai.providers.capabilities import ANTHROPIC_MODELS, ModelCatalog
 
 ANTHROPIC_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096
+RESPONSE_TOOL = "devora_structured_output"
+"""The tool that carries a `json_schema` answer; its input is returned as the text."""
+_JSON_ONLY = (
+    "Respond with one valid JSON object and nothing else: no prose, no Markdown code fences."
+)
 
 _FINISH_REASONS = {
     "end_turn": "stop",
@@ -63,6 +77,9 @@ class AnthropicMessagesFormat(WireFormat):
         if request.stream:
             body["stream"] = True
         body.update(_options(request.options))
+        response_format = request.options.get("response_format")
+        if isinstance(response_format, Mapping):
+            _respond_as_json(body, response_format)
         extra = dict(request.extra)
         if "stop" in extra:
             stop = extra.pop("stop")
@@ -81,6 +98,7 @@ class AnthropicMessagesFormat(WireFormat):
         texts: list[str] = []
         thoughts: list[str] = []
         calls: list[ToolCall] = []
+        structured = False
         for block in content:
             if not isinstance(block, dict):
                 raise MalformedResponse("a content block is not an object")
@@ -88,6 +106,9 @@ class AnthropicMessagesFormat(WireFormat):
                 texts.append(str(block.get("text", "")))
             elif block.get("type") == "thinking":
                 thoughts.append(str(block.get("thinking", "")))
+            elif block.get("type") == "tool_use" and block.get("name") == RESPONSE_TOOL:
+                texts.append(json.dumps(block.get("input"), ensure_ascii=False))
+                structured = True
             elif block.get("type") == "tool_use":
                 calls.append(_tool_call(block.get("id"), block.get("name"), block.get("input")))
         return ChatResult(
@@ -95,7 +116,7 @@ class AnthropicMessagesFormat(WireFormat):
             reasoning_text="".join(thoughts),
             model=data.get("model") if isinstance(data.get("model"), str) else None,
             usage=parse_usage(data.get("usage")),
-            finish_reason=_FINISH_REASONS.get(str(data.get("stop_reason"))),
+            finish_reason=_finish_reason(data.get("stop_reason"), structured and not calls),
             tool_calls=calls,
             response_id=data.get("id") if isinstance(data.get("id"), str) else None,
         )
@@ -220,8 +241,9 @@ def convert_tool_choice(choice: str | Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _options(options: Mapping[str, Any]) -> dict[str, Any]:
-    """Named parameters the Anthropic way. `seed` and `response_format` have no Anthropic
-    field: `ai.providers.parameters.fit_request` has removed them (or refused the call)."""
+    """Named parameters the Anthropic way. `seed` has no Anthropic field:
+    `ai.providers.parameters.fit_request` has removed it (or refused the call);
+    `response_format` is translated by `_respond_as_json`."""
     body: dict[str, Any] = {}
     if options.get("top_p") is not None:
         body["top_p"] = options["top_p"]
@@ -235,6 +257,44 @@ def _options(options: Mapping[str, Any]) -> dict[str, Any]:
     if budget is not None:
         body["thinking"] = {"type": "enabled", "budget_tokens": int(budget)}
     return body
+
+
+def _respond_as_json(body: dict[str, Any], response_format: Mapping[str, Any]) -> None:
+    """`response_format` the Anthropic way (see the module docstring)."""
+    kind = response_format.get("type")
+    if kind == "json_object":
+        _add_system(body, _JSON_ONLY)
+        return
+    spec = response_format.get("json_schema")
+    if kind != "json_schema" or not isinstance(spec, Mapping):
+        return
+    schema = spec.get("schema")
+    schema = schema if isinstance(schema, Mapping) else {"type": "object"}
+    forced = "tools" not in body and "thinking" not in body and schema.get("type") == "object"
+    if not forced:
+        _add_system(body, f"{_JSON_ONLY} It must conform to this JSON Schema: {json.dumps(schema)}")
+        return
+    description = spec.get("description") or "The answer, as a JSON object."
+    body["tools"] = [{"name": RESPONSE_TOOL, "description": description, "input_schema": schema}]
+    body["tool_choice"] = {"type": "tool", "name": RESPONSE_TOOL}
+
+
+def _add_system(body: dict[str, Any], text: str) -> None:
+    system = body.get("system")
+    if system is None:
+        body["system"] = text
+    elif isinstance(system, str):
+        body["system"] = f"{system}\n\n{text}"
+    else:
+        body["system"] = [*system, {"type": "text", "text": text}]
+
+
+def _finish_reason(stop_reason: Any, structured: bool) -> str | None:
+    """OpenAI's finish reason; an answer given through `RESPONSE_TOOL` alone (`structured`)
+    ends with `stop`, as OpenAI's structured answers do."""
+    if stop_reason == "tool_use" and structured:
+        return "stop"
+    return _FINISH_REASONS.get(str(stop_reason))
 
 
 def parse_usage(raw: Any) -> Usage | None:
@@ -298,7 +358,9 @@ class _AnthropicStreamDecoder(StreamDecoder):
         elif kind == "content_block_start":
             index = int(payload.get("index", 0))
             block = self._blocks[index] = dict(payload.get("content_block") or {})
-            if block.get("type") == "tool_use":
+            if block.get("type") == "tool_use" and block.get("name") == RESPONSE_TOOL:
+                block["type"] = "answer"  # its input is the text (a JSON answer)
+            elif block.get("type") == "tool_use":
                 self._tool_delta(
                     ToolCallDelta(index, str(block.get("id")), str(block.get("name")), "")
                 )
@@ -326,6 +388,9 @@ class _AnthropicStreamDecoder(StreamDecoder):
         elif delta.get("type") == "input_json_delta":
             block = self._blocks.setdefault(index, {"type": "tool_use"})
             fragment = str(delta.get("partial_json", ""))
+            if block.get("type") == "answer":
+                self._parts.append(fragment)
+                return fragment or None
             block.setdefault("_json", []).append(fragment)
             self._tool_delta(ToolCallDelta(index, None, None, fragment))
         return None
@@ -346,12 +411,13 @@ class _AnthropicStreamDecoder(StreamDecoder):
             for _, block in sorted(self._blocks.items())
             if block.get("type") == "tool_use"
         ]
+        structured = any(block.get("type") == "answer" for block in self._blocks.values())
         return ChatResult(
             text="".join(self._parts),
             reasoning_text="".join(self._thoughts),
             model=self._model,
             usage=parse_usage(usage_raw) if usage_raw else None,
-            finish_reason=_FINISH_REASONS.get(str(self._stop_reason)),
+            finish_reason=_finish_reason(self._stop_reason, structured and not calls),
             tool_calls=calls,
             response_id=self._id,
         )

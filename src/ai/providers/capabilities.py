@@ -3,9 +3,10 @@
 Reasoning models broke the old one-size request: OpenAI's o-series and gpt-5 take
 `max_completion_tokens` instead of `max_tokens` and refuse a non-default `temperature`,
 Anthropic's extended thinking takes a token budget and refuses `temperature` with it, and
-neither Anthropic model takes `seed` or `response_format`. A `ModelCatalog` maps model
-names to `ModelCapabilities` by ordered patterns; each wire format carries the catalog of
-the models it serves, and `LLMConfig(model_capabilities=...)` overrides or adds entries.
+no Anthropic model takes `seed` (its wire format translates `response_format`). A
+`ModelCatalog` maps model names to `ModelCapabilities` by ordered patterns; each wire
+format carries the catalog of the models it serves, and `LLMConfig(model_capabilities=...)`
+overrides or adds entries.
 """
 
 from __future__ import annotations
@@ -179,7 +180,7 @@ OPENAI_MODELS = ModelCatalog.of(
 )
 """OpenAI's own models on api.openai.com. Unknown names are passed through unchanged."""
 
-_ANTHROPIC_REJECTS = frozenset({"seed", "response_format"})
+_ANTHROPIC_REJECTS = frozenset({"seed"})  # response_format: see anthropic_format
 
 ANTHROPIC_MODELS = ModelCatalog.of(
     [
@@ -210,7 +211,7 @@ ANTHROPIC_MODELS = ModelCatalog.of(
         reasoning=True, reasoning_control=ReasoningControl.BUDGET, rejects=_ANTHROPIC_REJECTS
     ),
 )
-"""Anthropic's models: no `seed` or `response_format` anywhere; thinking on the newer ones."""
+"""Anthropic's models: no `seed` anywhere; thinking on the newer ones."""
 
 ROUTER_MODELS = ModelCatalog.of(
     [], default=ModelCapabilities(reasoning_control=ReasoningControl.EITHER)

@@ -20,6 +20,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ai.errors import ConfigurationError, StoreError
+from ai.providers.openai_serving import OpenAIRequestError
+from ml_ops.gateway.asgi import parse_json_body
 from ml_ops.gateway.key_manager import KeyManager, key_request_from_json
 from ml_ops.web import AdminKey, json_response, require_admin
 
@@ -38,9 +40,11 @@ def admin_routes(manager: Callable[[], KeyManager], admin_key: AdminKey) -> list
         if (denied := refused(request)) is not None:
             return denied
         try:
-            key_request = key_request_from_json(json.loads(await request.body() or b"null"))
+            key_request = key_request_from_json(parse_json_body(await request.body() or b"null"))
             key, record = await manager().create(key_request)
-        except (ConfigurationError, ValueError) as error:
+        except OpenAIRequestError as error:
+            return _bad_request(error.message)
+        except ConfigurationError as error:
             return _bad_request(str(error))
         except StoreError as error:
             return json_response({"error": {"message": str(error), "type": "server_error"}}, 503)

@@ -11,10 +11,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
-from ai.providers.openai_serving import JSON_MEDIA_TYPE, SSE_MEDIA_TYPE, dumps, invalid_json
+from ai.providers.openai_serving import (
+    JSON_MEDIA_TYPE,
+    SSE_MEDIA_TYPE,
+    OpenAIRequestError,
+    dumps,
+    invalid_json,
+)
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -22,6 +29,12 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
+MAX_JSON_DEPTH = 128
+"""Arrays and objects nested deeper than this are refused: everything downstream (the
+cache key, the upstream body, the records) walks the request recursively, and a body
+nested near Python's recursion limit would fail there instead of here."""
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _JSON_TYPE = JSON_MEDIA_TYPE.encode()
 _SSE_HEADERS = [
     (b"content-type", SSE_MEDIA_TYPE.encode()),
@@ -54,15 +67,102 @@ async def read_json(receive: Receive) -> Any:
         if chunk:
             size += len(chunk)
             if size > MAX_BODY_BYTES:
-                raise invalid_json()
+                raise body_too_large()
             chunks.append(chunk)
         if not message.get("more_body", False):
             break
-    body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    return parse_json_body(chunks[0] if len(chunks) == 1 else b"".join(chunks))
+
+
+def parse_json_body(body: bytes) -> Any:
+    """`body` as JSON, or the 400 for what api.openai.com would not take either: text that
+    is not UTF-8, `NaN` and `Infinity` (not JSON, though Python reads them), nesting past
+    `MAX_JSON_DEPTH`, and lone UTF-16 surrogates (`"\\ud800"`), which no UTF-8 encoder
+    downstream can write."""
     try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise _unparsable("it is not UTF-8 text") from None
+    try:
+        value = _DECODER.decode(text)
+    except _NotJSON as error:
+        raise _unparsable(f"{error} is not a JSON value; send a finite number") from None
+    except RecursionError:
+        raise _too_deep() from None
+    except ValueError:
         raise invalid_json() from None
+    surrogates = _SURROGATE_ESCAPE.search(text) is not None
+    if surrogates or text.count("[") + text.count("{") > MAX_JSON_DEPTH:
+        _check_tree(value, surrogates=surrogates)
+    return value
+
+
+def body_too_large() -> OpenAIRequestError:
+    """413 for a body over `MAX_BODY_BYTES` (the rest of it is never read)."""
+    return OpenAIRequestError(
+        f"The request body is larger than this gateway's limit of "
+        f"{MAX_BODY_BYTES // (1024 * 1024)} MiB; send less per request.",
+        status=413,
+        code="request_too_large",
+    )
+
+
+class _NotJSON(ValueError):
+    """`NaN`, `Infinity` or `-Infinity` in a body."""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _NotJSON(name)
+
+
+# Built once: `json.loads` with an option builds a decoder per call, which costs more
+# than parsing a typical request.
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+
+
+def _unparsable(why: str) -> OpenAIRequestError:
+    return OpenAIRequestError(f"We could not parse the JSON body of your request: {why}.")
+
+
+def _too_deep() -> OpenAIRequestError:
+    return _unparsable(f"arrays and objects are nested more than {MAX_JSON_DEPTH} levels deep")
+
+
+def _check_tree(value: Any, *, surrogates: bool) -> None:
+    """Refuse nesting past `MAX_JSON_DEPTH` and (when `surrogates`) strings holding a lone
+    surrogate; iterative, so that the walk itself cannot run out of stack."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            if surrogates:
+                _check_strings(node)
+            children: Any = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        if depth > MAX_JSON_DEPTH:
+            raise _too_deep()
+        for child in children:
+            if isinstance(child, dict | list):
+                stack.append((child, depth + 1))
+            elif surrogates and isinstance(child, str):
+                _check_strings((child,))
+    if surrogates and isinstance(value, str):
+        _check_strings((value,))
+
+
+def _check_strings(strings: Any) -> None:
+    for text in strings:
+        found = _SURROGATE.search(text)
+        if found is not None:
+            raise OpenAIRequestError(
+                f"The request body contains a lone UTF-16 surrogate (\\u{ord(found.group()):04x})"
+                " in a string, which is not valid Unicode: escape surrogates only in pairs, "
+                "or send the character itself as UTF-8.",
+                code="invalid_unicode",
+            )
 
 
 def _headers(

@@ -6,15 +6,16 @@ bad parameter) still gets its proper status and error JSON. After that, text del
 tool-call pieces go out as they arrive; a failure mid-stream is sent as an `{"error":
 ...}` event (what OpenAI does, and what the SDK raises on), and the stream ends.
 
-A client that disconnects cancels the upstream request: a watcher waits for ASGI's
-`http.disconnect` alongside the relay and cancels it, which closes the `CompletionStream`;
-`LLMService` then records the call as cancelled, with the cost of what arrived.
+A client that disconnects cancels the upstream request, before the first event as after
+it: a watcher waits for ASGI's `http.disconnect` alongside the wait for the first event,
+then alongside the relay, and cancels whichever is running, which closes the
+`CompletionStream`; `LLMService` then records the call as cancelled, with the cost of
+what arrived.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import Any
@@ -31,7 +32,15 @@ from ai.providers.openai_serving import (
 )
 from ml_ops.gateway.access_log import AccessEntry
 from ml_ops.gateway.answers import finish_reason, usage_of
-from ml_ops.gateway.asgi import Receive, Send, send_chunk, start_stream, wait_for_disconnect
+from ml_ops.gateway.asgi import (
+    ClientGone,
+    Receive,
+    Send,
+    cancel_and_wait,
+    send_chunk,
+    start_stream,
+    wait_for_disconnect,
+)
 from ml_ops.gateway.call_context import CallContext
 from ml_ops.gateway.errors import error_for
 from ml_ops.gateway.routing import ChatRoute
@@ -88,12 +97,18 @@ async def relay_stream(
     entry: AccessEntry,
     context: CallContext,
 ) -> None:
-    """Serve one streamed request (see the module docstring)."""
+    """Serve one streamed request (see the module docstring). The disconnect watcher runs
+    from the start: a client that hangs up while the upstream has not answered yet (retries,
+    fallbacks, a slow first token) cancels it as surely as one that hangs up mid-stream."""
     stream = route.service.stream(request.messages, **options)
     events = stream.events()
     assert isinstance(events, AsyncGenerator)
+    watcher = asyncio.ensure_future(wait_for_disconnect(receive))
     try:
-        first = await anext(events, _END)
+        opening = asyncio.ensure_future(anext(events, _END))
+        if not await _before_disconnect(opening, watcher):
+            raise ClientGone
+        first = opening.result()
         headers["x-request-id"] = context.ensure_id()
         await start_stream(send, headers)
         meta = CompletionMeta(
@@ -101,22 +116,25 @@ async def relay_stream(
         )
         writer = ChunkWriter(ChatChunkEncoder(meta, include_usage=request.include_usage))
         relay = asyncio.ensure_future(_relay(first, events, stream, writer, request, send, context))
-        watcher = asyncio.ensure_future(wait_for_disconnect(receive))
-        try:
-            await asyncio.wait({relay, watcher}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in (watcher, relay):
-                if not task.done():
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, Exception):
-                        await task
-        if relay.cancelled():
-            entry.outcome = "cancelled"
+        if not await _before_disconnect(relay, watcher) or relay.exception() is not None:
+            entry.outcome = "cancelled"  # hung up, or a write failed: the client is gone
         if entry.completion is None and entry.messages is not None:
             entry.completion = stream.text
     finally:
+        await cancel_and_wait(watcher)
         await events.aclose()
         await stream.aclose()
+
+
+async def _before_disconnect(work: asyncio.Future[Any], watcher: asyncio.Future[None]) -> bool:
+    """Wait for `work` unless the client hangs up first: True when `work` finished (its
+    result or exception is the caller's to read), False when it was cancelled."""
+    try:
+        await asyncio.wait({work, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        if not work.done():
+            await cancel_and_wait(work)
+    return not work.cancelled()
 
 
 async def _relay(
@@ -137,7 +155,7 @@ async def _relay(
     except (asyncio.CancelledError, OSError):
         raise
     except Exception as raised:
-        error = error_for(raised, context.request_id)
+        error = error_for(raised, context.request_id, alias=request.model)
         await send_chunk(send, sse_data(error.body()), more=False)
         return
     tail = [*writer.open(), writer.encoder.finish(finish_reason(stream.stats))]

@@ -5,9 +5,12 @@
     devora keys list [--json]
     devora keys revoke key_0123abcd
 
-Works on the key store directly (`--store`, else beside the event store; see
-docs/gateway.md), so it needs the same `DEVORA_KEY_SECRET` (or secret file) as the
-gateway. The key is printed once, by `create`; nothing ever prints it again.
+Works on the key store directly, found as the gateway finds it: `--store`, else
+`keys.store` of the gateway's config (`--config`, else `$DEVORA_CONFIG`, else
+`devora.yaml`), else beside the event store (`--event-store`, what `devora serve --store`
+was given; else the environment's); see docs/gateway.md. The hashing secret likewise:
+`DEVORA_KEY_SECRET`, else `--secret-file`, else the config's `keys.secret_file`. The key
+is printed once, by `create`; nothing ever prints it again.
 """
 
 from __future__ import annotations
@@ -15,12 +18,16 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeVar
 
 import typer
 
 from ai.core.command_line import fail, one_line_errors
 from ai.errors import DevoraError
+
+if TYPE_CHECKING:
+    from ml_ops.gateway.key_manager import KeyManager
 
 T = TypeVar("T")
 
@@ -31,21 +38,44 @@ keys_app = typer.Typer(
     rich_markup_mode=None,
 )
 
-_STORE = typer.Option(None, "--store", help="Key store: a SQLite file or postgresql:// URL.")
+_STORE = typer.Option(
+    None, "--store", help="Key store: a SQLite file or postgresql:// URL (default: as the gateway)."
+)
 _SECRET = typer.Option(
     None, "--secret-file", help="Key-hashing secret file (or set DEVORA_KEY_SECRET)."
 )
+_CONFIG = typer.Option(
+    None, "--config", help="The gateway's config file; default $DEVORA_CONFIG, else devora.yaml."
+)
+_EVENT_STORE = typer.Option(
+    None, "--event-store", help="The event store `devora serve --store` uses; keys live beside it."
+)
 
 
-def _run(store: str | None, secret_file: str | None, work: Callable[..., Awaitable[T]]) -> T:
+@dataclass(frozen=True, slots=True)
+class _Where:
+    """Where the keys and the hashing secret are, as given on the command line."""
+
+    store: str | None = None
+    secret_file: str | None = None
+    config: str | None = None
+    event_store: str | None = None
+
+
+def _run(where: _Where, work: Callable[[KeyManager], Awaitable[T]]) -> T:
+    """`work` on the key store the gateway reads, with the secret it hashes with: the
+    options given, else the config's `keys:` section, else the gateway's defaults."""
+    from ml_ops.gateway.config import load_gateway_config
     from ml_ops.gateway.key_manager import KeyManager
     from ml_ops.gateway.key_store import open_key_store
     from ml_ops.gateway.keys import KeyHasher, load_secret
 
     async def go() -> T:
-        key_store = open_key_store(store)
+        settings = load_gateway_config(where.config).keys
+        hasher = KeyHasher(load_secret(where.secret_file or settings.secret_file))
+        key_store = open_key_store(where.store or settings.store, event_store=where.event_store)
         try:
-            return await work(KeyManager(key_store, KeyHasher(load_secret(secret_file))))
+            return await work(KeyManager(key_store, hasher))
         finally:
             await key_store.aclose()
 
@@ -68,6 +98,8 @@ def create(
     expires: str | None = typer.Option(None, "--expires", help="Lifetime: 30d, 12h, 2w."),
     store: str | None = _STORE,
     secret_file: str | None = _SECRET,
+    config: str | None = _CONFIG,
+    event_store: str | None = _EVENT_STORE,
 ) -> None:
     """Create a key and print it (this once) with its id."""
     from ml_ops.gateway.key_manager import key_request
@@ -86,7 +118,8 @@ def create(
         )
     except DevoraError as error:
         fail(str(error), status=2)
-    key, record = _run(store, secret_file, lambda manager: manager.create(request))
+    where = _Where(store, secret_file, config, event_store)
+    key, record = _run(where, lambda manager: manager.create(request))
     typer.echo(f"{record.id}  {key}")
     typer.echo("Keep the key now: it is stored only as a hash and cannot be shown again.", err=True)
 
@@ -96,9 +129,11 @@ def list_keys(
     as_json: bool = typer.Option(False, "--json", help="One JSON object per key."),
     store: str | None = _STORE,
     secret_file: str | None = _SECRET,
+    config: str | None = _CONFIG,
+    event_store: str | None = _EVENT_STORE,
 ) -> None:
     """List keys (ids, owners, limits, status; never the keys)."""
-    records = _run(store, secret_file, lambda manager: manager.list())
+    records = _run(_Where(store, secret_file, config, event_store), lambda m: m.list())
     for record in records:
         data = record.describe()
         if as_json:
@@ -117,9 +152,12 @@ def revoke(
     key_id: str = typer.Argument(..., help="The key's id (key_...)."),
     store: str | None = _STORE,
     secret_file: str | None = _SECRET,
+    config: str | None = _CONFIG,
+    event_store: str | None = _EVENT_STORE,
 ) -> None:
     """Revoke a key; gateways refuse it within their key cache's TTL (10 s by default)."""
-    record = _run(store, secret_file, lambda manager: manager.revoke(key_id))
+    where = _Where(store, secret_file, config, event_store)
+    record = _run(where, lambda manager: manager.revoke(key_id))
     typer.echo(
         f"{record.id} revoked at {record.revoked_at.isoformat() if record.revoked_at else '?'}"
     )

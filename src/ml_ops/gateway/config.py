@@ -21,9 +21,12 @@ and logging, read from the `gateway:` section of `devora.yaml`.
         research: {budget: 100/month}
 
 YAML is read with `yaml.safe_load` and checked here, so a misspelt option is an error
-that names its path (`gateway.models.fast.defauts`) and the options that exist. Keys are
-read from the environment variables named (`api_key_env`); an inline `api_key` is refused
-unless `allow_inline_keys: true`, and never appears in a repr or a message.
+that names its path (`gateway.models.fast.defauts`) and the options that exist; so are an
+unknown provider, and a default or setting of the wrong type or out of range
+(`ml_ops.gateway.config_values`), which would otherwise fail only when the gateway
+starts. Keys are read from the environment variables named (`api_key_env`); an inline
+`api_key` is refused unless `allow_inline_keys: true`, and never appears in a repr or a
+message.
 """
 
 from __future__ import annotations
@@ -38,23 +41,21 @@ from typing import Any
 
 import yaml
 
+from ai.calls.config import LLMConfig
 from ai.errors import ConfigurationError
 from ai.routing import DEFAULT_RULES, Complexity, RouterRule
+from ml_ops.gateway.config_values import (
+    ALIAS_DEFAULTS,
+    ALIAS_SETTINGS,
+    checked,
+    known_provider,
+    mapping,
+    typed,
+)
 from ml_ops.gateway.keys import BudgetSpec, parse_budget
 
 DEFAULT_CONFIG_FILE = "devora.yaml"
 CONFIG_ENV = "DEVORA_CONFIG"
-_DEFAULT_KEYS = ("temperature", "max_tokens", "top_p", "seed", "stop", "reasoning_effort")
-_SETTINGS = {
-    "timeout": float,
-    "max_retries": int,
-    "retry_delay": float,
-    "retry_before_fallback": bool,
-    "stream_idle_timeout": float,
-    "circuit_failure_threshold": int,
-    "circuit_cooldown": float,
-    "unsupported_params": str,
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,13 +185,13 @@ def load_gateway_config(
         raise ConfigurationError(f"{target}: not valid YAML: {exc}") from None
     if data is None:
         return GatewayConfig()
-    section = _mapping(data, str(target)).get("gateway")
+    section = mapping(data, str(target)).get("gateway")
     return parse_gateway_config(section or {}, where=f"{target}: gateway")
 
 
 def parse_gateway_config(data: object, *, where: str = "gateway") -> GatewayConfig:
     """A `GatewayConfig` from the decoded `gateway:` mapping; errors name the path."""
-    section = _checked(
+    section = checked(
         data,
         where,
         {"models", "embeddings", "providers", "teams", "keys", "limits", "logging"}
@@ -200,10 +201,10 @@ def parse_gateway_config(data: object, *, where: str = "gateway") -> GatewayConf
     if not isinstance(inline, bool):
         raise ConfigurationError(f"{where}.allow_inline_keys must be true or false.")
     providers = {
-        name: _provider(value, f"{where}.providers.{name}", inline)
-        for name, value in _mapping(section.get("providers") or {}, f"{where}.providers").items()
+        name: _provider(name, value, f"{where}.providers.{name}", inline)
+        for name, value in mapping(section.get("providers") or {}, f"{where}.providers").items()
     }
-    declared = _mapping(section.get("models") or {}, f"{where}.models")
+    declared = mapping(section.get("models") or {}, f"{where}.models")
     kinds = {name: _kind(value, f"{where}.models.{name}") for name, value in declared.items()}
     models = {
         name: _alias(name, value, f"{where}.models.{name}")
@@ -217,7 +218,7 @@ def parse_gateway_config(data: object, *, where: str = "gateway") -> GatewayConf
     }
     embeddings = {
         name: _embedding(name, value, f"{where}.embeddings.{name}")
-        for name, value in _mapping(section.get("embeddings") or {}, f"{where}.embeddings").items()
+        for name, value in mapping(section.get("embeddings") or {}, f"{where}.embeddings").items()
     }
     clash = sorted(set(declared) & set(embeddings))
     if clash:
@@ -227,9 +228,9 @@ def parse_gateway_config(data: object, *, where: str = "gateway") -> GatewayConf
         )
     teams = {
         name: _team(value, f"{where}.teams.{name}")
-        for name, value in _mapping(section.get("teams") or {}, f"{where}.teams").items()
+        for name, value in mapping(section.get("teams") or {}, f"{where}.teams").items()
     }
-    logging_section = _checked(section.get("logging") or {}, f"{where}.logging", {"content"})
+    logging_section = checked(section.get("logging") or {}, f"{where}.logging", {"content"})
     content = logging_section.get("content", False)
     if not isinstance(content, bool):
         raise ConfigurationError(f"{where}.logging.content must be true or false.")
@@ -248,23 +249,6 @@ def parse_gateway_config(data: object, *, where: str = "gateway") -> GatewayConf
 # --- the parts ------------------------------------------------------------------------
 
 
-def _mapping(value: object, where: str) -> dict[str, Any]:
-    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
-        raise ConfigurationError(f"{where} must be a mapping of names to settings.")
-    return value
-
-
-def _checked(value: object, where: str, allowed: set[str]) -> dict[str, Any]:
-    mapping = _mapping(value, where)
-    unknown = sorted(set(mapping) - allowed)
-    if unknown:
-        raise ConfigurationError(
-            f"{where}: unknown option(s) {', '.join(unknown)}; "
-            f"allowed: {', '.join(sorted(allowed))}."
-        )
-    return mapping
-
-
 def _string(value: object, where: str, *, required: bool = True) -> str | None:
     if value is None and not required:
         return None
@@ -273,8 +257,9 @@ def _string(value: object, where: str, *, required: bool = True) -> str | None:
     return value.strip()
 
 
-def _provider(value: object, where: str, inline_allowed: bool) -> ProviderSettings:
-    section = _checked(value or {}, where, {"base_url", "api_key_env", "api_key"})
+def _provider(name: str, value: object, where: str, inline_allowed: bool) -> ProviderSettings:
+    known_provider(name, where, embeddings=True)
+    section = checked(value or {}, where, {"base_url", "api_key_env", "api_key"})
     key = section.get("api_key")
     if key is not None and not inline_allowed:
         raise ConfigurationError(
@@ -292,27 +277,32 @@ def _provider(value: object, where: str, inline_allowed: bool) -> ProviderSettin
 def _target(value: object, where: str, default_provider: str | None) -> RouteTarget:
     if isinstance(value, str) and default_provider is not None:
         return RouteTarget(default_provider, value)
-    section = _checked(value, where, {"provider", "model"})
+    section = checked(value, where, {"provider", "model"})
     provider = _string(section.get("provider", default_provider), f"{where}.provider")
     model = _string(section.get("model"), f"{where}.model")
     assert provider is not None
     assert model is not None
+    known_provider(provider, f"{where}.provider", embeddings=False)
     return RouteTarget(provider, model)
 
 
 def _alias(name: str, value: object, where: str) -> ModelAlias:
-    section = _checked(
+    section = checked(
         value, where, {"kind", "provider", "model", "fallbacks", "defaults", "settings"}
     )
     target = _target({k: section.get(k) for k in ("provider", "model")}, where, None)
     fallbacks = section.get("fallbacks") or []
     if not isinstance(fallbacks, list):
         raise ConfigurationError(f"{where}.fallbacks must be a list.")
-    defaults = _checked(section.get("defaults") or {}, f"{where}.defaults", set(_DEFAULT_KEYS))
-    settings = _checked(section.get("settings") or {}, f"{where}.settings", set(_SETTINGS))
-    for key, kind in _SETTINGS.items():
-        if key in settings and not isinstance(settings[key], kind | int):
-            raise ConfigurationError(f"{where}.settings.{key} must be a {kind.__name__}.")
+    defaults = typed(section.get("defaults") or {}, f"{where}.defaults", ALIAS_DEFAULTS)
+    settings = typed(section.get("settings") or {}, f"{where}.settings", ALIAS_SETTINGS)
+    threshold = settings.get("circuit_failure_threshold")
+    if threshold is not None and "circuit_window" not in settings:
+        settings["circuit_window"] = max(LLMConfig.circuit_window, threshold)
+    try:  # the ranges and combinations `LLMService` would refuse at start-up
+        LLMConfig(provider=target.provider, model=target.model, **settings)
+    except ConfigurationError as error:
+        raise ConfigurationError(f"{where}.settings: {error}") from None
     return ModelAlias(
         name=name,
         target=target,
@@ -321,7 +311,7 @@ def _alias(name: str, value: object, where: str) -> ModelAlias:
             for index, item in enumerate(fallbacks)
         ),
         defaults=dict(defaults),
-        settings=dict(settings),
+        settings=settings,
     )
 
 
@@ -337,7 +327,7 @@ def _kind(value: object, where: str) -> AliasKind:
 def _router(
     name: str, value: object, models: Mapping[str, ModelAlias], routers: set[str], where: str
 ) -> RouterAlias:
-    section = _checked(value, where, {"kind", "cheap", "capable", "rules"})
+    section = checked(value, where, {"kind", "cheap", "capable", "rules"})
     cheap, capable = (
         _router_target(name, role, section.get(role), models, routers, f"{where}.{role}")
         for role in ("cheap", "capable")
@@ -418,7 +408,7 @@ def _rules(value: object, where: str) -> tuple[RouterRule, ...]:
 
 
 def _rule(value: object, where: str) -> RouterRule:
-    section = _checked(value, where, {f.name for f in dataclasses.fields(RouterRule)})
+    section = checked(value, where, {f.name for f in dataclasses.fields(RouterRule)})
     for required in ("name", "complexity"):
         if required not in section:
             raise ConfigurationError(f"{where}.{required} is required.")
@@ -432,12 +422,13 @@ def _rule(value: object, where: str) -> RouterRule:
 
 
 def _embedding(name: str, value: object, where: str) -> EmbeddingAlias:
-    section = _checked(value, where, {"provider", "model", "dimensions"})
+    section = checked(value, where, {"provider", "model", "dimensions"})
     provider = _string(section.get("provider", "openai"), f"{where}.provider")
     dimensions = section.get("dimensions")
     if dimensions is not None and (not isinstance(dimensions, int) or dimensions < 1):
         raise ConfigurationError(f"{where}.dimensions must be a positive integer.")
     assert provider is not None
+    known_provider(provider, f"{where}.provider", embeddings=True)
     return EmbeddingAlias(
         name=name,
         provider=provider,
@@ -447,15 +438,18 @@ def _embedding(name: str, value: object, where: str) -> EmbeddingAlias:
 
 
 def _team(value: object, where: str) -> BudgetSpec:
-    section = _checked(value, where, {"budget"})
+    section = checked(value, where, {"budget"})
     budget = section.get("budget")
     if not isinstance(budget, str):
         raise ConfigurationError(f"{where}.budget must read like '100/month'.")
-    return parse_budget(budget)
+    try:
+        return parse_budget(budget)
+    except ConfigurationError as error:
+        raise ConfigurationError(f"{where}.budget: {error}") from None
 
 
 def _keys(value: object, where: str) -> KeySettings:
-    section = _checked(value, where, {"store", "cache_ttl", "secret_file"})
+    section = checked(value, where, {"store", "cache_ttl", "secret_file"})
     ttl = section.get("cache_ttl", 10.0)
     if isinstance(ttl, bool) or not isinstance(ttl, int | float) or ttl < 0:
         raise ConfigurationError(f"{where}.cache_ttl must be a number of seconds >= 0.")
@@ -467,7 +461,7 @@ def _keys(value: object, where: str) -> KeySettings:
 
 
 def _limits(value: object, where: str) -> LimitSettings:
-    section = _checked(value, where, {"redis_url", "redis_retry_after"})
+    section = checked(value, where, {"redis_url", "redis_retry_after"})
     retry = section.get("redis_retry_after", 5.0)
     if isinstance(retry, bool) or not isinstance(retry, int | float) or retry <= 0:
         raise ConfigurationError(f"{where}.redis_retry_after must be a number of seconds > 0.")

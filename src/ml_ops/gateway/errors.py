@@ -2,14 +2,23 @@
 official SDKs turn into their usual exceptions:
 
     400 BadRequestError          invalid request, the upstream refused the request's content
+                                 (its 400, 413 or 422: context length, a bad parameter)
     401 AuthenticationError      no key, wrong key, revoked or expired key
     403 PermissionDeniedError    the key may not use that model
     404 NotFoundError            no such model (or route)
+    413 APIStatusError           the body is over the gateway's size limit
     429 RateLimitError           over the key's rpm or tpm (`Retry-After`, x-ratelimit-*),
                                  over a budget (`insufficient_quota`), or upstream 429
     500 InternalServerError      a bug: the message carries the request id, never details
-    502 / 503 / 504              the upstream failed, was unavailable, or timed out; 503
-                                 also when Redis or the key store did not answer in time
+    502 / 503 / 504              the upstream failed, was unreachable, refused the gateway's
+                                 credentials, does not know a configured model (the alias is
+                                 misconfigured, not the request), was unavailable, or timed
+                                 out; 503 also when Redis or the key store did not answer
+
+When every model of an alias failed, the answer is about the most telling failure: an
+outage of the upstream (5xx, timeout, connection, 429) before a configuration problem
+(a model the provider does not know, refused credentials) before a problem with the
+request itself, the primary model first among equals; the message names the others.
 
 `error_for` is the one place where devora's error tree (`ai.errors`) is converted. No
 message ever carries a key: the caller's is never echoed, upstream messages are passed
@@ -20,8 +29,9 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from enum import IntEnum
 
 from ai.errors import (
     AllModelsFailedError,
@@ -31,6 +41,7 @@ from ai.errors import (
     CircuitOpenError,
     ConfigurationError,
     ContextLengthError,
+    ModelNotFoundError,
     OverloadedError,
     ProviderConnectionError,
     ProviderError,
@@ -69,9 +80,10 @@ def retry_after_header(seconds: float) -> str:
 
 
 def no_key() -> GatewayError:
+    # Not OpenAI's "Bearer YOUR_KEY": `redact` would mask that as if it were a key.
     return GatewayError(
         "You didn't provide an API key. You need to provide your API key in an "
-        "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+        "Authorization header using Bearer auth (i.e. Authorization: Bearer <key>).",
         status=401,
     )
 
@@ -138,8 +150,9 @@ def internal_error(request_id: str) -> GatewayError:
     )
 
 
-def error_for(error: BaseException, request_id: str) -> GatewayError:
-    """The answer for an exception raised while serving a request."""
+def error_for(error: BaseException, request_id: str, *, alias: str | None = None) -> GatewayError:
+    """The answer for an exception raised while serving a request for the model name
+    `alias` (when known: upstream errors about configuration name it)."""
     if isinstance(error, GatewayError):
         return error
     if isinstance(error, OpenAIRequestError):
@@ -149,7 +162,7 @@ def error_for(error: BaseException, request_id: str) -> GatewayError:
     if isinstance(error, CallRefusedError):
         return _refused(error)
     if isinstance(error, ProviderError):
-        return _upstream(error)
+        return _upstream(error, alias)
     if isinstance(error, ConfigurationError):
         return GatewayError(str(error), status=400)
     if isinstance(error, StoreError):
@@ -195,30 +208,81 @@ _UPSTREAM: tuple[tuple[type[ProviderError], int, str], ...] = (
     (CircuitOpenError, 503, "upstream_unavailable"),
     (ProviderConnectionError, 502, "upstream_unreachable"),
     (AuthenticationError, 502, "upstream_auth_failed"),
+    (ModelNotFoundError, 502, "upstream_model_not_found"),
 )
+_REQUEST_STATUSES = frozenset({400, 413, 422})
+"""Upstream answers about the request's content, which the client can fix."""
 
 
-def _upstream(error: ProviderError) -> GatewayError:
+class _Blame(IntEnum):
+    """Whose failure an upstream error is; the lowest is reported first."""
+
+    UPSTREAM = 0  # an outage: 5xx, timeout, connection, overload, 429
+    CONFIGURATION = 1  # the gateway's: a model the provider does not know, bad credentials
+    REQUEST = 2  # the client's: context length, a parameter the provider refused
+
+
+def _status(error: ProviderError) -> tuple[int, str]:
+    for kind, status, code in _UPSTREAM:
+        if isinstance(error, kind):
+            return status, code
+    if error.status in _REQUEST_STATUSES:
+        return 400, "upstream_rejected"
+    return 502, "upstream_error"
+
+
+def _blame(error: ProviderError) -> _Blame:
+    status, _ = _status(error)
+    if status == 400:
+        return _Blame.REQUEST
+    if isinstance(error, AuthenticationError | ModelNotFoundError):
+        return _Blame.CONFIGURATION
+    return _Blame.UPSTREAM
+
+
+def _upstream(error: ProviderError, alias: str | None) -> GatewayError:
     """An upstream failure (after retries and fallbacks): the status says whose fault."""
-    last = error.errors[-1] if isinstance(error, AllModelsFailedError) and error.errors else error
-    status, code = 502, "upstream_error"
-    for kind, mapped, name in _UPSTREAM:
-        if isinstance(last, kind):
-            status, code = mapped, name
-            break
-    else:
-        if last.status is not None and 400 <= last.status < 500 and last.status not in (401, 403):
-            status, code = 400, "upstream_rejected"
+    tried = error.errors if isinstance(error, AllModelsFailedError) and error.errors else [error]
+    chosen = min(tried, key=_blame)  # the first of the lowest blame: primary before fallbacks
+    status, code = _status(chosen)
     headers = {}
-    if status == 429 and last.retry_after is not None:
-        headers["retry-after"] = retry_after_header(last.retry_after)
-    message = last.provider_message or str(last)
-    if isinstance(last, AuthenticationError):
-        message = "The upstream provider refused the gateway's credentials; tell the administrator."
+    if status == 429 and chosen.retry_after is not None:
+        headers["retry-after"] = retry_after_header(chosen.retry_after)
+    message, others = _upstream_message(chosen, alias), _others(chosen, tried)
+    if others and not message.rstrip().endswith((".", "!", "?")):
+        message = message.rstrip() + "."
     return GatewayError(
-        message,
+        message + others,
         status=status,
         type="invalid_request_error" if status == 400 else SERVER_ERROR,
         code=code,
         headers=headers,
     )
+
+
+def _upstream_message(error: ProviderError, alias: str | None) -> str:
+    if isinstance(error, AuthenticationError):
+        provider = f" ({error.provider})" if error.provider else ""
+        return (
+            f"The upstream provider{provider} refused the gateway's credentials; tell the "
+            "administrator."
+        )
+    said = error.provider_message or str(error)
+    if isinstance(error, ModelNotFoundError):
+        name = f"`{alias}`" if alias else "this model"
+        return (
+            f"The gateway's {name} is misconfigured: {error.provider} does not know the model "
+            f"`{error.model}` ({said.rstrip('.')}). Tell the gateway's administrator."
+        )
+    return said
+
+
+def _others(chosen: ProviderError, tried: Sequence[ProviderError]) -> str:
+    """What became of the other models tried, in a few words each."""
+    others = [
+        f"{error.model} ({error.provider}): {error.error_type.value}"
+        + (f", HTTP {error.status}" if error.status else "")
+        for error in tried
+        if error is not chosen
+    ]
+    return f" Also failed: {'; '.join(others)}." if others else ""

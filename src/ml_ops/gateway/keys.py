@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import os
 import re
 import secrets
@@ -32,6 +33,10 @@ DEFAULT_SECRET_FILE = Path(".devora") / "gateway.secret"
 _MIN_SECRET_CHARS = 32
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+MAX_LIFETIME = timedelta(days=100 * 365)
+"""The longest `expires` a key may have (dates past year 9999 cannot even be stored)."""
+MAX_PER_MINUTE = 2**31 - 1
+"""The largest `rpm` / `tpm`: the key table's INTEGER columns hold no more."""
 
 
 _PERIOD_WORDS = {
@@ -66,7 +71,7 @@ def parse_budget(text: str) -> BudgetSpec:
     except ValueError:
         limit = -1.0
     word = _PERIOD_WORDS.get(period.strip().lower())
-    if limit <= 0 or word is None:
+    if not (0 < limit < math.inf) or word is None:
         raise ConfigurationError(
             f"Budget {text!r} should read like 10/day, 50/week or 200/month (USD > 0)."
         )
@@ -80,7 +85,15 @@ def parse_duration(text: str) -> timedelta:
         raise ConfigurationError(
             f"Duration {text!r} should read like 30d, 12h, 2w or 90m (a positive number)."
         )
-    return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+    seconds = int(match.group(1)) * _UNITS[match.group(2)]
+    if seconds > MAX_LIFETIME.total_seconds():
+        raise ConfigurationError(_bad_lifetime(repr(text)))
+    return timedelta(seconds=seconds)
+
+
+def _bad_lifetime(what: str) -> str:
+    days = MAX_LIFETIME.days
+    return f"A key's lifetime must be above 0 and at most {days}d (100 years), got {what}."
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,8 +177,13 @@ class KeyRequest:
             raise ConfigurationError("A key needs a user (--user NAME).")
         for name in ("rpm", "tpm"):
             value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or value < 1):
-                raise ConfigurationError(f"{name} must be a positive integer, got {value!r}.")
+            if value is not None and (isinstance(value, bool) or not 0 < value <= MAX_PER_MINUTE):
+                raise ConfigurationError(
+                    f"{name} must be a whole number from 1 to {MAX_PER_MINUTE}, got {value!r}."
+                )
+        lifetime = self.expires_in
+        if lifetime is not None and not timedelta(0) < lifetime <= MAX_LIFETIME:
+            raise ConfigurationError(_bad_lifetime(str(lifetime)))
 
 
 class KeyHasher:

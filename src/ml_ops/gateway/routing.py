@@ -213,14 +213,15 @@ def upstream_client() -> httpx.AsyncClient:
     With `httpx-aiohttp` installed (the `server` extra), requests go through aiohttp's
     pool: httpcore's pool scans every pooled connection (a `poll` system call each) on
     every request, which at a few hundred requests per second took a millisecond a call
-    here, more than everything else the gateway does. The client code is httpx either way.
+    here, more than everything else the gateway does. The client code is httpx either way,
+    and so are the errors (`ml_ops.gateway.upstream_http`).
     """
     limits = httpx.Limits(max_connections=1000, max_keepalive_connections=200)
     try:
-        from httpx_aiohttp import AiohttpTransport
+        from ml_ops.gateway.upstream_http import UpstreamTransport
     except ImportError:
         return httpx.AsyncClient(timeout=120.0, limits=limits)
-    return httpx.AsyncClient(timeout=120.0, transport=AiohttpTransport(limits=limits))
+    return httpx.AsyncClient(timeout=120.0, transport=UpstreamTransport(limits))
 
 
 def _owner(route: ChatRoute) -> str:

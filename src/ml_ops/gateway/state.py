@@ -102,7 +102,7 @@ def endpoint(state: GatewayState, method: str, handler: Handler) -> Callable[...
         except ClientGone:
             entry.status, entry.outcome = 499, "cancelled"
         except Exception as raised:
-            error = error_for(raised, context.ensure_id())
+            error = error_for(raised, context.ensure_id(), alias=entry.model or None)
             entry.error = error.message
             if not started:
                 headers = {"x-request-id": context.request_id, **error.headers}

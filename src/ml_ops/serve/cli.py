@@ -15,7 +15,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from ai.core.command_line import one_line_errors
 from ml_ops.dashboard import DashboardSettings
+from ml_ops.gateway.config import load_gateway_config
 from ml_ops.runtime import RuntimeSettings
 from ml_ops.serve.app import ServeApp, ServeSettings, create_app
 from ml_ops.web import admin_key_from_env
@@ -34,7 +36,8 @@ def run_serve(
     budgets: str | None,
     workers: int,
 ) -> None:
-    """Serve until Ctrl-C."""
+    """Serve until Ctrl-C. A configuration mistake ends it first, as one `error:` line
+    naming the file and option, before anything says the server is up."""
     import uvicorn
 
     key, generated = admin_key_from_env()
@@ -44,20 +47,23 @@ def run_serve(
     settings = ServeSettings(
         runtime=runtime, config=config, dashboard=DashboardSettings(host=host, port=port)
     )
+    with one_line_errors():
+        load_gateway_config(config)  # checked here too when the workers build the app
+        app = create_app(settings, admin_key=key) if workers == 1 else None
     if generated is not None:
         os.environ["DEVORA_ADMIN_KEY"] = generated  # the workers must share it
         print(f"Admin key (shown once; set DEVORA_ADMIN_KEY to choose your own): {generated}",
               file=sys.stderr)  # fmt: skip
     print(f"Dashboard: http://{host}:{port}/   OpenAI-compatible API: http://{host}:{port}/v1",
           file=sys.stderr)  # fmt: skip
-    if workers > 1:
+    if app is None:
         os.environ[SETTINGS_ENV] = json.dumps(_to_json(settings))
         uvicorn.run(
             "ml_ops.serve.cli:factory", factory=True, host=host, port=port, workers=workers,
             log_level="warning",
         )  # fmt: skip
         return
-    uvicorn.run(create_app(settings, admin_key=key), host=host, port=port, log_level="warning")
+    uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
 def factory() -> ServeApp:

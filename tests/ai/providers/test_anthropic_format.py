@@ -22,6 +22,7 @@ from ai.errors import (
 from ai.providers.anthropic_format import (
     ANTHROPIC_VERSION,
     DEFAULT_MAX_TOKENS,
+    RESPONSE_TOOL,
     AnthropicMessagesFormat,
 )
 from ai.providers.base import ChatRequest, MalformedResponse, StreamErrorEvent
@@ -832,3 +833,79 @@ def test_anthropic_key_in_an_error_is_redacted() -> None:
     assert key not in str(err)
     assert err.provider_message is not None
     assert key not in err.provider_message
+
+
+# --- response_format ------------------------------------------------------------------
+
+SCHEMA = {"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"]}
+AS_SCHEMA = {"type": "json_schema", "json_schema": {"name": "r", "schema": SCHEMA}}
+
+
+def test_json_schema_becomes_a_forced_tool_whose_input_is_the_text() -> None:
+    body = body_for([{"role": "user", "content": "Hi"}], options={"response_format": AS_SCHEMA})
+    assert body["tools"] == [
+        {
+            "name": RESPONSE_TOOL,
+            "description": "The answer, as a JSON object.",
+            "input_schema": SCHEMA,
+        }
+    ]
+    assert body["tool_choice"] == {"type": "tool", "name": RESPONSE_TOOL}
+    answer = message(
+        content=[{"type": "tool_use", "id": "toolu_1", "name": RESPONSE_TOOL, "input": {"a": "é"}}],
+        stop_reason="tool_use",
+    )
+    result = WIRE.parse_response(answer)
+    assert (result.text, result.tool_calls, result.finish_reason) == ('{"a": "é"}', [], "stop")
+
+
+@pytest.mark.parametrize(
+    ("options", "system"),
+    [
+        ({"response_format": {"type": "json_object"}}, "Be brief.\n\nRespond with one valid JSON"),
+        ({"response_format": {"type": "text"}}, "Be brief."),
+        (  # a schema whose root is not an object cannot be a tool's input
+            {
+                "response_format": {
+                    "type": "json_schema",
+                    "json_schema": {"name": "r", "schema": {"type": "array"}},
+                }
+            },
+            'It must conform to this JSON Schema: {"type": "array"}',
+        ),
+        (  # extended thinking refuses a forced tool
+            {"response_format": AS_SCHEMA, "thinking_budget": 2048},
+            json.dumps(SCHEMA),
+        ),
+    ],
+)
+def test_other_response_formats_become_system_instructions(
+    options: dict[str, Any], system: str
+) -> None:
+    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]
+    body = body_for(messages, options=options)
+    assert system in body["system"] and "tools" not in body and "response_format" not in body
+
+
+def test_a_json_instruction_is_appended_to_system_blocks() -> None:
+    blocks = [{"type": "text", "text": "Rules", "cache_control": {"type": "ephemeral"}}]
+    messages = [{"role": "system", "content": blocks}, {"role": "user", "content": "Hi"}]
+    body = body_for(messages, options={"response_format": {"type": "json_object"}})
+    assert body["system"][0] == blocks[0] and "JSON object" in body["system"][1]["text"]
+
+
+def test_a_streamed_structured_answer_arrives_as_text() -> None:
+    block = {"type": "tool_use", "id": "toolu_1", "name": RESPONSE_TOOL, "input": {}}
+    delta = {"type": "input_json_delta", "partial_json": '{"a": '}
+    events = [
+        message_start({"input_tokens": 5, "output_tokens": 1}),
+        sse("content_block_start", index=0, content_block=block),
+        sse("content_block_delta", index=0, delta=delta),
+        sse("content_block_delta", index=0, delta={**delta, "partial_json": '"x"}'}),
+        sse("message_delta", delta={"stop_reason": "tool_use"}, usage={"output_tokens": 7}),
+        sse("message_stop"),
+    ]
+    texts, decoder = run(events)
+    assert texts == ['{"a": ', '"x"}']
+    result = decoder.result()
+    assert (result.text, result.tool_calls, result.finish_reason) == ('{"a": "x"}', [], "stop")

@@ -22,7 +22,9 @@ def client(gateway: RunningGateway, key: str) -> openai.OpenAI:
 def test_no_key_and_wrong_key_are_401(gateway: RunningGateway) -> None:
     response = httpx.post(gateway.base_url + "/chat/completions", json={"model": "fast"})
     assert response.status_code == 401
-    assert "didn't provide an API key" in response.json()["error"]["message"]
+    message = response.json()["error"]["message"]
+    assert "didn't provide an API key" in message
+    assert message.endswith("(i.e. Authorization: Bearer <key>).")  # not masked like a key
     with pytest.raises(openai.AuthenticationError) as caught:
         client(gateway, "sk-dvr-not-a-real-key-0000000000").models.list()
     assert caught.value.body["code"] == "invalid_api_key"  # type: ignore[index]
@@ -80,3 +82,30 @@ def test_admin_endpoints_need_the_admin_key(gateway: RunningGateway) -> None:
     assert [k["id"] for k in listed.json()["keys"]] == [body["id"]]
     bad = httpx.post(url, json={"user": "x", "budgett": "1/day"}, headers=admin)
     assert bad.status_code == 400 and "budgett" in bad.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"user": "x", "expires": "99999999999999d"},
+        {"user": "x", "expires": "9999999d"},
+        {"user": "x", "rpm": 99999999999999999999999},
+        {"user": "x", "tpm": 2**31},
+        {"user": "x", "budget": "1e400/day"},
+    ],
+)
+def test_admin_out_of_range_values_are_400_with_the_bound(
+    gateway: RunningGateway, body: dict[str, object]
+) -> None:
+    response = httpx.post(
+        gateway.url + "/admin/keys", json=body, headers={"X-Admin-Key": gateway.admin_key}
+    )
+    assert response.status_code == 400, response.text
+    message = response.json()["error"]["message"]
+    assert "at most 36500d" in message or "from 1 to 2147483647" in message or "USD" in message
+    assert (
+        httpx.get(gateway.url + "/admin/keys", headers={"X-Admin-Key": gateway.admin_key}).json()[
+            "keys"
+        ]
+        == []
+    )

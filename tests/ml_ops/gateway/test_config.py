@@ -4,10 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import openai
 import pytest
 
 from ai.errors import ConfigurationError
 from ml_ops.gateway import load_gateway_config, parse_gateway_config
+
+
+def _defaults(**values: object) -> dict[str, object]:
+    return {"models": {"fast": {"provider": "openai", "model": "m", "defaults": values}}}
+
+
+def _settings(**values: object) -> dict[str, object]:
+    return {"models": {"fast": {"provider": "openai", "model": "m", "settings": values}}}
+
 
 FILE = """
 gateway:
@@ -59,10 +69,45 @@ def test_missing_default_file_is_empty_and_named_missing_file_an_error(
         ({"modles": {}}, r"unknown option\(s\) modles"),
         ({"models": {"a": {"provider": "openai"}}}, r"models\.a\.model"),
         ({"models": {"a": {"provider": "openai", "model": "m", "defauts": {}}}}, "defauts"),
-        ({"models": {"a": {"provider": "o", "model": "m", "defaults": {"n": 2}}}}, "n"),
+        (
+            {"models": {"a": {"provider": "openai", "model": "m", "defaults": {"n": 2}}}},
+            r"option\(s\) n;",
+        ),
         ({"providers": {"openai": {"api_key": "sk-inline-0123456789"}}}, "api_key_env"),
         ({"teams": {"t": {"budget": "lots"}}}, "10/day"),
-        ({"models": {"x": {"provider": "o", "model": "m"}}, "embeddings": {"x": {}}}, "both"),
+        ({"models": {"x": {"provider": "openai", "model": "m"}}, "embeddings": {"x": {}}}, "both"),
+        ({"models": {"x": {"provider": "opneai", "model": "m"}}}, r"x\.provider: unknown provider"),
+        (
+            {
+                "models": {
+                    "x": {
+                        "provider": "openai",
+                        "model": "m",
+                        "fallbacks": [{"provider": "antrhopic", "model": "y"}],
+                    }
+                }
+            },
+            r"fallbacks\[0\]\.provider: unknown provider 'antrhopic'",
+        ),
+        ({"providers": {"opneai": {}}}, r"providers\.opneai: unknown provider"),
+        ({"embeddings": {"e": {"provider": "lokal"}}}, r"e\.provider: unknown provider"),
+        (_defaults(temperature="hot"), r"defaults\.temperature must be a number from 0 to 2"),
+        (_defaults(temperature=3), r"defaults\.temperature"),
+        (_defaults(max_tokens=0), r"defaults\.max_tokens must be a whole number"),
+        (_defaults(max_tokens=1.5), r"defaults\.max_tokens"),
+        (_defaults(top_p="0.5"), r"defaults\.top_p"),
+        (_defaults(seed=True), r"defaults\.seed"),
+        (_defaults(stop=[1]), r"defaults\.stop must be a string or a list of strings"),
+        (_defaults(reasoning_effort="max"), r"defaults\.reasoning_effort"),
+        (_settings(timeout="60"), r"settings\.timeout must be a number of seconds"),
+        (_settings(timeout=0), r"settings: LLMConfig: timeout must be > 0"),
+        (_settings(max_retries=True), r"settings\.max_retries"),
+        (_settings(unsupported_params="ignore"), r"settings: LLMConfig\.unsupported_params"),
+        (
+            _settings(circuit_failure_threshold=30, circuit_window=10),
+            r"circuit_window must be >= circuit_failure_threshold",
+        ),
+        ({"teams": {"a": {"budget": "0/month"}}}, r"teams\.a\.budget"),
     ],
 )
 def test_mistakes_name_their_path(section: dict[str, object], message: str) -> None:
@@ -77,3 +122,25 @@ def test_inline_keys_only_when_allowed_and_never_in_repr() -> None:
     )
     assert config.provider("openai").resolve_key({}) == "sk-inline-0123456789"
     assert "sk-inline" not in repr(config)
+
+
+def test_a_high_circuit_threshold_gets_a_window_that_fits() -> None:
+    """`circuit_window` (the last N calls the breaker judges) must hold the threshold:
+    when only the threshold is set, the window grows to it; both may be set."""
+    section = _settings(circuit_failure_threshold=30)
+    assert parse_gateway_config(section).models["fast"].settings["circuit_window"] == 30
+    low = parse_gateway_config(_settings(circuit_failure_threshold=3)).models["fast"]
+    assert low.settings["circuit_window"] == 20
+    both = _settings(circuit_failure_threshold=30, circuit_window=50)
+    assert parse_gateway_config(both).models["fast"].settings["circuit_window"] == 50
+
+
+def test_a_gateway_with_a_high_circuit_threshold_starts_and_serves(serve_gateway) -> None:  # type: ignore[no-untyped-def]
+    settings = {"circuit_failure_threshold": 30, "max_retries": 0}
+    gateway = serve_gateway(
+        models={"fast": {"provider": "openai", "model": "gpt-4o-mini", "settings": settings}}
+    )
+    key, _ = gateway.create_key()
+    sdk = openai.OpenAI(base_url=gateway.base_url, api_key=key, max_retries=0)
+    assert sdk.chat.completions.create(model="fast", messages=[{"role": "user", "content": "hi"}])
+    assert gateway.app_gateway.services["fast"].config.circuit_window == 30

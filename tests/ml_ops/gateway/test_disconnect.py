@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import time
 
 import httpx
@@ -49,3 +50,34 @@ def test_disconnect_mid_stream_cancels_and_records_partial_cost(
     while not any('"cancelled"' in line for line in gateway.access_lines):
         assert time.monotonic() < deadline
         time.sleep(0.01)
+
+
+def test_disconnect_before_the_first_token_cancels_at_once(gateway: RunningGateway, fake) -> None:
+    key, _ = gateway.create_key(user="ana")
+    # The upstream answers 200 and then only keep-alive comments: no first token, ever.
+    fake.faults.push(Fault.keepalive(0.05, after_chunks=0))
+    body = json.dumps(
+        {"model": "fast", "messages": [{"role": "user", "content": "wait"}], "stream": True}
+    ).encode()
+    host, port = gateway.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port))) as client:
+        client.sendall(
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: gateway\r\n"
+            + f"Authorization: Bearer {key}\r\nContent-Type: application/json\r\n".encode()
+            + f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        deadline = time.monotonic() + 10
+        while not fake.requests:  # the upstream call is open
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+    # Hung up with no header sent: the one record says cancelled well before any deadline
+    # (the alias's timeout is LLMConfig's default, 120 s).
+    (cancelled,) = gateway.wait_for_records(1, timeout=10)
+    assert cancelled.outcome is Outcome.CANCELLED
+    assert cancelled.streamed and cancelled.user == "ana"
+    deadline = time.monotonic() + 5
+    while not any('"status":499' in line for line in gateway.access_lines):
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert gateway.wait_for_records(2, timeout=0.2) == [cancelled]

@@ -250,3 +250,77 @@ def test_response_cache_and_no_cache(gateway: RunningGateway, fake) -> None:
     assert [r.cached for r in gateway.wait_for_records(3)] == [False, True, False]
     assert fake.request_count(model="gpt-4o-mini") == 2
     assert fresh.usage is not None and fresh.usage.total_tokens > 0
+
+
+ANSWER_SCHEMA = {
+    "type": "object",
+    "properties": {"city": {"type": "string"}, "days": {"type": "integer"}},
+    "required": ["city", "days"],
+}
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_json_schema_is_translated_for_anthropic(
+    gateway: RunningGateway, fake, stream: bool
+) -> None:
+    """Anthropic has no response_format: the schema becomes a forced tool whose input is
+    the answer's JSON text, as OpenAI answers a json_schema request."""
+    key, _ = gateway.create_key()
+    client = openai.OpenAI(base_url=gateway.base_url, api_key=key, max_retries=0)
+    response_format = {
+        "type": "json_schema",
+        "json_schema": {"name": "trip", "schema": ANSWER_SCHEMA},
+    }
+    messages = [{"role": "user", "content": "Plan a trip, answer in JSON"}]
+    if stream:
+        chunks = list(
+            client.chat.completions.create(
+                model="claude", messages=messages, response_format=response_format, stream=True
+            )
+        )
+        text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        assert not any(c.choices[0].delta.tool_calls for c in chunks if c.choices)
+        finish = [c.choices[0].finish_reason for c in chunks if c.choices][-1]
+    else:
+        answer = client.chat.completions.create(
+            model="claude", messages=messages, response_format=response_format
+        )
+        text, finish = answer.choices[0].message.content or "", answer.choices[0].finish_reason
+        assert answer.choices[0].message.tool_calls is None
+    data = json.loads(text)
+    assert set(data) >= {"city", "days"} and isinstance(data["days"], int)
+    assert finish == "stop"
+    sent = fake.requests[-1].body
+    assert "response_format" not in sent
+    (tool,) = sent["tools"]
+    assert tool["input_schema"] == ANSWER_SCHEMA
+    assert sent["tool_choice"] == {"type": "tool", "name": tool["name"]}
+
+
+def test_json_object_and_schema_with_tools_become_instructions_for_anthropic(
+    gateway: RunningGateway, fake
+) -> None:
+    key, _ = gateway.create_key()
+    client = openai.OpenAI(base_url=gateway.base_url, api_key=key, max_retries=0)
+    messages = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Answer in JSON"},
+    ]
+    client.chat.completions.create(
+        model="claude", messages=messages, response_format={"type": "json_object"}
+    )
+    sent = fake.requests[-1].body
+    assert sent["system"].startswith("Be brief.\n\n") and "JSON object" in sent["system"]
+    assert "response_format" not in sent and "tools" not in sent
+    client.chat.completions.create(
+        model="claude",
+        messages=messages,
+        tools=[WEATHER_TOOL],
+        response_format={
+            "type": "json_schema",
+            "json_schema": {"name": "t", "schema": ANSWER_SCHEMA},
+        },
+    )
+    sent = fake.requests[-1].body
+    assert [tool["name"] for tool in sent["tools"]] == ["get_weather"]  # the client's own
+    assert json.dumps(ANSWER_SCHEMA) in sent["system"]

@@ -7,9 +7,12 @@ import asyncio
 from pathlib import Path
 
 import httpx
+import pytest
 import yaml
 from openai import AsyncOpenAI
+from typer.testing import CliRunner
 
+from ai.cli.app import app as devora
 from ai.testing import FakeProviderServer
 from ml_ops.runtime import RuntimeSettings
 from ml_ops.serve import ServeSettings, create_app
@@ -73,3 +76,44 @@ async def _overview_after_flush(http: httpx.AsyncClient) -> dict[str, float]:
             return overview
         await asyncio.sleep(0.05)
     return overview
+
+
+@pytest.mark.parametrize(
+    ("models", "message"),
+    [
+        ("x: {provider: opneai, model: gpt-4o}", "gateway.models.x.provider: unknown provider"),
+        (
+            "fast: {provider: openai, model: m, defaults: {temperature: hot}}",
+            "gateway.models.fast.defaults.temperature must be a number from 0 to 2",
+        ),
+        (
+            "fast: {provider: openai, model: m, settings: {timeout: '60'}}",
+            "gateway.models.fast.settings.timeout must be a number of seconds",
+        ),
+    ],
+)
+def test_serve_with_a_config_mistake_prints_one_error_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, models: str, message: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DEVORA_ADMIN_KEY", ADMIN_KEY)
+    monkeypatch.delenv("DEVORA_CONFIG", raising=False)
+    (tmp_path / "devora.yaml").write_text(f"gateway:\n  models:\n    {models}\n")
+    result = CliRunner().invoke(devora, ["serve", "--store", str(tmp_path / "events.db")])
+    assert result.exit_code == 1, result.output
+    assert result.stdout == ""
+    (line,) = result.stderr.splitlines()  # no traceback, no "Dashboard: ..." first
+    assert line.startswith("error: devora.yaml: ") and message in line
+
+
+def test_serve_names_the_config_file_it_was_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DEVORA_ADMIN_KEY", ADMIN_KEY)
+    path = tmp_path / "gw.yaml"
+    path.write_text("gateway:\n  teams:\n    a: {budget: 0/month}\n")
+    result = CliRunner().invoke(devora, ["serve", "--config", str(path), "--workers", "2"])
+    assert result.exit_code == 1
+    assert result.stderr == f"error: {path}: gateway.teams.a.budget: " + (
+        "Budget '0/month' should read like 10/day, 50/week or 200/month (USD > 0).\n"
+    )
