@@ -10,15 +10,20 @@ says so and stops after section 5.
 One module per section, each printing a few facts that would be wrong if its feature broke:
 
     routing_section       6. ModelRouter on LLMService, routing_savings
-    monitoring_section    7. MLMonitor on the record bus and by hand, P50/P95, an alert
-    costs_section         8. CostTracker budgets: a downgrade, a refusal, the report
-    experiments_section   9. ABTester: Quick Start 4 with tracked results, the summary
-    dashboard_section    10. DashboardManager: overview, health, routing, experiments
+    monitoring_section    7. MLMonitor on the record bus and by hand, P50/P95, tokens
+                             per model, agent and user, an alert
+    costs_section         8. CostTracker budgets: a downgrade, a refusal, the report,
+                             a forecast, recommendations, CSV/JSON export
+    experiments_section   9. ABTester: Quick Start 4 with tracked results, the summary,
+                             then pause, resume and complete with a winner
+    dashboard_section    10. DashboardManager: overview, health, routing, experiments,
+                             cost analysis and forecast, alerts listed and acknowledged
     gateway_section      11. devora serve in-process: a virtual key, the openai SDK,
                              the dashboard's /api/overview
 
 `observers` holds what they share (the bus, the monitor, the cost tracker, the tester);
-`runner` runs them in order.
+`spend_history` the four weeks of spend the cost tracker starts with, so that sections 8
+and 10 have days to forecast from; `runner` runs them in order.
 """
 
 from ml_ops.walkthrough.observers import Observers, Upstream

@@ -5,13 +5,18 @@ through the service and its result tracked by hand (`track_result`) with the cal
 latency and cost. Success is a plain check of the answer, standing in for whatever judges
 answers in an application (a test suite, a user's thumbs-up). The summary then gives each
 variant's numbers and the statistics engine's decision, with its reason.
+
+Then the lifecycle, each step shown by what one user is served: paused, a user of the
+detailed variant gets the control (concise); resumed, the detailed variant again (the
+assignment is sticky); completed by hand with `WINNER`, a user of the concise variant gets
+the winner.
 """
 
 from __future__ import annotations
 
 from rich.console import Console
 
-from ml_ops.ab_testing import Experiment, Variant
+from ml_ops.ab_testing import ABTester, Experiment, Variant
 from ml_ops.walkthrough.observers import Observers
 
 USERS = tuple(f"user-{n}" for n in range(20))
@@ -26,6 +31,7 @@ EXPERIMENT = Experiment(
     primary_metric="success_rate",
     minimum_sample_size=100,  # per variant before any winner; the default plans it
 )
+WINNER = "detailed"  # chosen by hand: both variants succeed, the sample is far too small
 
 
 async def ab_testing(console: Console, observers: Observers) -> None:
@@ -33,9 +39,11 @@ async def ab_testing(console: Console, observers: Observers) -> None:
     ab_tester = observers.ab_tester
     ab_tester.create_experiment(EXPERIMENT)
     ab_tester.start_experiment(EXPERIMENT.name)
+    assigned: dict[str, str] = {}
     async with observers.service("gpt-4o-mini") as llm:
         for user in USERS:
             variant = ab_tester.get_variant(EXPERIMENT.name, unit_id=user)
+            assigned[user] = variant.name
             arguments = variant.call_arguments(task=TASK)
             text, stats = await llm.complete(**arguments, user=user, max_tokens=80)
             ab_tester.track_result(
@@ -60,6 +68,28 @@ async def ab_testing(console: Console, observers: Observers) -> None:
         )
     decision = summary["decision"]
     console.print(f"decision ({decision['status']}): {decision['reason']}", markup=False)
+    _lifecycle(console, ab_tester, assigned)
+
+
+def _lifecycle(console: Console, ab_tester: ABTester, assigned: dict[str, str]) -> None:
+    """Pause, resume, complete; after each, the variant `get_variant` serves a user."""
+    name, control = EXPERIMENT.name, EXPERIMENT.control_name
+    user = next(unit for unit, variant in assigned.items() if variant != control)
+    ab_tester.pause_experiment(name, reason="the walk-through pauses it")
+    paused = ab_tester.get_variant(name, unit_id=user).name
+    ab_tester.resume_experiment(name, reason="the walk-through resumes it")
+    resumed = ab_tester.get_variant(name, unit_id=user).name
+    console.print(
+        f"pause_experiment: {user} ({assigned[user]}) is served {paused} (the control); "
+        f"resume_experiment: {resumed} again"
+    )
+    other = next(unit for unit, variant in assigned.items() if variant == control)
+    state = ab_tester.complete_experiment(name, winner=WINNER, reason="chosen by hand")
+    served = ab_tester.get_variant(name, unit_id=other).name
+    console.print(
+        f"complete_experiment(winner={WINNER!r}): {state.status.value}, "
+        f"{other} ({assigned[other]}) is served {served}"
+    )
 
 
 __all__ = ["ab_testing"]

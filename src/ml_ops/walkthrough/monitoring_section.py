@@ -1,5 +1,6 @@
-"""Section 7, monitoring: `ml_ops.MLMonitor` fed two ways, read as live statistics, and an
-alert rule that fires.
+"""Section 7, monitoring: `ml_ops.MLMonitor` fed two ways, read as live statistics
+(latency percentiles, errors, tokens and cost per model, agent and user), and an alert
+rule that fires.
 
 The monitor is attached to the bus every section's service emits on, so it has counted
 each call of this process as it ended (the router's two included). Calls made outside
@@ -64,13 +65,21 @@ async def monitoring(console: Console, observers: Observers) -> None:
     for model, group in stats["by_model"].items():
         console.print(
             f"  {model}: {group['total_requests']} requests, {_latency(group)}, "
-            f"${group['total_cost']:.6f}"
+            f"${group['total_cost']:.6f}, {group['tokens']['total']} tokens"
         )
+    console.print(
+        f"  tokens by agent {_tokens(stats['by_agent'])}, by user {_tokens(stats['by_user'])}, "
+        f"cost per request ${stats['cost_per_request']:.6f}"
+    )
     await monitor.evaluate()
     rule = ERROR_RATE_RULE
     console.print(f"alert rule {rule.name!r}: {rule.metric} {rule.op} {rule.threshold} over 5m")
     for alert in monitor.active_alerts():
         console.print(f"alert {alert.status}: {alert.message}", markup=False)
+
+
+def _tokens(groups: dict[str, Any]) -> dict[str, int]:
+    return {str(name): group["tokens"]["total"] for name, group in groups.items()}
 
 
 def _latency(summary: dict[str, Any]) -> str:
