@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ai.core.command_line import fail
+from ai.core.command_line import fail, one_line_errors
 from ai.errors import StoreError
 from ai.rag.cli_eval import eval_command
 from ai.rag.embedding_backends.local import quiet_model_loading
@@ -61,33 +61,58 @@ MAX_FILE_BYTES = 5 * 2**20
 
 
 def iter_text_files(paths: Sequence[Path]) -> Iterator[Path]:
-    """Text, Markdown and code files under `paths`, skipping hidden folders."""
+    """Text, Markdown and code files under `paths`, skipping hidden folders; a file named
+    twice (`f/a.md` and `/abs/f/a.md`, or inside a folder also given) comes once."""
+    seen: set[Path] = set()
     for path in paths:
         if path.is_file():
-            yield path
+            found: Iterable[Path] = [path]
         elif path.is_dir():
-            for candidate in sorted(path.rglob("*")):
-                hidden = any(part.startswith(".") for part in candidate.relative_to(path).parts)
-                if candidate.is_file() and candidate.suffix.lower() in TEXT_SUFFIXES and not hidden:
-                    yield candidate
+            found = (
+                candidate
+                for candidate in sorted(path.rglob("*"))
+                if candidate.is_file()
+                and candidate.suffix.lower() in TEXT_SUFFIXES
+                and not any(part.startswith(".") for part in candidate.relative_to(path).parts)
+            )
         else:
             raise typer.BadParameter(f"{path} does not exist.")
+        for file in found:
+            if (key := file.resolve()) not in seen:
+                seen.add(key)
+                yield file
+
+
+def document_id(path: Path) -> str:
+    """The id a file is stored under, the same however it was named: its resolved path,
+    relative to the working directory when inside it (what `devora rag ingest docs/`
+    always stored: `docs/a.md`), absolute otherwise."""
+    resolved = path.resolve()
+    try:
+        return str(resolved.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(resolved)
 
 
 def read_document(path: Path) -> dict[str, object] | None:
-    """A document for `add_documents`, or None for binary, empty or oversized files."""
+    """A document for `add_documents`, or None for binary, empty or oversized files.
+
+    UTF-8, a leading byte-order mark dropped (else it would hide a first Markdown
+    heading); text with a NUL byte is binary (UTF-16 without a BOM decodes as UTF-8
+    full of NULs)."""
     if path.stat().st_size > MAX_FILE_BYTES:
         return None
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except (UnicodeDecodeError, OSError):
         return None
-    if not text.strip():
+    if "\x00" in text or not text.strip():
         return None
+    doc_id = document_id(path)
     return {
-        "id": str(path),
+        "id": doc_id,
         "text": text,
-        "metadata": {"path": str(path), "type": path.suffix.lower().lstrip(".") or "text"},
+        "metadata": {"path": doc_id, "type": path.suffix.lower().lstrip(".") or "text"},
     }
 
 
@@ -226,7 +251,8 @@ def ingest(
     """
     quiet_model_loading()
     stop = StopRequest()
-    with stop_on_signals(stop, signal_safe_notice, quit_now=exit_now):
+    with one_line_errors(), stop_on_signals(stop, signal_safe_notice, quit_now=exit_now):
+        IngestOptions(chunk_size=chunk_size, chunk_overlap=overlap)  # refused before work
         result = run_detached(_ingest(paths, store_dir, chunk_size, overlap, as_json, stop))
     if result.stopped:
         _notice(
@@ -253,7 +279,10 @@ def query(
     In a pipe: one chunk a line, tab-separated: rank, score, source, text (whitespace
     collapsed); `--context` prints the context exactly.
     """
-    asyncio.run(_query(question, store_dir, top_k, mode, context, as_json))
+    with one_line_errors():
+        if top_k < 1:
+            fail(f"--top-k must be at least 1, got {top_k}.")
+        asyncio.run(_query(question, store_dir, top_k, mode, context, as_json))
 
 
 rag_app.command("eval")(eval_command)

@@ -55,6 +55,7 @@ from ai.rag.embedding_cache import (
     MemoryEmbeddingCache,
     SqliteEmbeddingCache,
 )
+from ai.rag.lone_surrogates import replace_lone_surrogates
 
 __all__ = [
     "EmbeddingCacheStats",
@@ -304,6 +305,7 @@ class EmbeddingService(AsyncClosing):
     ) -> Matrix:
         """An (n, d) float32 matrix of unit rows, row i for `texts[i]`; (0, d) for none.
 
+        A lone surrogate in a text is embedded as U+FFFD (`ai.rag.lone_surrogates`).
         `user`, `agent` and `tags` label the records of the backend requests this makes."""
         with labelled(CallLabels(user, agent, dict(tags or {}))):
             return await self._embed(_text_list(texts))
@@ -466,6 +468,7 @@ def _text_list(texts: Sequence[str]) -> list[str]:
             raise ConfigurationError(
                 f"texts[{index}] is {type(text).__name__}, not a string; embed only takes text."
             )
+        items[index] = replace_lone_surrogates(text)  # UTF-8 cannot carry them
     return items
 
 

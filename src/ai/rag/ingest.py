@@ -56,6 +56,7 @@ class IngestOptions:
     `chunk_size` and `chunk_overlap` count the embedding model's own tokens when its
     limit is known (`ai.rag.chunk_limits`); None takes the most it reads and an eighth
     of that (at most 64) as overlap. Without a known limit: 512 and 64 cl100k tokens.
+    A chunk size of 0 is refused, not read as "the default".
     """
 
     chunk_size: int | None = None
@@ -74,11 +75,11 @@ class IngestOptions:
     def chunking(self, *, markdown: bool, limit: InputLimit | None = None) -> ChunkingConfig:
         """The chunking configuration for prose (`markdown`) or code, in `limit`'s tokens."""
         if limit is None:
-            size = self.chunk_size or 512
+            size = 512 if self.chunk_size is None else self.chunk_size
             overlap = self.chunk_overlap if self.chunk_overlap is not None else min(64, size // 8)
             return ChunkingConfig(chunk_size=size, chunk_overlap=overlap, markdown=markdown)
         fitted = ChunkingConfig.fitting(limit, markdown=markdown)
-        size = self.chunk_size or fitted.chunk_size
+        size = fitted.chunk_size if self.chunk_size is None else self.chunk_size
         overlap = self.chunk_overlap if self.chunk_overlap is not None else min(64, size // 8)
         return dataclasses.replace(fitted, chunk_size=size, chunk_overlap=overlap)
 

@@ -164,7 +164,8 @@ class KeywordIndex:
 
     def search(self, query: str, k: int, filter: Filter | None = None) -> list[KeywordHit]:
         """The `k` best chunks by BM25 with a positive score, best first."""
-        if not self._texts or k < 1:
+        terms = self.tokens(query)
+        if not self._texts or k < 1 or not terms:
             return []
         model = self._ensure_model()
         mask = None
@@ -178,9 +179,7 @@ class KeywordIndex:
                 return []
             mask = mask.astype(np.float32)
         k = min(k, len(self._ids))
-        rows, scores = model.retrieve(
-            [self.tokens(query)], k=k, show_progress=False, weight_mask=mask
-        )
+        rows, scores = model.retrieve([terms], k=k, show_progress=False, weight_mask=mask)
         hits = []
         for row, score in zip(rows[0], scores[0], strict=True):
             if score <= 0:
@@ -191,12 +190,18 @@ class KeywordIndex:
 
     def scores_for(self, query: str, ids: Iterable[str]) -> dict[str, float]:
         """BM25 scores of the given chunks for `query` (0 where no term matches; unknown
-        ids are left out): how hybrid search scores a vector hit BM25 did not list."""
+        ids are left out): how hybrid search scores a vector hit BM25 did not list.
+
+        A query with no terms left (only stop words or punctuation, or empty) scores 0
+        everywhere: bm25s cannot score an empty query."""
         wanted = [id for id in ids if id in self._texts]
         if not wanted:
             return {}
+        terms = self.tokens(query)
+        if not terms:
+            return dict.fromkeys(wanted, 0.0)
         model = self._ensure_model()
-        scores = model.get_scores(self.tokens(query))
+        scores = model.get_scores(terms)
         row = {id: index for index, id in enumerate(self._ids)}
         return {id: float(scores[row[id]]) for id in wanted}
 

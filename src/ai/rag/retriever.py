@@ -9,6 +9,7 @@ into a prompt.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
@@ -24,9 +25,11 @@ from ai.core.embedder import TextEmbedder
 from ai.errors import ConfigurationError
 from ai.rag.chunk_limits import input_limit_of
 from ai.rag.chunking import Chunk, ChunkingConfig, chunk_documents
-from ai.rag.filters import parse_filter
+from ai.rag.document_locks import DocumentLocks
+from ai.rag.filters import Filter, parse_filter
 from ai.rag.fusion import DEFAULT_FUSION, Fusion
-from ai.rag.keyword_index import BM25Config, KeywordIndex
+from ai.rag.keyword_index import BM25Config, KeywordHit, KeywordIndex
+from ai.rag.lone_surrogates import replace_lone_surrogates
 from ai.rag.reranking import Reranker
 from ai.rag.search import (
     DEFAULT_FETCH_K,
@@ -40,10 +43,20 @@ from ai.rag.search import (
     rerank,
     score_floor,
 )
-from ai.rag.types import Vector
+from ai.rag.types import Vector, VectorRecord
 from ai.rag.vector_store import VectorStore
 
 Document = Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class _Incoming:
+    """A document as `add_documents` checked it: id, text, metadata and text hash."""
+
+    id: str
+    text: str
+    metadata: dict[str, Any]
+    hash: str
 
 
 class SearchMode(StrEnum):
@@ -133,7 +146,7 @@ class ContextRetriever:
         self.mmr_lambda = _checked_lambda(mmr_lambda)
         self.rescore_missing = True
         self.keyword_only_when_unread = True
-        self._hashes: dict[str, str] = {}
+        self._locks = DocumentLocks()
 
     @property
     def chunking(self) -> ChunkingConfig:
@@ -156,81 +169,94 @@ class ContextRetriever:
     ) -> IngestReport:
         """Chunk, embed and store documents (`{"id", "text", "metadata"?}`).
 
-        A document whose id and text are unchanged is skipped; a changed one replaces all
-        of its old chunks. `progress(n)` is called as documents are done.
+        The store decides what is unchanged: a document whose first chunk there carries the
+        SHA-256 of its text is skipped (one `fetch` per batch), so another process's
+        writes and deletions count. A changed one replaces all of its old chunks. Calls
+        for the same id in one process take turns. Lone surrogates in a text become
+        U+FFFD. `progress(n)` is called as documents are done.
         """
-        fresh: list[tuple[Document, str]] = []
+        incoming: list[_Incoming] = []
         seen: set[str] = set()
         for index, document in enumerate(documents):
             doc_id, text = _document_fields(document, index)
             if doc_id in seen:
                 raise ConfigurationError(f"document id {doc_id!r} appears twice in one call.")
             seen.add(doc_id)
-            doc_hash = document_hash(text)
-            if await self._unchanged(doc_id, doc_hash):
-                if progress:
-                    progress(1)
-                continue
-            fresh.append((document, doc_hash))
-        written = 0
-        for start in range(0, len(fresh), self.batch_size):
-            batch = fresh[start : start + self.batch_size]
-            written += await self._ingest(batch)
+            metadata = dict(document.get("metadata") or {})
+            incoming.append(_Incoming(doc_id, text, metadata, document_hash(text)))
+        added = written = 0
+        for start in range(0, len(incoming), self.batch_size):
+            batch = incoming[start : start + self.batch_size]
+            async with self._locks.hold(doc.id for doc in batch):
+                fresh = await self._changed(batch)
+                written += await self._ingest(fresh)
+            added += len(fresh)
             if progress:
                 progress(len(batch))
-        return IngestReport(len(fresh), len(documents) - len(fresh), written)
+        return IngestReport(added, len(incoming) - added, written)
 
-    async def _unchanged(self, doc_id: str, doc_hash: str) -> bool:
-        if self._hashes.get(doc_id) == doc_hash:
-            return True
-        stored = await self.vector_store.fetch([chunk_id(doc_id, 0)], namespace=self.namespace)
-        first = stored.get(chunk_id(doc_id, 0))
-        if first is not None and first.metadata.get("doc_hash") == doc_hash:
-            self._hashes[doc_id] = doc_hash
-            return True
-        return False
+    async def _changed(self, batch: Sequence[_Incoming]) -> list[_Incoming]:
+        """The documents whose text is not what the store holds (first chunk missing or
+        with another `doc_hash`), read in one `fetch` of their first chunks."""
+        firsts = [chunk_id(doc.id, 0) for doc in batch]
+        stored = await self.vector_store.fetch(firsts, namespace=self.namespace)
+        return [
+            doc
+            for doc, first in zip(batch, firsts, strict=True)
+            if (record := stored.get(first)) is None or record.metadata.get("doc_hash") != doc.hash
+        ]
 
-    async def _ingest(self, batch: Sequence[tuple[Document, str]]) -> int:
-        hashes: dict[str, str] = {}
-        documents: list[Document] = []
-        for document, doc_hash in batch:
-            doc_id, text = _document_fields(document, 0)
-            await self._forget(doc_id)
-            hashes[doc_id] = doc_hash
-            metadata = dict(document.get("metadata") or {})
-            documents.append({"id": doc_id, "text": text, "metadata": metadata})
+    async def _ingest(self, fresh: Sequence[_Incoming]) -> int:
+        """Write the documents' chunks, then delete their chunks of other versions."""
+        if not fresh:
+            return 0
+        hashes = {doc.id: doc.hash for doc in fresh}
         chunks: list[tuple[Chunk, Mapping[str, Any]]] = [
             (chunk, chunk_metadata(chunk, hashes[chunk.source_id]))
-            for chunk in chunk_documents(documents, config=self.chunking)
+            for chunk in chunk_documents(
+                [{"id": doc.id, "text": doc.text, "metadata": doc.metadata} for doc in fresh],
+                config=self.chunking,
+            )
         ]
-        self._hashes.update(hashes)
-        if not chunks:
-            return 0
         limit = self.input_limit
-        if limit is not None and not self.chunking.counts_like(limit):
+        if chunks and limit is not None and not self.chunking.counts_like(limit):
             limit.check_chunks([chunk.text for chunk, _ in chunks])
-        vectors = np.asarray(
-            await self.embeddings.embed([c.text for c, _ in chunks]), dtype=np.float32
-        )
-        records = [
-            {
-                "id": chunk_id(chunk.source_id, chunk.index),
-                "values": vector,
-                "metadata": metadata,
-                "text": chunk.text,
-            }
-            for (chunk, metadata), vector in zip(chunks, vectors, strict=True)
-        ]
-        await self.vector_store.upsert(records, namespace=self.namespace)
+        records: list[dict[str, Any]] = []
+        if chunks:
+            vectors = np.asarray(
+                await self.embeddings.embed([c.text for c, _ in chunks]), dtype=np.float32
+            )
+            records = [
+                {
+                    "id": chunk_id(chunk.source_id, chunk.index),
+                    "values": vector,
+                    "metadata": metadata,
+                    "text": chunk.text,
+                }
+                for (chunk, metadata), vector in zip(chunks, vectors, strict=True)
+            ]
+            await self.vector_store.upsert(records, namespace=self.namespace)
+        for doc in fresh:
+            await self._drop_other_versions(doc)
+            self.keywords.remove(self.keywords.ids_of_source(doc.id))
         for record in records:
             self.keywords.add(record["id"], record["text"], record["metadata"])
         return len(records)
 
-    async def _forget(self, doc_id: str) -> None:
-        """Drop a document's old chunks before writing its new ones."""
-        self._hashes.pop(doc_id, None)
-        self.keywords.remove(self.keywords.ids_of_source(doc_id))
-        await self.vector_store.delete_by_filter({"source_id": doc_id}, namespace=self.namespace)
+    async def _drop_other_versions(self, doc: _Incoming) -> None:
+        """Delete the document's chunks of any other text, after its new ones are written:
+        readers never find it missing, and of two processes writing it at once, the
+        version whose first chunk survives is the one left whole."""
+        other = [{"doc_hash": {"$ne": doc.hash}}, {"doc_hash": {"$exists": False}}]
+        try:
+            await self.vector_store.delete_by_filter(
+                {"source_id": doc.id, "$or": other}, namespace=self.namespace
+            )
+        except Exception:
+            # The first chunk already says "unchanged": drop it so the next add redoes it.
+            with contextlib.suppress(Exception):
+                await self.vector_store.delete([chunk_id(doc.id, 0)], namespace=self.namespace)
+            raise
 
     async def retrieve(
         self,
@@ -256,6 +282,8 @@ class ContextRetriever:
         (cosine, BM25, fused), or the reranker's.
         """
         mode = SearchMode(self.mode if mode is None else mode)
+        if isinstance(query, str):
+            query = replace_lone_surrogates(query)
         if top_k < 1:
             raise ConfigurationError(f"top_k must be >= 1, got {top_k}.")
         lambda_mult = _checked_lambda(self.mmr_lambda if mmr_lambda is None else mmr_lambda)
@@ -285,8 +313,9 @@ class ContextRetriever:
         parsed = parse_filter(filter, limits=self.vector_store.config.resolved_filter_limits())
         vector_hits: list[RetrievedChunk] = []
         keyword_hits: list[RetrievedChunk] = []
+        stored: dict[str, VectorRecord] = {}
         if mode is not SearchMode.VECTOR:
-            keyword_hits = [from_keyword(h) for h in self.keywords.search(query, depth, parsed)]
+            keyword_hits, stored = await self._keyword_search(query, depth, parsed)
         floor = score_floor(self.vector_store.config.metric)
         if mode is SearchMode.HYBRID and keyword_hits and self._unread(query):
             return fuse(self.fusion, [], keyword_hits, floor)[:pool]
@@ -303,8 +332,27 @@ class ContextRetriever:
                 query_vector,
                 vector_hits,
                 keyword_hits,
+                stored,
             )
         return fuse(self.fusion, vector_hits, keyword_hits, floor)[:pool]
+
+    async def _keyword_search(
+        self, query: str, k: int, filter: Filter | None
+    ) -> tuple[list[RetrievedChunk], dict[str, VectorRecord]]:
+        """BM25's `k` best among chunks the store still holds as indexed here, with their
+        stored records (one `fetch`). The index lives in this process: a hit deleted from
+        the store since, or replaced by another version of its document (another process,
+        `delete_by_filter`), is forgotten and the search run again."""
+        while True:
+            hits = self.keywords.search(query, k, filter)
+            if not hits:
+                return [], {}
+            ids = [hit.id for hit in hits]
+            stored = await self.vector_store.fetch(ids, namespace=self.namespace)
+            gone = [hit.id for hit in hits if not _still_stored(hit, stored.get(hit.id))]
+            if not gone:
+                return [from_keyword(hit) for hit in hits], stored
+            self.keywords.remove(gone)
 
     def _unread(self, query: str) -> bool:
         """The embedding model cannot read `query` (`InputLimit.reads`: its tokenizer
@@ -388,6 +436,11 @@ def _checked_lambda(mmr_lambda: float) -> float:
     return float(mmr_lambda)
 
 
+def _still_stored(hit: KeywordHit, record: VectorRecord | None) -> bool:
+    """The store holds the chunk BM25 found, from the same version of its document."""
+    return record is not None and record.metadata.get("doc_hash") == hit.metadata.get("doc_hash")
+
+
 def _document_fields(document: Document, index: int) -> tuple[str, str]:
     if not isinstance(document, Mapping):
         raise ConfigurationError(f"document {index} must be a dict with 'id' and 'text'.")
@@ -396,12 +449,12 @@ def _document_fields(document: Document, index: int) -> tuple[str, str]:
         raise ConfigurationError(f"document {index} needs a non-empty 'id'.")
     if not isinstance(text, str):
         raise ConfigurationError(f"document {doc_id!r} needs a string 'text'.")
-    return str(doc_id), text
+    return str(doc_id), replace_lone_surrogates(text)
 
 
 def document_hash(text: str) -> str:
     """The SHA-256 of a document's text (hex): how unchanged documents are recognised."""
-    return hashlib.sha256(text.encode()).hexdigest()
+    return hashlib.sha256(replace_lone_surrogates(text).encode()).hexdigest()
 
 
 def chunk_id(doc_id: str, index: int) -> str:

@@ -23,7 +23,7 @@ from ai.rag.fusion import Fusion, ScoredList
 from ai.rag.keyword_index import KeywordHit, KeywordIndex
 from ai.rag.ranking import mmr_select
 from ai.rag.reranking import Reranker
-from ai.rag.types import DistanceMetric, Match, Vector
+from ai.rag.types import DistanceMetric, Match, Vector, VectorRecord
 from ai.rag.vector_store import VectorStore
 
 __all__ = [
@@ -86,8 +86,9 @@ def score_floor(metric: DistanceMetric) -> float:
 def vector_score(metric: DistanceMetric, query: Vector, values: Vector) -> float:
     """The score a store gives `values` for `query` under `metric` (higher is closer)."""
     if metric is DistanceMetric.COSINE:
-        norms = float(np.linalg.norm(query) * np.linalg.norm(values))
-        return float(query @ values) / norms if norms > 0 else 0.0
+        wide, other = query.astype(np.float64), values.astype(np.float64)  # no overflow
+        norms = float(np.linalg.norm(wide) * np.linalg.norm(other))
+        return float(wide @ other) / norms if norms > 0 else 0.0
     if metric is DistanceMetric.DOT:
         return float(query @ values)
     return -float(np.linalg.norm(query - values))
@@ -101,10 +102,12 @@ async def complete(
     query_vector: Vector,
     vector_hits: Sequence[RetrievedChunk],
     keyword_hits: Sequence[RetrievedChunk],
+    stored: Mapping[str, VectorRecord] | None = None,
 ) -> tuple[list[RetrievedChunk], list[RetrievedChunk]]:
     """Both lists extended to every candidate of either, with that list's own score.
 
-    A chunk only BM25 found gets its cosine (its stored vector is fetched: one call); a
+    A chunk only BM25 found gets its cosine from its stored vector (taken from `stored`
+    when there, the rest fetched: at most one call); a
     chunk only the vector search found gets its BM25 score, if it shares a term with the
     query (a chunk that shares none stays out of the BM25 list, as in `search`). Fusion
     then compares every candidate on both scores, instead of counting a missing one as
@@ -114,17 +117,20 @@ async def complete(
     metric = store.config.metric
     seen_vector = {hit.id for hit in vector_hits}
     only_keyword = [hit for hit in keyword_hits if hit.id not in seen_vector]
-    stored = await store.fetch([hit.id for hit in only_keyword], namespace=namespace)
+    known = dict(stored or {})
+    missing = [hit.id for hit in only_keyword if hit.id not in known]
+    if missing:
+        known.update(await store.fetch(missing, namespace=namespace))
     query_values = np.asarray(query_vector, dtype=np.float32)
     vectors = list(vector_hits) + [
         dataclasses.replace(
             hit,
             score=vector_score(
-                metric, query_values, np.asarray(stored[hit.id].values, dtype=np.float32)
+                metric, query_values, np.asarray(known[hit.id].values, dtype=np.float32)
             ),
         )
         for hit in only_keyword
-        if hit.id in stored
+        if hit.id in known
     ]
     seen_keyword = {hit.id for hit in keyword_hits}
     only_vector = [hit for hit in vector_hits if hit.id not in seen_keyword]
@@ -192,8 +198,8 @@ async def diversify(
     pool = [c for c in candidates if c.id in stored]
     if not pool:
         return []
-    raw = np.stack([np.asarray(stored[c.id].values, dtype=np.float32) for c in pool])
-    norms = np.linalg.norm(raw, axis=1, keepdims=True)
+    raw = np.stack([np.asarray(stored[c.id].values, dtype=np.float64) for c in pool])
+    norms = np.linalg.norm(raw, axis=1, keepdims=True)  # float64: large values stay finite
     vectors = (raw / np.where(norms > 0, norms, 1.0)).astype(np.float32)
     scores = np.asarray([c.score for c in pool], dtype=np.float64)
     span = float(scores.max() - scores.min())

@@ -433,10 +433,11 @@ class VectorStore(AsyncClosing):
                 f"{self.dimension}-d vectors."
             )
         if self.config.metric is DistanceMetric.COSINE:
-            norm = float(np.linalg.norm(vector.astype(np.float64)))  # float32 squares overflow
+            wide = vector.astype(np.float64)  # float32 squares, and the norm itself, overflow
+            norm = float(np.linalg.norm(wide))
             if norm == 0:
                 raise ConfigurationError(f"{what} is all zeros; cosine similarity is undefined.")
-            vector = vector / norm
+            vector = (wide / norm).astype(np.float32)
         return vector
 
     def _quick_query(self, values: object) -> Vector | None:

@@ -9,7 +9,7 @@ against the fake does not meet a 400 in production:
   match the dimension of the index 4", as Pinecone words it).
 * metadata: a JSON object of strings, numbers (stored as 64-bit floats, so `2019` comes
   back as `2019.0`), booleans and lists of strings; no nulls, no nested objects, at most
-  40 KB per vector.
+  40 KB per vector (40,960 bytes of its compact JSON in UTF-8, as sent).
 * filters: validated by `ai.rag.filters.parse_filter` and evaluated with
   `ai.rag.filters.matches`, the reference semantics every devora backend shares.
 
@@ -154,7 +154,9 @@ def check_metadata(raw: object, vector_id: str) -> dict[str, Any] | None:
     stored: dict[str, Any] = {}
     for key, value in raw.items():
         stored[key] = _metadata_value(key, value, vector_id)
-    size = len(json.dumps(stored, separators=(",", ":")).encode())
+    # Pinecone's 40 KB is the metadata's JSON in UTF-8 (as sent): "日" is 3 bytes, not the
+    # 6 of "\u65e5", and 2019 is not counted as 2019.0.
+    size = len(json.dumps(raw, separators=(",", ":"), ensure_ascii=False).encode())
     if size > MAX_METADATA_BYTES:
         raise bad_request(
             f"Metadata size is {size} bytes, which exceeds the limit of "

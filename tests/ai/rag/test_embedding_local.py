@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import json
 import subprocess
 import sys
 import time
@@ -57,6 +58,15 @@ async def test_similar_sentences_score_higher_than_unrelated_ones(
         ["Steps to change the password of your account", "The best banana bread recipe"]
     )
     assert float(query @ related) > float(query @ unrelated) + 0.2
+
+
+async def test_a_lone_surrogate_is_embedded_as_u_fffd(local: EmbeddingService) -> None:
+    """The tokenizer refused such text with a TypeError."""
+    text = json.loads('"caf\\ud800 menu, lone"')
+    [vector] = await local.embed([text])
+    fresh = EmbeddingService.local(cache=False)
+    [expected] = await fresh.embed(["caf\ufffd menu, lone"])
+    np.testing.assert_allclose(vector, expected, atol=1e-6)
 
 
 async def test_repeated_texts_come_from_the_cache(local: EmbeddingService) -> None:

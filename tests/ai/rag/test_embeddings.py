@@ -295,6 +295,16 @@ async def test_the_cache_prevents_a_second_request(fake: FakeProviderServer) -> 
     assert stats.hit_rate == pytest.approx(0.4)
 
 
+async def test_a_lone_surrogate_is_sent_as_u_fffd(fake: FakeProviderServer) -> None:
+    """Valid JSON can hold one ("\\ud800"); UTF-8 cannot, so the request failed before."""
+    text = json.loads('"caf\\ud800 menu"')
+    async with service(fake) as embeddings:
+        [vector] = await embeddings.embed([text])
+        [same] = await embeddings.embed(["caf\ufffd menu"])  # from the cache: the same text
+    assert [body["input"] for body in embedding_requests(fake)] == [["caf\ufffd menu"]]
+    np.testing.assert_array_equal(vector, same)
+
+
 async def test_duplicates_within_a_call_are_embedded_once(fake: FakeProviderServer) -> None:
     async with service(fake, cache=False) as embeddings:
         vectors = await embeddings.embed(["same", "other", "same", "same"])

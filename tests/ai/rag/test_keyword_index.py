@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from ai.errors import ConfigurationError
 from ai.rag.filters import parse_filter
@@ -81,3 +83,20 @@ def test_filters_and_removal() -> None:
     assert [hit.id for hit in only_fr] == ["run2"]
     keywords.remove(["run2"])
     assert found(keywords, "run") == ["run"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(query=st.text(max_size=40))
+@example(query="the of")
+@example(query="???")
+@example(query="")
+def test_any_query_scores_every_known_chunk(query: str) -> None:
+    """A query with no terms left (stop words, punctuation, nothing) scores 0 everywhere
+    instead of failing inside bm25s: hybrid search then keeps its vector results."""
+    keywords = index()
+    scores = keywords.scores_for(query, [*DOCS, "unknown"])
+    assert set(scores) == set(DOCS) and all(score >= 0 for score in scores.values())
+    hits = keywords.search(query, 10)
+    if not keywords.tokens(query):
+        assert set(scores.values()) == {0.0} and hits == []
+    assert {hit.id for hit in hits} == {id for id, score in scores.items() if score > 0}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from ai.cli.app import app
@@ -85,3 +86,68 @@ def test_rag_commands_have_help() -> None:
     for command in (["rag", "--help"], ["rag", "ingest", "--help"], ["rag", "query", "--help"]):
         result = CliRunner().invoke(app, command)
         assert result.exit_code == 0 and "Usage" in result.output
+
+
+def test_odd_files_are_read_as_text_or_skipped_and_one_file_is_one_document(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A UTF-8 BOM is dropped (it hid the first heading); NUL bytes mean binary (UTF-16
+    without a BOM decodes as UTF-8); a file named by two paths is stored once, under its
+    path relative to the working directory."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "f").mkdir()
+    (tmp_path / "f" / "bom.md").write_bytes(b"\xef\xbb\xbf# BOM Title\n\nThe zebra protocol.\n")
+    (tmp_path / "f" / "nul.txt").write_bytes(b"\x00" * 50)
+    (tmp_path / "f" / "u16.txt").write_bytes("walrus text".encode("utf-16-le"))
+    runner = CliRunner()
+
+    def ingest(*paths: str) -> dict[str, object]:
+        result = runner.invoke(app, ["rag", "ingest", *paths, "--store-dir", "s", "--json"])
+        assert result.exit_code == 0, result.output
+        summary: dict[str, object] = json.loads(result.stdout)
+        return summary
+
+    first = ingest("f", "./f/bom.md")
+    assert (first["added"], first["skipped"]) == (1, 2)
+    again = ingest(str(tmp_path / "f" / "bom.md"), "f/../f/bom.md")
+    assert (again["added"], again["unchanged"]) == (0, 1)
+    found = runner.invoke(app, ["rag", "query", "zebra walrus", "--store-dir", "s", "--json"])
+    [result] = json.loads(found.stdout)["results"]
+    assert result["source"] == result["metadata"]["path"] == str(Path("f", "bom.md"))
+    assert result["metadata"]["headings"] == ["BOM Title"]
+    assert result["text"].startswith("# BOM Title")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["query", "x", "--top-k", "0"], "--top-k must be at least 1, got 0"),
+        (["ingest", "f", "--chunk-size", "10", "--overlap", "20"], "chunk_overlap must be"),
+        (["ingest", "f", "--chunk-size", "0"], "chunk_size must be a positive integer, got 0"),
+        (["ingest", "f", "--overlap", "-1"], "chunk_overlap must be"),
+    ],
+)
+def test_bad_numbers_are_one_line_errors(tmp_path: Path, args: list[str], message: str) -> None:
+    """Were Rich tracebacks, or (`--chunk-size 0`) silently the default size."""
+    (tmp_path / "f").mkdir()
+    (tmp_path / "f" / "a.md").write_text("# A\n\nSome text.\n")
+    result = run_devora("rag", *args, "--store-dir", "s", cwd=tmp_path)
+    assert result.returncode == 1 and result.stdout == b""
+    error = result.stderr.decode()
+    assert error.count("\n") == 1 and error.startswith("error: ") and message in error
+    assert not (tmp_path / "s").exists()
+
+
+def test_a_query_of_stop_words_answers_from_the_vectors(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "tides.txt").write_text("Tides are caused by the Moon's gravity.\n")
+    store = str(tmp_path / "store")
+    runner = CliRunner()
+    assert runner.invoke(app, ["rag", "ingest", str(docs), "--store-dir", store]).exit_code == 0
+    for question in ("the of", "???"):
+        found = runner.invoke(app, ["rag", "query", question, "--store-dir", store, "--json"])
+        assert found.exit_code == 0, found.output
+        assert [r["source"] for r in json.loads(found.stdout)["results"]] == [
+            str((docs / "tides.txt").resolve())
+        ]

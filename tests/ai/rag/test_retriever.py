@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -20,6 +21,8 @@ from ai.rag import (
     ndcg_at_k,
     recall_at_k,
 )
+from ai.rag.retriever import document_hash
+from ai.testing import FakePineconeServer
 
 LABELED = json.loads((Path(__file__).parent / "data" / "labeled_set.json").read_text())
 
@@ -101,6 +104,95 @@ async def test_a_fresh_retriever_on_a_saved_store_knows_what_is_unchanged(
     await reopened.aclose()
 
 
+async def test_the_store_decides_what_is_unchanged(
+    local_embeddings: EmbeddingService, postgres_test_url: str
+) -> None:
+    """Two retrievers on one pgvector table, as two processes: each reads the hash the
+    store holds, so neither trusts what it wrote itself earlier."""
+    config = VectorStoreConfig(
+        store_type="pgvector", connection_string=postgres_test_url, index_name="two"
+    )
+    async with VectorStore(config) as one_store, VectorStore(config) as other_store:
+        one = ContextRetriever(local_embeddings, one_store)
+        other = ContextRetriever(local_embeddings, other_store)
+        v1 = [{"id": "doc", "text": "Version one: tides follow the Moon."}]
+        await one.add_documents(v1)
+        await other.add_documents([{"id": "doc", "text": "Version two: the sea level."}])
+        again = await one.add_documents(v1)
+        assert (again.documents_added, again.documents_unchanged) == (1, 0)
+        assert (await one_store.fetch(["doc#0"]))["doc#0"].text == v1[0]["text"]
+        # the other process's BM25 copy of version two is gone from the store: not found
+        assert await other.retrieve("sea level", mode="bm25") == []
+        assert (await other.add_documents(v1)).documents_unchanged == 1
+
+
+async def test_a_document_deleted_from_the_store_is_gone_and_added_again(
+    retriever: ContextRetriever,
+) -> None:
+    retriever.chunking = ChunkingConfig(chunk_size=8, chunk_overlap=0)
+    text = "Alpha particles. Beta decay. Gamma rays pass through lead. Delta waves in sleep."
+    first = await retriever.add_documents([{"id": "a", "text": text}])
+    await retriever.add_documents([{"id": "b", "text": "Bread needs flour and water."}])
+    await retriever.vector_store.delete_by_filter({"source_id": "a"})
+    for query in ("gamma rays", "alpha beta delta sleep"):
+        for mode in ("bm25", "hybrid"):
+            found = await retriever.retrieve(query, top_k=5, mode=mode)
+            assert all(r.source_id == "b" for r in found), (query, mode)
+    again = await retriever.add_documents([{"id": "a", "text": text}])
+    assert (again.documents_added, again.chunks_written) == (1, first.chunks_written)
+    assert await retriever.vector_store.count(filter={"source_id": "a"}) == first.chunks_written
+    [best] = await retriever.retrieve("gamma rays", top_k=1, mode="bm25")
+    assert best.source_id == "a"
+
+
+async def test_concurrent_adds_of_one_document_leave_one_whole_version(
+    retriever: ContextRetriever,
+) -> None:
+    """Calls for one id take turns: the store and the keyword index end with the last
+    one's chunks only, and adding that text again finds it unchanged."""
+    retriever.chunking = ChunkingConfig(chunk_size=8, chunk_overlap=0)
+    long = "Alpha beta gamma delta. " * 12
+    reports = await asyncio.gather(
+        *(
+            retriever.add_documents([{"id": "x", "text": text}])
+            for text in (long, "Omega.", long + "Epsilon.", "Omega.")
+        )
+    )
+    assert [r.documents_added for r in reports] == [1, 1, 1, 1]
+    stored = await retriever.vector_store.query(
+        await retriever.embeddings.embed_query("Omega"), top_k=100, filter={"source_id": "x"}
+    )
+    assert [(m.id, m.text) for m in stored] == [("x#0", "Omega.")]
+    assert retriever.keywords.ids_of_source("x") == ["x#0"]
+    assert (await retriever.add_documents([{"id": "x", "text": "Omega."}])).documents_unchanged == 1
+
+
+async def test_unchanged_documents_cost_one_fetch_per_batch(
+    local_embeddings: EmbeddingService,
+) -> None:
+    docs = [{"id": f"d{i}", "text": f"Document number {i} about tides."} for i in range(5)]
+    with FakePineconeServer(dimension=384, metric="cosine") as fake:
+        config = VectorStoreConfig(store_type="pinecone", api_key=fake.api_key, index_host=fake.url)
+        async with VectorStore(config) as store:
+            retriever = ContextRetriever(local_embeddings, store, batch_size=2)
+            await retriever.add_documents(docs)
+            start = len(fake.requests)
+            report = await retriever.add_documents(docs)
+            assert report.documents_unchanged == 5
+            assert [r.operation for r in fake.requests[start:]] == ["fetch"] * 3
+
+
+async def test_a_lone_surrogate_is_stored_as_u_fffd(retriever: ContextRetriever) -> None:
+    text = json.loads('"caf\\ud800 menu: soup of the day"')
+    report = await retriever.add_documents([{"id": "menu", "text": text}])
+    assert report.documents_added == 1
+    [hit] = await retriever.retrieve("caf\ud800 menu", top_k=1)
+    clean = "caf\ufffd menu: soup of the day"
+    assert hit.text == clean == clean[hit.metadata["chunk_start"] : hit.metadata["chunk_end"]]
+    assert hit.metadata["doc_hash"] == document_hash(clean) == document_hash(text)
+    assert (await retriever.add_documents([{"id": "menu", "text": text}])).documents_unchanged == 1
+
+
 async def test_bad_documents_are_rejected(retriever: ContextRetriever) -> None:
     with pytest.raises(ConfigurationError, match="'id'"):
         await retriever.add_documents([{"text": "no id"}])
@@ -124,6 +216,19 @@ async def test_hybrid_fuses_both(labeled: ContextRetriever) -> None:
     results = await labeled.retrieve("what does error E1042 mean", top_k=3, mode="hybrid")
     assert results[0].source_id == "error-E1042"
     assert results == sorted(results, key=lambda r: -r.score)
+
+
+@pytest.mark.parametrize("query", ["the of", "???", ""])
+async def test_hybrid_without_keyword_terms_gives_the_vector_results(
+    labeled: ContextRetriever, query: str
+) -> None:
+    """Nothing left for BM25 (stop words, punctuation, nothing): hybrid has no keyword
+    evidence and ranks like vector search."""
+    vector = await labeled.retrieve(query, top_k=5, mode="vector")
+    hybrid = await labeled.retrieve(query, top_k=5)
+    assert await labeled.retrieve(query, top_k=5, mode="bm25") == []
+    assert [r.id for r in hybrid] == [r.id for r in vector] and len(hybrid) == 5
+    assert (await labeled.retrieve_and_format(query)).startswith("[1] (source: ")
 
 
 async def test_filters_and_min_score(labeled: ContextRetriever) -> None:

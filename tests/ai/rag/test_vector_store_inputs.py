@@ -63,6 +63,37 @@ async def test_big_integers_within_float32_are_numbers() -> None:
         np.testing.assert_allclose(stored, [0, 1, 0], atol=1e-6)  # unit length, computed in float64
 
 
+_nonzero_finite_float32 = hnp.arrays(
+    np.float32,
+    DIM,
+    elements=st.floats(width=32, allow_nan=False, allow_infinity=False)
+    | st.sampled_from([3e38, -3.4e38, 1e-45, 1e30]),
+).filter(lambda values: bool(np.any(values != 0)))
+
+
+# The fast path's float32 dot product overflows on purpose (the checked path then decides);
+# any other overflow, such as the cast of a float64 norm, fails the test.
+@pytest.mark.filterwarnings(
+    "error::RuntimeWarning", "ignore:overflow encountered in dot:RuntimeWarning"
+)
+@settings(max_examples=200, deadline=None)
+@given(values=_nonzero_finite_float32)
+async def test_cosine_keeps_any_nonzero_vector_at_unit_length(
+    values: npt.NDArray[np.float32],
+) -> None:
+    """Normalisation divides in float64, then rounds to float32: [3e38, 3e38, 3e38] was
+    stored as a zero vector (the float64 norm overflowed when cast to float32)."""
+    async with make_store() as store:
+        await store.upsert([{"id": "v", "values": values}])
+        stored = (await store.fetch(["v"]))["v"].values
+        assert float(np.linalg.norm(stored.astype(np.float64))) == pytest.approx(1, abs=1e-5)
+        for query in (values, [float(x) for x in values]):
+            [match] = await store.query(query, top_k=1)
+            assert match.score == pytest.approx(1, abs=1e-5)
+        [[batched]] = await store.backend.query_batch(values[None, :], 1, "")  # type: ignore[attr-defined]
+        assert batched.score == pytest.approx(1, abs=1e-5)
+
+
 @pytest.mark.parametrize(
     ("records", "message"),
     [

@@ -300,6 +300,19 @@ def test_metadata_pinecone_cannot_store_is_refused(
     assert message in reply.json()["message"]
 
 
+@pytest.mark.parametrize("char", ["a", "é", "日", "😀"])
+def test_metadata_size_counts_utf8_bytes(raw: httpx.Client, char: str) -> None:
+    """40 KB of metadata is 40,960 bytes of its JSON in UTF-8, not ASCII-escaped."""
+    overhead = len('{"t":""}')
+    fill = (40 * 1024 - overhead) // len(char.encode())
+    text = char * fill + "a" * (40 * 1024 - overhead - fill * len(char.encode()))
+    for extra, status in (("", 200), ("a", 400)):
+        vector = {"id": "a", "values": [1, 2, 3], "metadata": {"t": text + extra}}
+        reply = raw.post("/vectors/upsert", json={"vectors": [vector]})
+        assert reply.status_code == status, reply.text
+    assert "Metadata size is 40961 bytes" in reply.json()["message"]
+
+
 def test_limits(raw: httpx.Client, index: pinecone.Index) -> None:
     too_many = [{"id": f"v{i}", "values": [1, 2, 3]} for i in range(1001)]
     assert raw.post("/vectors/upsert", json={"vectors": too_many}).status_code == 400

@@ -281,12 +281,13 @@ class MemoryVectorBackend:
                 f"got shape {queries.shape}."
             )
         if self.metric is DistanceMetric.COSINE:
-            norms = np.linalg.norm(queries, axis=1, keepdims=True)
+            wide = queries.astype(np.float64)  # float32 norms overflow (3e38) or underflow
+            norms = np.linalg.norm(wide, axis=1, keepdims=True)
             if np.any(norms == 0):
                 raise ConfigurationError(
                     "a query vector is all zeros; cosine similarity is undefined."
                 )
-            queries /= norms
+            queries = (wide / norms).astype(np.float32)
         return queries
 
     def _matches(

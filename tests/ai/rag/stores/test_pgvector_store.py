@@ -228,6 +228,17 @@ async def test_query_returns_metadata_text_and_values_when_asked(postgres_test_u
         assert bare.metadata == {} and bare.values is None
 
 
+async def test_cosine_near_float32s_limit_is_not_a_zero_vector(postgres_test_url: str) -> None:
+    async with make_store(postgres_test_url) as store:
+        await store.upsert(
+            [{"id": "big", "values": [3e38] * DIM}, {"id": "one", "values": [1] * DIM}]
+        )
+        stored = (await store.fetch(["big"]))["big"].values
+        np.testing.assert_allclose(stored, [DIM**-0.5] * DIM, rtol=1e-6)
+        hits = await store.query([3e38] * DIM, top_k=2)
+        assert [round(hit.score, 5) for hit in hits] == [1.0, 1.0]
+
+
 async def test_explain_shows_hnsw_index_for_unfiltered_query(
     postgres_test_url: str, pg_conn: Any
 ) -> None:

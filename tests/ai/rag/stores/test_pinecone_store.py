@@ -4,6 +4,7 @@ against the reference `matches`, retries on an injected `FakeClock`."""
 
 from __future__ import annotations
 
+import json
 import random
 import socket
 from collections.abc import Iterator
@@ -198,6 +199,17 @@ async def test_fetch_delete_and_metadata_round_trip(fake: FakePineconeServer) ->
         assert await store.count() == 3
 
 
+async def test_cosine_near_float32s_limit_is_not_a_zero_vector(fake: FakePineconeServer) -> None:
+    async with make_store(fake.url) as store:
+        await store.upsert(
+            [{"id": "big", "values": [3e38] * DIM}, {"id": "one", "values": [1] * DIM}]
+        )
+        stored = (await store.fetch(["big"]))["big"].values
+        np.testing.assert_allclose(stored, [DIM**-0.5] * DIM, rtol=1e-6)
+        hits = await store.query([3e38] * DIM, top_k=2)
+        assert [round(hit.score, 5) for hit in hits] == [1.0, 1.0]
+
+
 async def test_large_inputs_are_batched_within_pinecone_limits(fake: FakePineconeServer) -> None:
     host = create_index(fake, "tiny", "cosine", dimension=2)
     rows = [{"id": f"id-{i:05d}", "values": [1.0, i + 1.0]} for i in range(2_500)]
@@ -251,6 +263,25 @@ async def test_records_pinecone_would_refuse_fail_before_sending(
         with pytest.raises(ConfigurationError, match=message):
             await store.upsert([record])
     assert fake.request_count("upsert") == 0
+
+
+@pytest.mark.parametrize("char", ["a", "é", "日", "😀", '"', "\n"])
+async def test_the_fake_and_the_backend_measure_metadata_alike(
+    fake: FakePineconeServer, char: str
+) -> None:
+    """Text filling Pinecone's 40 KB exactly is stored; one byte more is refused before
+    sending. The fake counted ASCII-escaped JSON, so CJK text the backend (and Pinecone)
+    accept came back as a 400."""
+    width = len(json.dumps(char, ensure_ascii=False).encode()) - 2  # '"' and newline: 2
+    overhead = len(f'{{"{TEXT_KEY}":""}}')
+    fill = (40 * 1024 - overhead) // width
+    text = char * fill + "a" * (40 * 1024 - overhead - fill * width)
+    async with make_store(fake.url) as store:
+        await store.upsert([{"id": "full", "values": [1] * DIM, "text": text}])
+        assert (await store.fetch(["full"]))["full"].text == text
+        with pytest.raises(ConfigurationError, match="take 40961 bytes"):
+            await store.upsert([{"id": "over", "values": [1] * DIM, "text": text + "a"}])
+    assert fake.request_count("upsert") == 1
 
 
 async def test_top_k_above_pinecones_maximum(fake: FakePineconeServer) -> None:
