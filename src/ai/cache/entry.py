@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import zlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,7 +71,10 @@ class CachedResponse:
             "a": self.created_at,
         }
         try:
-            raw = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+            _check_numbers(self)
+            raw = json.dumps(
+                payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+            ).encode()
         except (TypeError, ValueError) as exc:
             raise CacheValueError(
                 f"The response cannot be cached: {exc}", reason="unserialisable"
@@ -85,7 +89,7 @@ class CachedResponse:
         try:
             marker, body = data[:1], data[1:]
             raw = zlib.decompress(body) if marker == _ZLIB else body
-            payload = json.loads(raw)
+            payload = json.loads(raw, parse_constant=_refuse_constant)
             version = payload.get("v")
             if version != _FORMAT_VERSION or isinstance(version, bool):
                 raise ValueError(f"format version {version!r}")
@@ -101,6 +105,7 @@ class CachedResponse:
                 created_at=payload["a"],
             )
             _check_types(response)
+            _check_numbers(response)
             return response
         # RecursionError: deeply nested JSON in a damaged value.
         except (
@@ -121,7 +126,7 @@ def _checked_usage(usage: Any) -> list[Any]:
     if not (
         isinstance(usage, list)
         and len(usage) == 6
-        and all(type(count) is int for count in usage[:5])
+        and all(type(count) is int and count >= 0 for count in usage[:5])
         and type(usage[5]) is bool
     ):
         raise TypeError(f"usage {usage!r:.80}")
@@ -143,3 +148,28 @@ def _check_types(response: CachedResponse) -> None:
     calls = response.tool_calls
     if not isinstance(calls, list) or not all(isinstance(call, dict) for call in calls):
         raise TypeError("tool_calls must be a list of objects")
+
+
+def _refuse_constant(name: str) -> float:
+    """`json.loads` hook for NaN and Infinity: `to_bytes` never writes them, and a NaN
+    cost served from a damaged value would make the saved-cost totals NaN for good."""
+    raise ValueError(f"non-finite number {name}")
+
+
+def _finite(value: float) -> float:
+    """`value` as a float; ValueError when it is not finite (an int too big for a float too)."""
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise ValueError(f"non-finite number {value!r:.40}")
+    return number
+
+
+def _check_numbers(response: CachedResponse) -> None:
+    """Refuse a cost that is not a finite amount >= 0 and a non-finite time: the caller
+    adds costs up, and one NaN or negative cost would spoil every later total."""
+    if response.cost is not None and _finite(response.cost) < 0:
+        raise ValueError(f"negative cost {response.cost!r}")
+    _finite(response.created_at)

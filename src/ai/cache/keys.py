@@ -10,7 +10,9 @@ from typing import Any
 
 from ai.providers.base import ChatRequest
 
-KEY_VERSION = "v2"  # v2: named parameters (top_p, seed, stop, ...) are part of the key
+KEY_VERSION = "v3"
+# v2: named parameters (top_p, seed, stop, ...) are part of the key.
+# v3: integral floats in parameters are written as ints (top_p=1.0 and top_p=1 share a key).
 
 
 class UnkeyableRequest(ValueError):
@@ -69,12 +71,28 @@ def _parameters(request: ChatRequest) -> dict[str, Any]:
     temperature = request.temperature
     return {
         "temperature": None if temperature is None else float(temperature),
-        "max_tokens": request.max_tokens,
-        "tools": list(request.tools) if request.tools else None,
-        "tool_choice": request.tool_choice,
-        "extra": dict(request.extra) if request.extra else {},
-        "options": dict(request.options) if request.options else {},
+        "max_tokens": integral_numbers(request.max_tokens),
+        "tools": integral_numbers(list(request.tools)) if request.tools else None,
+        "tool_choice": integral_numbers(request.tool_choice),
+        "extra": integral_numbers(dict(request.extra)) if request.extra else {},
+        "options": integral_numbers(dict(request.options)) if request.options else {},
     }
+
+
+def integral_numbers(value: Any) -> Any:
+    """`value` with every integral float written as an int (1.0 -> 1), inside dicts and
+    lists too: the JSON numbers 1 and 1.0 are the same parameter, so equal requests share
+    a key. Bools, other floats (NaN and infinities included) and the rest stay as they are.
+
+    Floats become ints, not the other way round: a large int (a seed) has no exact float.
+    """
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else value
+    if isinstance(value, dict):
+        return {key: integral_numbers(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [integral_numbers(item) for item in value]
+    return value
 
 
 def _digest(payload: Any) -> str:
@@ -92,7 +110,7 @@ def request_key(provider: str, request: ChatRequest) -> str:
 
 def request_json(provider: str, request: ChatRequest) -> str:
     """What the key hashes: `canonical_json` of provider, model, messages and
-    `_parameters(request)`, one dict.
+    `_parameters(request)`, one dict (parameters with `integral_numbers` applied).
 
     Written field by field in the sorted order of those keys, each value encoded on its
     own: the same text as encoding the dict, without building it and sorting its keys on
@@ -103,23 +121,23 @@ def request_json(provider: str, request: ChatRequest) -> str:
         return "".join(
             (
                 '{"extra":',
-                _encoded(dict(request.extra)) if request.extra else "{}",
+                _encoded(integral_numbers(dict(request.extra))) if request.extra else "{}",
                 ',"max_tokens":',
-                _encoded(request.max_tokens),
+                _encoded(integral_numbers(request.max_tokens)),
                 ',"messages":',
                 _encode(list(request.messages)),
                 ',"model":',
                 _encoded(request.model),
                 ',"options":',
-                _encoded(dict(request.options)) if request.options else "{}",
+                _encoded(integral_numbers(dict(request.options))) if request.options else "{}",
                 ',"provider":',
                 _encoded(provider),
                 ',"temperature":',
                 _encoded(None if temperature is None else float(temperature)),
                 ',"tool_choice":',
-                _encoded(request.tool_choice),
+                _encoded(integral_numbers(request.tool_choice)),
                 ',"tools":',
-                _encoded(list(request.tools) if request.tools else None),
+                _encoded(integral_numbers(list(request.tools)) if request.tools else None),
                 "}",
             )
         )

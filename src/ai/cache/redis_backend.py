@@ -12,9 +12,11 @@ shared with the other Redis users. Errors: every failure of the driver (connecti
 refused or reset, timeouts, any `RedisError`, `OSError`) is converted in `_guarded`
 (`RedisConnection.run`, the one boundary) into `ai.errors.StoreError`, whose message
 names the server without its password. A value that
-cannot be decoded raises `CacheValueError(reason="corrupt")`; it is left in place, since
-it may have been written by another version of devora-ai that shares the server. The
-backend does not degrade by itself: `ResponseCache` catches these and serves uncached.
+cannot be decoded, or a key under the prefix that is not a string (Redis's WRONGTYPE:
+someone else's list or hash, not an outage), raises `CacheValueError(reason="corrupt")`;
+the backend leaves it in place, and `ResponseCache` counts it, deletes it and serves the
+call uncached. The backend does not degrade by itself: `ResponseCache` catches these and
+serves uncached.
 
 Recovery: the connection pool reconnects on demand, and one immediate retry covers the
 first command after a restart (it finds its pooled connection dead), so the same
@@ -96,13 +98,16 @@ class RedisBackend:
             socket_timeout=socket_timeout,
         )
         self._client = self._redis.client
+        from redis.exceptions import ResponseError  # present: connect_redis needed it
+
+        self._response_error: type[Exception] = ResponseError
 
     def __repr__(self) -> str:
         return f"RedisBackend({self._redis.where!r}, prefix={self.prefix!r})"
 
     async def get(self, key: str) -> CachedResponse | None:
         """The entry for `key`, or None; Redis never returns an expired one."""
-        data = await self._guarded("get", self._client.get(self.prefix + key))
+        data = await self._guarded("get", self._get_string(self.prefix + key))
         if data is None:
             return None
         if not isinstance(data, bytes):  # only a client with decode_responses=True does this
@@ -143,6 +148,19 @@ class RedisBackend:
     async def aclose(self) -> None:
         """Close the connection pool this backend created; an injected client stays open."""
         await self._redis.aclose()
+
+    async def _get_string(self, name: str) -> object:
+        """GET `name`; a key of another type is a bad value (`CacheValueError`), not a
+        failing server, so the cache deletes it and stays up."""
+        try:
+            return await self._client.get(name)
+        except self._response_error as exc:
+            if not str(exc).startswith("WRONGTYPE"):
+                raise
+            raise CacheValueError(
+                "A key under the cache prefix holds a value of another Redis type.",
+                reason="corrupt",
+            ) from exc
 
     async def _clear_prefix(self) -> None:
         client = self._client

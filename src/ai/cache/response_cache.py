@@ -178,6 +178,7 @@ class ResponseCache:
         self._flights: SingleFlight[Any] = SingleFlight()
         self._down_since: float | None = None
         self._probing = False
+        self._embedder_failing = False
         self._explained: set[str] = set()
 
     @classmethod
@@ -280,7 +281,9 @@ class ResponseCache:
     async def _semantic_lookup(
         self, plan: CachePlan, semantic: SemanticIndex, scope: str, text: str
     ) -> CachedResponse | None:
-        plan.vector = await semantic.vector(text)
+        plan.vector = await self._embed(plan, semantic, text)
+        if plan.vector is None:
+            return None
         match = semantic.best(scope, plan.vector)
         if match is None:
             return None
@@ -306,12 +309,47 @@ class ResponseCache:
         self.metrics.set_seconds += time.perf_counter() - started
         if self.semantic is not None and plan.semantic is not None:
             scope, text = plan.semantic
-            vector = plan.vector if plan.vector is not None else await self.semantic.vector(text)
-            self.semantic.add(scope, plan.key, vector)
+            vector = plan.vector
+            if vector is None:
+                vector = await self._embed(plan, self.semantic, text)
+            if vector is not None:
+                self.semantic.add(scope, plan.key, vector)
 
-    async def run_once(self, key: str, work: Callable[[], Awaitable[T]]) -> tuple[T, bool]:
-        """Single-flight: (result, shared); concurrent callers with one key share one run."""
-        result, shared = await self._flights.run(key, work)
+    async def _embed(self, plan: CachePlan, semantic: SemanticIndex, text: str) -> Vector | None:
+        """The question's vector, or None when the embedder fails. As with a backend
+        failure the call goes on (with exact matching only); the failure is counted as
+        `skipped["embedder_error"]` and logged once until the embedder answers again."""
+        try:
+            vector = await semantic.vector(text)
+        except Exception as exc:  # any embedder (a user's object); CancelledError passes
+            self.metrics.skipped["embedder_error"] += 1
+            plan.semantic = None  # not embedded again to store the answer
+            if not self._embedder_failing:
+                self._embedder_failing = True
+                logger.warning(
+                    "semantic cache embedder failed (%s: %s); calls use exact matching only "
+                    "until it answers",
+                    type(exc).__name__,
+                    exc,
+                )
+            return None
+        if self._embedder_failing:
+            self._embedder_failing = False
+            logger.warning("semantic cache embedder is back; semantic matching resumed")
+        return vector
+
+    async def run_once(
+        self,
+        key: str,
+        work: Callable[[], Awaitable[T]],
+        *,
+        max_wait: float | None = None,
+        shared_error: Callable[[BaseException], bool] | None = None,
+    ) -> tuple[T, bool]:
+        """Single-flight: (result, shared); concurrent callers with one key share one run.
+        `max_wait` (this caller's most seconds of waiting) and `shared_error` (whether a
+        failure of its run reaches the waiters): see `SingleFlight.run`."""
+        result, shared = await self._flights.run(key, work, max_wait=max_wait, shared=shared_error)
         if shared:
             self.metrics.coalesced += 1
         return result, shared

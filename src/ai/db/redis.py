@@ -65,14 +65,16 @@ def create_redis_client(
     The pool holds at most `max_connections` connections (a `max_connections` in the URL's
     query wins inside redis-py); `socket_timeout` bounds each reply and `connect_timeout`
     (default: `socket_timeout`) each connection attempt. One immediate retry covers the
-    first command after a server restart, which finds its pooled connection dead. `owner`
-    names the caller in the install hint and in error messages.
+    first command after a server restart, which finds its pooled connection dead; it
+    retries connection errors only, never a timeout, so a hung server costs a caller one
+    timeout, not two. `owner` names the caller in the install hint and in error messages.
     """
     _check_limits(max_connections, socket_timeout, connect_timeout)
     try:
         import redis.asyncio as aioredis
         from redis.asyncio.retry import Retry
         from redis.backoff import NoBackoff
+        from redis.exceptions import ConnectionError as RedisConnectionError
     except ImportError as exc:
         raise ImportError(install_hint(owner)) from exc
     url = resolve_redis_url(url)
@@ -82,7 +84,9 @@ def create_redis_client(
             max_connections=max_connections,
             socket_timeout=socket_timeout,
             socket_connect_timeout=socket_timeout if connect_timeout is None else connect_timeout,
-            retry=Retry(NoBackoff(), 1),
+            # A dropped connection is worth one retry; a timeout is not (the server is
+            # hung, and redis-py's default would wait a second timeout for the same).
+            retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
         )
     except ValueError as exc:
         raise ConfigurationError(

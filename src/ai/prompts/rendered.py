@@ -12,7 +12,7 @@ from ai.core.records import TagKey
 from ai.core.usage import Usage
 from ai.errors import TemplateError
 from ai.prompts.preview import preview, preview_keys
-from ai.prompts.prompt_tokens import count_messages, count_text
+from ai.prompts.prompt_tokens import count_messages
 
 _HINT_KEYS = frozenset({"model", "temperature", "max_tokens"})
 #: The most output tokens an estimate takes: an int64, as every API counts tokens.
@@ -190,11 +190,15 @@ class RenderedPrompt:
         )
 
     def _count(self, model: str) -> TokenCount:
-        """Tokens of the prompt as sent; `TemplateError` if a part of it is not text."""
+        """Tokens of the prompt as sent; `TemplateError` if a part of it is not text.
+
+        A text template is sent as one user message (`as_messages`), so its chat framing
+        counts too, as the provider counts it.
+        """
         if self.text is not None:
             if not isinstance(self.text, str):
                 raise TemplateError(f"{self.name}: text must be a string")
-            return count_text(self.text, model)
+            return count_messages(self.as_messages(), model)
         for message in self.messages:
             if not isinstance(message, Mapping) or not all(
                 isinstance(message.get(key), str) for key in ("role", "content")

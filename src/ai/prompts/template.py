@@ -139,7 +139,12 @@ class PromptTemplate:
         allow_unknown: bool | None = None,
         **values: Any,
     ) -> RenderedPrompt:
-        """Fill the placeholders; `TemplateError` names any missing, unknown or bad value."""
+        """Fill the placeholders; `TemplateError` names any missing, unknown or bad value.
+
+        A variable named `allow_unknown` cannot be passed as a keyword (Python binds it to
+        the option): give it in the `variables` mapping.
+        """
+        self.refuse_shadowed(variables, {"allow_unknown": allow_unknown})
         given = _merge(variables, values)
         allowed = self.allow_unknown_variables if allow_unknown is None else allow_unknown
         declared = {variable.name: variable for variable in self.variables}
@@ -161,6 +166,27 @@ class PromptTemplate:
             for name, variable in declared.items()
         }
         return self._rendered(texts)
+
+    def refuse_shadowed(
+        self, variables: Mapping[str, Any] | None, options: Mapping[str, object]
+    ) -> None:
+        """Refuse a render option given by keyword (not None) that has the name of one
+        of this template's variables, when `variables` does not give that variable: the
+        caller may have meant the variable, and Python bound the keyword to the option, so
+        the prompt would render without it, silently."""
+        clashes = [
+            name
+            for name, value in options.items()
+            if value is not None
+            and name in self.variable_names
+            and not (isinstance(variables, Mapping) and name in variables)
+        ]
+        if clashes:
+            raise TemplateError(
+                f"{self.name}: {_listing(clashes)} is both a variable of this template and an "
+                f"option of render(); pass the variable in the values mapping, e.g. "
+                f"render({{{clashes[0]!r}: ...}}), and the option as a keyword"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         """The canonical, JSON- and YAML-safe form (the file format and the hashed content)."""

@@ -173,17 +173,25 @@ class TemplateManager(AsyncClosing):
 
         With no version or label, a template that names an experiment asks `experiments`
         for a variant (sticky per `subject`, e.g. a user id) and the exposure is recorded.
+        A variable named like an option (`version`, `label`, `subject`, `allow_unknown`)
+        goes in the `variables` mapping; given as a keyword while the template has such a
+        variable and the mapping leaves it out, it is a `TemplateError`, not a silent
+        mix-up.
         """
         history = await self.history(name)
+        options = {"version": version, "label": label, "subject": subject}
         if version is not None or label is not None:
             chosen = _pick(history, version, label)
+            chosen.template.refuse_shadowed(variables, options)
             return chosen.render(variables, allow_unknown=allow_unknown, **values)
         production = history.labelled(PRODUCTION)
+        production.template.refuse_shadowed(variables, options)
         experiment = production.template.experiment
         variant = self.experiments.assign(experiment, subject=subject) if experiment else None
         if experiment is None or variant is None:
             return production.render(variables, allow_unknown=allow_unknown, **values)
         chosen = _variant_version(history, experiment, variant)
+        chosen.template.refuse_shadowed(variables, options)
         rendered = chosen.template.render(variables, allow_unknown=allow_unknown, **values)
         exposure = Exposure(experiment, variant, name, chosen.version, subject, self._clock.now())
         self.experiments.record(exposure)

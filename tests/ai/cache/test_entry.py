@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import zlib
 from typing import Any
 
@@ -17,6 +18,7 @@ from ai.core.usage import Usage
 TEXT = st.text(st.characters(blacklist_categories=("Cs",)))
 LARGE_TEXT = st.builds(lambda part, times: part * times, TEXT.filter(bool), st.integers(1, 3000))
 FINITE = st.floats(allow_nan=False, allow_infinity=False)
+COSTS = st.floats(min_value=0, allow_nan=False, allow_infinity=False)
 JSON_SCALAR = st.none() | st.booleans() | st.integers(-(2**63), 2**63) | FINITE | TEXT
 JSON_VALUE = st.recursive(
     JSON_SCALAR,
@@ -46,7 +48,7 @@ RESPONSES = st.builds(
     model=st.none() | TEXT,
     provider=TEXT,
     usage=st.none() | usages(),
-    cost=st.none() | FINITE,
+    cost=st.none() | COSTS,
     finish_reason=st.none() | TEXT,
     tool_calls=st.lists(st.dictionaries(TEXT, JSON_VALUE, max_size=4), max_size=3),
     created_at=FINITE,
@@ -180,3 +182,58 @@ def test_known_damage_is_corrupt(data: bytes) -> None:
     with pytest.raises(CacheValueError) as caught:
         CachedResponse.from_bytes(data)
     assert caught.value.reason == "corrupt"
+
+
+def _with_cost(cost: str) -> bytes:
+    """A well-formed entry whose cost is `cost`, as written in the JSON text."""
+    return (
+        b'j{"v":1,"t":"x","m":null,"p":"openai","u":null,"c":%s,"f":null,"k":[],"a":0}'
+        % cost.encode()
+    )
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        _with_cost("NaN"),
+        _with_cost("Infinity"),
+        _with_cost("-Infinity"),
+        _with_cost("-5"),
+        _with_cost("-0.000001"),
+        _with_cost("1" + "0" * 400),  # an int no float can hold
+        b'j{"v":1,"t":"x","m":null,"p":"o","u":null,"c":null,"f":null,"k":[],"a":NaN}',
+        b'j{"v":1,"t":"x","m":null,"p":"o","u":null,"c":null,"f":null,"k":[{"x":NaN}],"a":0}',
+    ],
+)
+def test_non_finite_or_negative_numbers_are_corrupt(data: bytes) -> None:
+    """A hit adds its cost to the saved-cost totals: one NaN would make them NaN for good,
+    a negative one would report money lost as saved."""
+    with pytest.raises(CacheValueError) as caught:
+        CachedResponse.from_bytes(data)
+    assert caught.value.reason == "corrupt"
+
+
+def _is_amount(cost: float) -> bool:
+    try:
+        return math.isfinite(float(cost)) and cost >= 0
+    except OverflowError:  # an int no float can hold
+        return False
+
+
+@given(st.floats() | st.integers(-(10**400), 10**400))
+def test_only_a_finite_cost_of_at_least_zero_is_served(cost: float) -> None:
+    data = _with_cost(json.dumps(cost))
+    if _is_amount(cost):
+        assert CachedResponse.from_bytes(data).cost == cost
+    else:
+        with pytest.raises(CacheValueError) as caught:
+            CachedResponse.from_bytes(data)
+        assert caught.value.reason == "corrupt"
+
+
+@pytest.mark.parametrize("cost", [math.nan, math.inf, -1.0])
+def test_a_cost_that_would_read_back_as_corrupt_is_never_written(cost: float) -> None:
+    response = CachedResponse(text="t", model="m", provider="p", cost=cost)
+    with pytest.raises(CacheValueError) as caught:
+        response.to_bytes()
+    assert caught.value.reason == "unserialisable"

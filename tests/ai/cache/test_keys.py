@@ -152,16 +152,99 @@ def test_the_key_hashes_the_canonical_json_of_the_whole_request(
         "messages": list(chat.messages),
         "temperature": None if temperature is None else float(temperature),
         "max_tokens": max_tokens,
-        "tools": list(tools) if tools else None,
-        "tool_choice": tool_choice,
-        "extra": extra,
-        "options": options,
+        "tools": _ints_for_integral_floats(list(tools)) if tools else None,
+        "tool_choice": _ints_for_integral_floats(tool_choice),
+        "extra": _ints_for_integral_floats(extra),
+        "options": _ints_for_integral_floats(options),
     }
     canonical = json.dumps(
         payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     )
     expected = hashlib.sha256(canonical.encode()).hexdigest()
-    assert request_key(provider, chat) == f"v2:{expected}"
+    assert request_key(provider, chat) == f"v3:{expected}"
+
+
+def _ints_for_integral_floats(value: object) -> object:
+    """The key's rule for parameter values, written out independently: 1.0 is written 1."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _ints_for_integral_floats(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_ints_for_integral_floats(item) for item in value]
+    return value
+
+
+def _same_numbers_other_type(value: object, to_float: bool) -> object:
+    """`value` with its numbers retyped but equal: ints as floats (those a float holds
+    exactly) or integral floats as ints. Bools are left alone."""
+    if to_float and type(value) is int and abs(value) <= 2**53:
+        return float(value)
+    if not to_float and isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _same_numbers_other_type(item, to_float) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_same_numbers_other_type(item, to_float) for item in value]
+    return value
+
+
+@given(
+    options=st.dictionaries(st.sampled_from(["top_p", "stop", "seed"]), json_values, max_size=3),
+    extra=st.dictionaries(st.text(max_size=10), json_values, max_size=3),
+    tools=st.lists(st.dictionaries(st.text(max_size=5), json_values), max_size=2),
+    to_float=st.booleans(),
+)
+def test_requests_equal_as_json_numbers_share_a_key(
+    options: dict[str, object], extra: dict[str, object], tools: list[object], to_float: bool
+) -> None:
+    """`top_p=1` and `top_p=1.0` (in options, extra or tools) are one request to the
+    provider, so they are one cache entry."""
+    original = request(options=options, extra=extra, tools=tools or None)
+    retyped = request(
+        options=_same_numbers_other_type(options, to_float),
+        extra=_same_numbers_other_type(extra, to_float),
+        tools=_same_numbers_other_type(tools, to_float) or None,
+    )
+    assert request_key("openai", original) == request_key("openai", retyped)
+    assert semantic_scope("openai", original) == semantic_scope("openai", retyped)
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ({"top_p": 1}, {"top_p": 1.0}),
+        ({"seed": 7}, {"seed": 7.0}),
+        ({"top_p": 0}, {"top_p": -0.0}),
+        ({"stop": [1, 2.0]}, {"stop": [1.0, 2]}),
+    ],
+)
+def test_an_int_and_an_equal_float_share_a_key(
+    first: dict[str, object], second: dict[str, object]
+) -> None:
+    assert request_key("openai", request(options=first)) == request_key(
+        "openai", request(options=second)
+    )
+    assert request_key("openai", request(extra=first)) == request_key(
+        "openai", request(extra=second)
+    )
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ({"top_p": True}, {"top_p": 1}),
+        ({"top_p": 1}, {"top_p": 1.5}),
+        ({"seed": 2**60 + 1}, {"seed": float(2**60)}),
+    ],
+)
+def test_different_values_keep_different_keys(
+    first: dict[str, object], second: dict[str, object]
+) -> None:
+    """A bool is not a number here, and a large seed is not rounded to a float."""
+    assert request_key("openai", request(options=first)) != request_key(
+        "openai", request(options=second)
+    )
 
 
 @pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])

@@ -230,12 +230,42 @@ async def test_wrong_password_is_a_store_error_without_the_password(
     await backend.aclose()
 
 
-async def test_other_redis_errors_become_store_errors(
+async def test_a_key_of_another_type_is_a_corrupt_value_not_a_store_error(
     backend: RedisBackend, redis_client: redis.asyncio.Redis, redis_key_prefix: str
 ) -> None:
-    await redis_client.rpush(redis_key_prefix + "list", b"x")  # GET on a list: WRONGTYPE
-    with pytest.raises(StoreError, match="WRONGTYPE"):
+    """GET on a list is WRONGTYPE: a bad value under the prefix, not a failing server (as
+    a StoreError it would take the whole cache down and never be deleted)."""
+    await redis_client.rpush(redis_key_prefix + "list", b"x")
+    with pytest.raises(CacheValueError) as caught:
         await backend.get("list")
+    assert caught.value.reason == "corrupt"
+    assert await redis_client.exists(redis_key_prefix + "list") == 1  # the cache deletes it
+    assert await backend.delete("list") is True
+
+
+async def test_other_redis_errors_become_store_errors(
+    redis_server: RedisServer, redis_key_prefix: str
+) -> None:
+    import redis.asyncio as aioredis
+
+    user = "devora-test-" + redis_key_prefix.rsplit(":", 2)[-2]
+    admin = aioredis.Redis.from_url(redis_server.url)
+    await admin.acl_setuser(
+        user, enabled=True, passwords=[f"+{PASSWORD}"], keys=["*"], commands=["+@all", "-get"]
+    )
+    backend = RedisBackend(
+        f"redis://{user}:{PASSWORD}@{redis_server.host}:{redis_server.port}/0",
+        prefix=redis_key_prefix,
+    )
+    try:
+        with pytest.raises(StoreError, match="NoPermissionError") as caught:
+            await backend.get("k")  # this user may not GET
+        assert type(caught.value) is StoreError
+        assert PASSWORD not in str(caught.value)
+    finally:
+        await backend.aclose()
+        await admin.acl_deluser(user)
+        await admin.aclose()
 
 
 async def test_hung_redis_times_out_then_recovers(

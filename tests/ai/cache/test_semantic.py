@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
 
@@ -103,3 +104,45 @@ async def test_index_is_bounded_and_forgets_the_oldest(minilm: MiniLM) -> None:
 def test_invalid_threshold(minilm: MiniLM) -> None:
     with pytest.raises(ConfigurationError, match="threshold"):
         SemanticIndex(minilm, threshold=1.5)
+
+
+class Unreliable:
+    """MiniLM behind a switch, as a remote embedding service that can go down."""
+
+    def __init__(self, model: MiniLM) -> None:
+        self.model = model
+        self.down = False
+
+    async def embed(self, texts: Sequence[str]) -> npt.NDArray[np.floating]:
+        if self.down:
+            raise ConnectionError("embedding service unreachable")
+        return await self.model.embed(texts)
+
+
+async def test_a_failing_embedder_never_fails_a_call(
+    fake: FakeProviderServer, minilm: MiniLM, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Like a backend failure: the call goes on (exact matching only), the failure is
+    counted and logged once, and semantic matching resumes when the embedder answers."""
+    embedder = Unreliable(minilm)
+    cache = ResponseCache.memory(semantic=SemanticIndex(embedder, threshold=0.85))
+    embedder.down = True
+    with caplog.at_level(logging.WARNING, logger="ai.cache"):
+        async with LLMService(openai_config(fake, temperature=0.0), cache=cache) as llm:
+            _, first = await llm.complete(messages=ask("How do I reset my password?"))
+            _, again = await llm.complete(messages=ask("How do I reset my password?"))
+            stream = llm.stream(ask("Where is my order?"))
+            streamed = "".join([delta async for delta in stream if isinstance(delta, str)])
+            _, refreshed = await llm.complete(messages=ask("Can I pay by card?"), cache="refresh")
+            assert not first.cached and again.cached  # exact matching still works
+            assert streamed and stream.stats is not None and not refreshed.cached
+            assert fake.request_count() == 3  # each paid call was answered, none raised
+            assert cache.get_metrics()["skipped"] == {"embedder_error": 3}
+            embedder.down = False
+            await llm.complete(messages=ask("How do I change my email address?"))
+            _, reworded = await llm.complete(messages=ask("How can I change my email address?"))
+    assert [r.levelname for r in caplog.records] == ["WARNING", "WARNING"]
+    assert "embedding service unreachable" in caplog.records[0].getMessage()
+    assert "back" in caplog.records[1].getMessage()
+    assert cache.get_metrics()["skipped"] == {"embedder_error": 3}
+    assert reworded.cached and cache.get_metrics()["semantic_hits"] == 1

@@ -199,3 +199,45 @@ def test_ai_db_exports_the_redis_names() -> None:
     assert ai.db.connect_redis is connect_redis
     assert ai.db.create_redis_client is create_redis_client
     assert {"RedisConnection", "connect_redis", "create_redis_client"} <= set(ai.db.__all__)
+
+
+async def _connections_received(admin: redis.asyncio.Redis) -> int:
+    return int((await admin.info("stats"))["total_connections_received"])
+
+
+@pytest.mark.parametrize("pooled", [False, True], ids=["first-command", "pooled-connection"])
+async def test_a_hung_server_is_not_asked_twice(
+    redis_server: RedisServer, redis_key_prefix: str, pooled: bool
+) -> None:
+    """A timeout is not retried (only a dropped connection is): a retry reconnects and
+    waits a second timeout, so a hung Redis would cost every caller twice the timeout.
+    Counted in connections the server accepted, whether the command needed a new
+    connection (first command) or had a live one (pooled)."""
+    import redis.asyncio as aioredis
+
+    admin = aioredis.Redis.from_url(redis_server.url)
+    conn = connect_redis(redis_server.url, socket_timeout=0.2)
+    key = redis_key_prefix + "k"
+    if pooled:
+        await conn.run("get", conn.client.get(key))
+    before = await _connections_received(admin)
+    # Every command is held for a second: the server accepts connections, answers nothing.
+    await admin.execute_command("CLIENT", "PAUSE", 1000, "ALL")
+    with pytest.raises(StoreError, match="Timeout"):
+        await conn.run("get", conn.client.get(key))
+    assert await _connections_received(admin) - before == (0 if pooled else 1)
+    await admin.aclose()
+    await conn.aclose()
+
+
+async def test_a_dropped_connection_is_retried_once(
+    redis_server: RedisServer, redis_key_prefix: str
+) -> None:
+    """The first command after a restart finds its pooled connection dead and succeeds on
+    a fresh one."""
+    conn = connect_redis(redis_server.url)
+    key = redis_key_prefix + "k"
+    await conn.run("set", conn.client.set(key, b"v"))
+    redis_server.restart()  # empties the server; the pooled connection is now dead
+    assert await conn.run("get", conn.client.get(key)) is None
+    await conn.aclose()

@@ -9,9 +9,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ai.accounting.tokens import count_message_tokens
 from ai.errors import TemplateError
+from ai.llm_service import LLMService
+from ai.prompts.rendered import RenderedPrompt
 from ai.prompts.template import PromptTemplate
 from ai.prompts.variables import TemplateVariable, VariableType
+from ai.testing import FakeProviderServer
+from tests.ai.provider_configs import openai_config
 
 
 def review_template(**changes: Any) -> PromptTemplate:
@@ -77,6 +82,27 @@ def test_unknown_variable_is_an_error_unless_allowed() -> None:
     assert "ignored" not in str(rendered.as_messages())
     lenient = review_template(allow_unknown_variables=True)
     assert lenient.render(code="x", language="go", extra=1).as_messages()
+
+
+def test_a_variable_named_allow_unknown_is_given_in_the_mapping() -> None:
+    """`allow_unknown=` is an option of `render`, so Python never passes it to the
+    variable: given that way while the mapping leaves the variable out, it is an error
+    that says what to do, not a prompt rendered without it."""
+    template = PromptTemplate(
+        name="t",
+        text="Lenient: {allow_unknown}",
+        variables=(TemplateVariable("allow_unknown", required=False),),
+    )
+    assert template.render({"allow_unknown": "yes"}).text == "Lenient: yes"
+    lenient = template.render({"allow_unknown": "yes"}, allow_unknown=True, other=1)
+    assert lenient.text == "Lenient: yes"
+    with pytest.raises(
+        TemplateError,
+        match=r"'allow_unknown' is both a variable of this template and an option of render\(\); "
+        r"pass the variable in the values mapping, e.g. render\(\{'allow_unknown': \.\.\.\}\)",
+    ):
+        template.render(allow_unknown=True)
+    assert review_template().render(code="x", language="go", allow_unknown=True).as_messages()
 
 
 @pytest.mark.parametrize(
@@ -217,6 +243,31 @@ def test_estimate_counts_tokens_and_prices_the_hinted_model() -> None:
     assert estimate.input_cost is not None and estimate.output_cost is not None
     assert estimate.total_cost == pytest.approx(estimate.input_cost + estimate.output_cost)
     assert estimate.input_cost == pytest.approx(estimate.input_tokens * 0.15 / 1e6)
+
+
+@given(text=st.text(min_size=1).filter(str.strip))
+def test_a_text_template_is_estimated_as_the_message_it_is_sent_as(text: str) -> None:
+    """`as_messages()` sends a text template as one user message, so its estimate counts
+    that message's framing, as for the same prompt written as a chat template."""
+    rendered = RenderedPrompt(name="t", text=text)
+    as_chat = RenderedPrompt(name="t", messages=tuple(rendered.as_messages()))
+    for model in ("gpt-4o-mini", "gpt-4"):
+        estimate = rendered.estimate(model)
+        assert estimate.input_tokens == as_chat.estimate(model).input_tokens
+        assert estimate.input_tokens == count_message_tokens(rendered.as_messages(), model).tokens
+
+
+async def test_a_text_templates_estimate_is_what_the_provider_reports(
+    fake: FakeProviderServer,
+) -> None:
+    # gpt-4-turbo counts with cl100k, the encoding the fake provider reports usage in.
+    rendered = PromptTemplate(name="haiku", text="Generate a haiku about {task}").render(
+        task="autumn leaves"
+    )
+    estimate = rendered.estimate("gpt-4-turbo")
+    async with LLMService(openai_config(fake, model="gpt-4-turbo")) as llm:
+        _, stats = await llm.complete(rendered.as_messages(), max_tokens=5)
+    assert estimate.input_tokens == stats.input_tokens
 
 
 def test_estimate_for_an_unpriced_model_has_no_cost() -> None:

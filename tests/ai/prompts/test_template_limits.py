@@ -75,7 +75,9 @@ def test_estimate_of_a_10_mb_value_counts_every_token() -> None:
     estimate = template.render(document=document).estimate("gpt-4o-mini")
     per_paragraph = count_tokens(PARAGRAPH, "gpt-4o-mini").tokens
     head = count_tokens("Summarise:\n", "gpt-4o-mini").tokens
-    assert estimate.input_tokens == head + count * per_paragraph
+    # Sent as one user message: its chat framing counts too.
+    framing = count_message_tokens([{"role": "user", "content": ""}], "gpt-4o-mini").tokens
+    assert estimate.input_tokens == framing + head + count * per_paragraph
     assert estimate.estimated is False
 
 

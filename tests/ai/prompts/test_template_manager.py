@@ -171,6 +171,28 @@ async def test_experiment_routes_to_labelled_versions_and_records_exposures(
     assert (plain.version, plain.variant) == (1, None)
 
 
+@pytest.mark.parametrize("option", ["subject", "version", "label"])
+async def test_a_variable_named_like_a_render_option_is_given_in_the_mapping(
+    manager: TemplateManager, option: str
+) -> None:
+    """`subject=`, `version=` and `label=` are options of `render`: an email template's
+    `{subject}` given that way would silently pick the A/B subject (or a version) and
+    render the default. So the variable goes in the mapping, and the keyword alone is an
+    error saying so."""
+    template = greeting(
+        f"[{{{option}}}] Hello {{who}}",
+        variables={option: {"default": "none"}, "who": {}},
+    )
+    await manager.save(template)
+    await manager.set_label("greeting", "staging", 1)
+    value = {"subject": "user-1", "version": 1, "label": "staging"}[option]
+    rendered = await manager.render("greeting", {option: "Hi"}, who="a", **{option: value})
+    assert rendered.text == "[Hi] Hello a" and rendered.version == 1
+    assert (await manager.render("greeting", who="a")).text == "[none] Hello a"
+    with pytest.raises(TemplateError, match=rf"'{option}' is both a variable .* values mapping"):
+        await manager.render("greeting", who="a", **{option: value})
+
+
 async def test_variant_that_names_no_version_is_a_clear_error(clock: FakeClock) -> None:
     split = WeightedSplit({"tone": {"v2": 1}})
     manager = TemplateManager(MemoryTemplateStore(), builtins=False, experiments=split, clock=clock)
