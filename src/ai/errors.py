@@ -68,14 +68,19 @@ def mask_secret(secret: str | None) -> str:
     return f"{secret[:3]}...{secret[-3:]}"
 
 
-_QUERY_PASSWORD = re.compile(r"(?i)((?:^|&)password=)[^&]*")
+_QUERY_CREDENTIAL = re.compile(
+    r"(?i)((?:^|&)(?:password|key|api[_-]?key|token|access_token|secret)=)([^&]*)"
+)
 
 
 def mask_url(url: str) -> str:
-    """`url` with its password (and nothing else) replaced by `***`, for messages and logs.
+    """`url` with its credentials (and nothing else) replaced by `***`, for messages, logs
+    and reprs.
 
-    Both places drivers read a password from are masked: the user info and a `password=`
-    query argument (redis-py with unix:// sockets, libpq's `?password=`).
+    Every place a client reads one from is masked: the user info's password (HTTP basic
+    auth, Redis, PostgreSQL) and credential query arguments: `password=` (redis-py with
+    unix:// sockets, libpq) and the API keys and tokens some hosts take in the query
+    (`key=`, `api_key=`, `token=`).
     """
     try:
         parts = urlsplit(url)
@@ -88,7 +93,19 @@ def mask_url(url: str) -> str:
         url = parts._replace(netloc=f"{user}:***@{hostinfo}").geturl()
     # Edit the query in place: geturl() would turn unix:///path into unix:/path.
     head, question_mark, query = url.partition("?")
-    return head + question_mark + _QUERY_PASSWORD.sub(r"\g<1>***", query)
+    return head + question_mark + _QUERY_CREDENTIAL.sub(r"\g<1>***", query)
+
+
+def url_secrets(url: str) -> tuple[str, ...]:
+    """The credentials `url` carries (what `mask_url` masks), to mask by value with
+    `redact` wherever the URL may be quoted by a lower library."""
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        return ()
+    query = url.partition("?")[2]
+    found = [password or ""] + [m.group(2) for m in _QUERY_CREDENTIAL.finditer(query)]
+    return tuple(secret for secret in found if secret)
 
 
 class ErrorType(StrEnum):

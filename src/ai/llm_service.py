@@ -29,7 +29,7 @@ from ai.cache.entry import CachedResponse
 from ai.cache.response_cache import CacheMode, CachePlan, ResponseCache
 from ai.calls.attempts import ProviderCalls
 from ai.calls.call_options import CallOptions, call_spec
-from ai.calls.chat_call import CallPlanner, ChatCall
+from ai.calls.chat_call import CallPlanner, ChatCall, fit_every_route
 from ai.calls.circuit import CircuitBreaker, CircuitState
 from ai.calls.config import (
     LLMConfig,
@@ -42,6 +42,7 @@ from ai.calls.config import (
 from ai.calls.http_pool import pooled_client
 from ai.calls.metrics import ServiceMetrics
 from ai.calls.resilience import ResilientCaller as _ResilientCaller
+from ai.calls.resilience import deadline_error
 from ai.calls.retry import ExponentialBackoff, RetryPolicy
 from ai.calls.stats import CompletionStats
 from ai.calls.stats import StatsBuilder as _StatsBuilder
@@ -57,7 +58,12 @@ from ai.core.clock import Clock, SystemClock
 from ai.core.guards import CallGuard, GuardChain, PlannedCall, RecordSlot
 from ai.core.lifecycle import AsyncClosing
 from ai.core.records import RecordBus, RequestRecord, Subscriber
-from ai.errors import ConfigurationError, ProviderError
+from ai.errors import (
+    AllModelsFailedError,
+    ConfigurationError,
+    ProviderError,
+    ProviderTimeoutError,
+)
 from ai.providers.base import ChatRequest, Message, StreamOutput
 from ai.providers.registry import ProviderRegistry, default_registry
 
@@ -164,6 +170,7 @@ class LLMService(AsyncClosing):
                 window=config.circuit_window,
                 half_open_trials=config.circuit_half_open_trials,
             ),
+            patience=config.timeout,
         )
 
     def __repr__(self) -> str:
@@ -270,12 +277,14 @@ class LLMService(AsyncClosing):
         return await self._complete_missed(run, plan)
 
     async def _complete_uncached(self, run: _Run) -> tuple[str, CompletionStats]:
+        """From the provider, within the call's deadline, streamed or not."""
         if self.config.enable_streaming:
             stream = CompletionStream()
-            stream.bind(stream_completion(self._stream_job(stream.result, run)))
+            job = self._stream_job(stream.result, run, whole_deadline=True)
+            stream.bind(stream_completion(job))
             return await stream.collect()
         builder = run.builder
-        run.prepare(run.routes[0])  # a parameter the model refuses fails here, before sending
+        fit_every_route(run.prepare, run.routes)  # a refused parameter fails before sending
         try:
             result = await self._caller.call(
                 run.routes, self._calls.completion(run.prepare), builder.progress
@@ -289,7 +298,8 @@ class LLMService(AsyncClosing):
 
     async def _complete_missed(self, run: _Run, plan: CachePlan) -> tuple[str, CompletionStats]:
         """Not in the cache (or not read from it): one provider call for all concurrent
-        identical ones, its answer stored."""
+        identical ones, its answer stored. Each caller waits at most its own deadline, and
+        a leader's timeout is not its waiters' answer: one with time left calls instead."""
         cache = self._cache
         assert cache is not None
 
@@ -298,7 +308,20 @@ class LLMService(AsyncClosing):
             await cache.store(plan, cache_entry(text, stats))
             return text, stats
 
-        (text, stats), shared = await cache.run_once(plan.key, call_and_store)
+        progress = run.builder.progress
+        try:
+            (text, stats), shared = await cache.run_once(
+                plan.key,
+                call_and_store,
+                max_wait=max(0.0, progress.deadline - self._clock.monotonic()),
+                shared_error=_waiters_share,
+            )
+        except TimeoutError:  # only waiting raises it: a call converts its own timeouts
+            error = deadline_error(
+                run.routes[0], progress, doing="waiting for an identical call in flight"
+            )
+            run.emit(run.builder.failure_record(error, streamed=False))
+            raise error from None
         if shared:
             return text, self._emit_hit(run.builder, cache_entry(text, stats), run.emit)
         return text, stats
@@ -315,7 +338,13 @@ class LLMService(AsyncClosing):
         """Refuse a cache mode this service cannot honour, before anything is sent."""
         if mode is None:
             return
-        CacheMode(mode)
+        try:
+            CacheMode(mode)
+        except ValueError:
+            raise ConfigurationError(
+                f"cache={mode!r} is not a cache mode; use one of "
+                f"{', '.join(repr(m.value) for m in CacheMode)}."
+            ) from None
         if self._cache is None and mode not in (None, CacheMode.AUTO, CacheMode.BYPASS):
             raise ConfigurationError(
                 f"cache={mode!r} was asked for, but this LLMService has no cache: "
@@ -378,7 +407,9 @@ class LLMService(AsyncClosing):
             if slot.record is not None and admission.admitted:
                 await admission.settle(slot.record)
 
-    def _stream_job(self, result: StreamResult, run: _Run) -> _StreamJob:
+    def _stream_job(
+        self, result: StreamResult, run: _Run, *, whole_deadline: bool = False
+    ) -> _StreamJob:
         def prepare(route: ResolvedRoute) -> ChatRequest:
             return dataclasses.replace(run.prepare(route), stream=True)
 
@@ -393,6 +424,7 @@ class LLMService(AsyncClosing):
             emit=run.emit,
             prepare=prepare,
             idle_timeout=self.config.stream_idle_timeout,
+            whole_deadline=whole_deadline,
         )
 
     def _emit(self, record: RequestRecord) -> None:
@@ -514,3 +546,11 @@ class SyncStream:
 
 async def _awaited(work: Awaitable[_T]) -> _T:
     return await work
+
+
+def _waiters_share(error: BaseException) -> bool:
+    """Whether a coalesced call's failure is also the answer of the calls waiting on it:
+    not a timeout, which passed on the deadline of the call that led (theirs differ)."""
+    if isinstance(error, AllModelsFailedError) and error.errors:
+        error = error.errors[-1]
+    return not isinstance(error, ProviderTimeoutError)

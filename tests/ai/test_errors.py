@@ -25,7 +25,9 @@ from ai.errors import (
     RateLimitError,
     StreamInterruptedError,
     mask_secret,
+    mask_url,
     redact,
+    url_secrets,
 )
 
 KEY_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"
@@ -100,6 +102,25 @@ def test_overlapping_occurrences_of_a_secret_are_all_masked() -> None:
     secret = "xyzAAAAAAxyz"  # starts and ends with the same three characters
     text = "xyzAAAAAAxyzAAAAAAxyz"  # two overlapping occurrences
     assert secret not in redact(text, [secret])
+
+
+@pytest.mark.parametrize(
+    ("url", "masked", "secrets"),
+    [
+        ("http://user:pw-1234@host/v1", "http://user:***@host/v1", ("pw-1234",)),
+        ("https://h/v1?key=AIzaSy-abc&alt=sse", "https://h/v1?key=***&alt=sse", ("AIzaSy-abc",)),
+        ("https://h/v1?api-key=abcd&token=efgh", "https://h/v1?api-key=***&token=***", None),
+        ("http://localhost:11434/v1", "http://localhost:11434/v1", ()),
+        ("https://h/v1?monkey=1", "https://h/v1?monkey=1", ()),
+    ],
+)
+def test_urls_are_shown_without_their_credentials(
+    url: str, masked: str, secrets: tuple[str, ...] | None
+) -> None:
+    assert mask_url(url) == masked
+    if secrets is not None:
+        assert url_secrets(url) == secrets
+    assert all(secret not in redact(f"at {url}", url_secrets(url)) for secret in secrets or ())
 
 
 def test_ordinary_text_is_left_alone() -> None:

@@ -13,7 +13,7 @@ import pytest
 from ai.cache import ResponseCache
 from ai.core.guards import PassThroughGuard, PlannedCall
 from ai.core.records import SCHEMA_VERSION, CostSource, Operation, Outcome, RequestRecord
-from ai.errors import ConfigurationError, ProviderError
+from ai.errors import ConfigurationError, ProviderError, ProviderTimeoutError
 from ai.llm_service import LLMService
 from ai.testing import FakeProviderServer, Fault
 from tests.ai.provider_configs import anthropic_config, openai_config
@@ -286,3 +286,53 @@ async def test_a_hit_under_guards_is_recorded_once_and_settled(
         _, stats = await llm.complete(messages=QUESTION)
     assert stats.cached and fake.request_count() == 1
     assert settled == records and len(records) == 2 and records[1].cached
+
+
+async def first_request(fake: FakeProviderServer) -> None:
+    """Wait until the fake has received a request (the leader's call is in flight)."""
+    async with asyncio.timeout(5):
+        while not fake.requests:  # noqa: ASYNC110 - the fake runs in another thread
+            await asyncio.sleep(0.01)
+
+
+async def test_a_coalesced_waiter_gives_up_at_its_own_deadline(
+    fake: FakeProviderServer, records: list[RequestRecord]
+) -> None:
+    """Joining an identical call in flight does not make a caller wait past its own
+    deadline: it raises its own timeout, recorded once, and the leader goes on."""
+    fake.faults.push(Fault.slow_first_byte(1.0))
+    async with LLMService(
+        openai_config(fake, temperature=0.0), cache=ResponseCache.memory()
+    ) as llm:
+        llm.subscribe(records.append)
+        leader = asyncio.create_task(llm.complete(messages=QUESTION))
+        await first_request(fake)
+        with pytest.raises(ProviderTimeoutError, match="waiting for an identical call"):
+            await llm.complete(messages=QUESTION, timeout=0.2)
+        assert not leader.done()
+        text, stats = await leader
+    assert text and not stats.cached and fake.request_count() == 1
+    waiter, led = records
+    assert (waiter.error_type, waiter.attempts, waiter.cached) == ("timeout", 0, False)
+    assert led.success and not led.cached
+
+
+async def test_a_leaders_own_timeout_is_not_handed_to_a_waiter_with_time_left(
+    fake: FakeProviderServer, records: list[RequestRecord]
+) -> None:
+    """The leader's deadline passing is no answer for a caller willing to wait longer:
+    that caller makes the call itself (as when a leader is cancelled)."""
+    fake.faults.push(Fault.slow_first_byte(1.0))  # the leader's request only
+    cache = ResponseCache.memory()
+    async with LLMService(openai_config(fake, temperature=0.0), cache=cache) as llm:
+        llm.subscribe(records.append)
+        leader = asyncio.create_task(llm.complete(messages=QUESTION, timeout=0.3))
+        await first_request(fake)
+        text, stats = await llm.complete(messages=QUESTION, timeout=30.0)
+        with pytest.raises(ProviderTimeoutError):
+            await leader
+        _, again = await llm.complete(messages=QUESTION)
+    assert text and not stats.cached and again.cached  # its own call, then stored
+    assert fake.request_count() == 2
+    assert [r.error_type for r in records] == ["timeout", None, None]
+    assert cache.get_metrics()["coalesced_calls"] == 0

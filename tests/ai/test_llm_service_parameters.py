@@ -6,13 +6,18 @@ from __future__ import annotations
 
 import json
 import logging
+import textwrap
+from pathlib import Path
+from typing import Any
 
 import pytest
 
+from ai.cache import ResponseCache
+from ai.core.records import RequestRecord
 from ai.errors import ConfigurationError
-from ai.llm_service import LLMService
-from ai.testing import FakeProviderServer
-from tests.ai.provider_configs import anthropic_config, openai_config
+from ai.llm_service import LLMService, ModelRoute
+from ai.testing import FakeProviderServer, Fault
+from tests.ai.provider_configs import TEST_KEY, anthropic_config, openai_config
 
 HELLO = [{"role": "user", "content": "Hello!"}]
 
@@ -112,9 +117,87 @@ async def test_n_above_one_and_unknown_options_are_refused(fake: FakeProviderSer
 
 async def test_timeout_per_call_replaces_the_configured_deadline(fake: FakeProviderServer) -> None:
     from ai.errors import ProviderTimeoutError
-    from ai.testing import Fault
 
     fake.faults.push(Fault.slow_first_byte(3.0))
     async with LLMService(openai_config(fake, timeout=60.0, max_retries=0)) as llm:
         with pytest.raises(ProviderTimeoutError):
             await llm.complete(messages=HELLO, timeout=0.3)
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+async def test_a_fallback_refusing_a_parameter_fails_the_call_before_anything_is_sent(
+    fake: FakeProviderServer, records: list[RequestRecord], streamed: bool
+) -> None:
+    """Fitted to every model the call may reach before the first request: under
+    unsupported_params='error' a fallback's refusal is the caller's error up front, not
+    a failure replacing the primary's real error halfway down the chain."""
+    fake.faults.push(Fault.server_error(500))
+    config = openai_config(fake, fallback_models=["o3"], unsupported_params="error", max_retries=0)
+    async with LLMService(config) as llm:
+        llm.subscribe(records.append)
+        call = (
+            llm.stream(messages=HELLO, temperature=0.3).collect()
+            if streamed
+            else llm.complete(messages=HELLO, temperature=0.3)
+        )
+        with pytest.raises(ConfigurationError, match="'o3' does not take `temperature`"):
+            await call
+    assert fake.requests == []
+    [record] = records
+    assert record.error_type == "invalid_request" and record.attempts == 0
+
+
+async def test_a_thinking_fallback_with_too_small_a_limit_fails_before_sending(
+    fake: FakeProviderServer,
+) -> None:
+    """An explicit max_tokens below the thinking budget an effort stands for on a Claude
+    fallback is refused up front, naming the effort (the caller's limit is not raised)."""
+    fallback = ModelRoute(
+        "anthropic", "claude-sonnet-4-5", api_key=TEST_KEY, base_url=fake.anthropic_base_url
+    )
+    config = openai_config(fake, model="o3", fallback_models=[fallback], max_retries=0)
+    async with LLMService(config) as llm:
+        with pytest.raises(ConfigurationError, match=r"max_tokens=200.*reasoning_effort='low'"):
+            await llm.complete(messages=HELLO, reasoning_effort="low", max_tokens=200)
+        _, stats = await llm.complete(messages=HELLO, reasoning_effort="low", max_tokens=4000)
+    assert len(fake.requests) == 1 and stats.model.startswith("o3")
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"timeout": float("nan")}, {"timeout": "abc"}, {"cache": "weird"}, {"temperature": "0.5"}],
+)
+async def test_bad_per_call_values_are_configuration_errors_before_sending(
+    fake: FakeProviderServer, records: list[RequestRecord], options: dict[str, object]
+) -> None:
+    async with LLMService(openai_config(fake)) as llm:
+        llm.subscribe(records.append)
+        with pytest.raises(ConfigurationError, match=next(iter(options))):
+            await llm.complete(messages=HELLO, **options)  # type: ignore[arg-type]
+        with pytest.raises(ConfigurationError, match=next(iter(options))):
+            await llm.stream(messages=HELLO, **options).collect()  # type: ignore[arg-type]
+    assert fake.requests == [] and records == []  # refused like a misspelt option
+
+
+def calls_snippet(model: str) -> str:
+    """The "Calls" example of docs/llm-service.md, its `...` placeholders filled, aimed
+    at `model`, as the body of an async function of `llm`."""
+    docs = (Path(__file__).parents[2] / "docs" / "llm-service.md").read_text()
+    code = docs.split("## Calls", 1)[1].split("```python", 1)[1].split("```", 1)[0]
+    code = code.replace('model="gpt-4o"', f"model={model!r}").replace("[...]", "[TOOL]")
+    if model.startswith("claude"):  # sent verbatim: Anthropic has no logit_bias
+        code = "\n".join(line for line in code.splitlines() if "logit_bias" not in line)
+    body = textwrap.indent(code.replace("{...}", "{}").strip(), "    ")
+    return f"async def snippet(llm):\n{body}\n    return text, stats\n"
+
+
+@pytest.mark.parametrize("model", ["gpt-4o", "claude-sonnet-4-5"])
+async def test_the_docs_calls_snippet_runs_as_written(fake: FakeProviderServer, model: str) -> None:
+    """JSON mode with "JSON" in the messages (the real API refuses it otherwise) and a
+    max_tokens above the thinking budget its effort stands for on Claude."""
+    make_config = anthropic_config if model.startswith("claude") else openai_config
+    scope: dict[str, Any] = {"TOOL": {"type": "function", "function": {"name": "f"}}}
+    exec(calls_snippet(model), scope)  # noqa: S102 - our own docs
+    async with LLMService(make_config(fake), cache=ResponseCache.memory()) as llm:
+        _, stats = await scope["snippet"](llm)
+    assert stats.model.startswith(model) and len(fake.requests) == 1

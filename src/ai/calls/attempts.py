@@ -226,7 +226,18 @@ def invalid_response(route: ResolvedRoute, cause: Exception) -> InvalidResponseE
 
 
 def error_from_event(route: ResolvedRoute, event: StreamErrorEvent) -> ProviderError:
-    """An SSE error event, classified by its type like an HTTP error would be."""
+    """An SSE error event: by the HTTP code it embeds, with the classifier of error
+    answers (a 401 in a stream is an `AuthenticationError`, as in a 200 answer); else by
+    its type."""
+    if event.status is not None:
+        return route.spec.wire.error_from_status(
+            event.status,
+            transport.encode_body({"error": event.error}),
+            provider=route.provider,
+            model=route.model,
+            retry_after=None,
+            secrets=route.secrets,
+        )
     kind = (event.error_type or "").lower()
     message = (
         f"{route.provider} sent an error event in the stream for model {route.model!r}: "

@@ -9,11 +9,12 @@ silently (`ai.providers.parameters`).
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
-from ai.calls.config import LLMConfig
+from ai.calls.config import NUMBER_RANGES, LLMConfig
 from ai.core.frozen import direct_constructor
 from ai.core.records import CallLabels
 from ai.errors import ConfigurationError
@@ -90,9 +91,7 @@ def call_spec(
     # Most calls pass no options: the comprehension (a function call in 3.11) is skipped.
     given = {name: value for name, value in options.items() if value is not None} if options else {}
     if not given:  # the common call: everything from the configuration
-        timeout = float(config.timeout)
-        if timeout <= 0:
-            raise ConfigurationError(f"timeout must be > 0 seconds, got {timeout}.")
+        timeout = _timeout(config.timeout)
         # ChatRequest's defaults, spelled out (its dicts fresh, as its default_factory).
         request = _new_request(
             config.model,
@@ -110,9 +109,7 @@ def call_spec(
             request, _new_labels(None, None, {}), _defaults(config, given), timeout, None
         )
     _check(given)
-    timeout = float(given.get("timeout", config.timeout))
-    if timeout <= 0:
-        raise ConfigurationError(f"timeout must be > 0 seconds, got {timeout}.")
+    timeout = _timeout(given.get("timeout", config.timeout))
     request = ChatRequest(
         model=given.get("model") or config.model,
         messages=validate_messages(messages),
@@ -127,6 +124,15 @@ def call_spec(
     return CallSpec(request, labels, _defaults(config, given), timeout, given.get("cache"))
 
 
+def _timeout(value: object) -> float:
+    """The call's deadline in seconds: a finite number > 0 (a NaN or a string would fail
+    only deep in the call, as an unexpected error)."""
+    if type(value) is float and 0.0 < value < math.inf:  # the usual value, checked cheaply
+        return value
+    NUMBER_RANGES["timeout"].check("timeout", value, owner="complete()/stream()")
+    return float(value)  # type: ignore[arg-type]
+
+
 def _check(given: Mapping[str, Any]) -> None:
     unknown = sorted(set(given) - _KNOWN)
     if unknown:
@@ -134,6 +140,15 @@ def _check(given: Mapping[str, Any]) -> None:
             f"Unknown call parameter(s) {', '.join(unknown)}. Known: {', '.join(sorted(_KNOWN))};"
             " anything else goes in extra={...}, sent verbatim."
         )
+    for name in ("temperature", "max_tokens"):
+        if name in given:
+            NUMBER_RANGES[name].check(name, given[name], owner="complete()/stream()")
+    model = given.get("model")
+    if model is not None and (not isinstance(model, str) or not model.strip()):
+        raise ConfigurationError(f"model must be a non-empty model name, got {model!r}.")
+    cache = given.get("cache")
+    if cache is not None and not isinstance(cache, str):
+        raise ConfigurationError(f"cache must be a cache mode name, got {cache!r}.")
     n = given.get("n", 1)
     if n != 1:
         raise ConfigurationError(

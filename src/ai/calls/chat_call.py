@@ -122,6 +122,16 @@ def _rewritten(request: ChatRequest, call: PlannedCall) -> ChatRequest:
     )
 
 
+def fit_every_route(
+    prepare: Callable[[ResolvedRoute], ChatRequest], routes: Sequence[ResolvedRoute]
+) -> None:
+    """Fit the request to every model the call may reach, before anything is sent: a
+    parameter a fallback refuses is the caller's `ConfigurationError` now, not a failure
+    that replaces the primary's real error halfway down the chain."""
+    for route in routes:
+        prepare(route)
+
+
 class CallPlanner:
     """Plans the calls of one `LLMService`: routes, fitted requests, stats builders."""
 

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import importlib.util
+import math
+import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from urllib.parse import urlsplit
 
 import httpx
 
-from ai.errors import ConfigurationError, mask_secret
+from ai.errors import ConfigurationError, mask_secret, mask_url, url_secrets
 from ai.providers.base import ProviderSpec
 from ai.providers.capabilities import ModelCapabilities
 from ai.providers.parameters import UnsupportedParams
@@ -33,10 +37,91 @@ class LLMProvider(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class NumberRange:
+    """The values a numeric setting takes: a finite number (an integer if `integer`; never
+    a bool) from `low` (excluded if `open_low`) to `high`. Checked when a config is built
+    and for the per-call values, so a bad value is a `ConfigurationError` before anything
+    is sent, never a `TypeError` or a NaN deadline deep in a call."""
+
+    low: float
+    high: float = math.inf
+    integer: bool = False
+    open_low: bool = False
+
+    def admits(self, value: object) -> bool:
+        """Whether `value` is a number of the right kind within the range."""
+        kind = numbers.Integral if self.integer else numbers.Real
+        if isinstance(value, bool) or not isinstance(value, kind):
+            return False
+        number = float(value)
+        if not math.isfinite(number):
+            return False
+        above = number > self.low if self.open_low else number >= self.low
+        return above and number <= self.high
+
+    def check(self, name: str, value: object, owner: str = "LLMConfig") -> None:
+        """Raise `ConfigurationError` naming `name` unless the range admits `value`."""
+        if not self.admits(value):
+            raise ConfigurationError(f"{owner}: {name} must be {self}, got {value!r}.")
+
+    def __str__(self) -> str:
+        kind = "an integer" if self.integer else "a finite number"
+        if self.high == math.inf:
+            return f"{'>' if self.open_low else '>='} {self.low:g} ({kind})"
+        opening = "(" if self.open_low else "["
+        return f"within {opening}{self.low:g}, {self.high:g}] ({kind})"
+
+
+SECONDS = NumberRange(0.0, open_low=True)
+#: The numeric settings of `LLMConfig` and the per-call options of the same name.
+NUMBER_RANGES: Mapping[str, NumberRange] = {
+    "temperature": NumberRange(0.0, 2.0),
+    "max_tokens": NumberRange(1, integer=True),
+    "timeout": SECONDS,
+    "max_retries": NumberRange(0, integer=True),
+    "retry_delay": NumberRange(0.0),
+    "retry_multiplier": NumberRange(1.0),
+    "max_retry_delay": NumberRange(0.0),
+    "retry_jitter": NumberRange(0.0, 1.0),
+    "retry_after_cap": NumberRange(0.0),
+    "circuit_failure_threshold": NumberRange(1, integer=True),
+    "circuit_cooldown": NumberRange(0.0),
+    "circuit_failure_rate": NumberRange(0.0, 1.0, open_low=True),
+    "circuit_window": NumberRange(1, 10**9, integer=True),  # a deque's length
+    "circuit_half_open_trials": NumberRange(1, integer=True),
+    "stream_idle_timeout": SECONDS,
+    "max_stream_event_chars": NumberRange(1024, integer=True),
+}
+
+
+def check_base_url(url: object, what: str) -> None:
+    """`url` must be an http(s) URL with a host: anything else would fail only when the
+    first call is sent. The message masks the URL's credentials."""
+    shown = mask_url(url) if isinstance(url, str) else repr(url)
+    try:
+        parts = urlsplit(url) if isinstance(url, str) else None
+        valid = parts is not None and parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        valid = False
+    if not valid:
+        raise ConfigurationError(
+            f"{what} must be an http:// or https:// URL such as 'http://localhost:11434/v1', "
+            f"got {shown}."
+        )
+
+
+def _check_name(value: object, what: str) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigurationError(f"{what} must be a non-empty string, got {value!r}.")
+
+
+@dataclass(frozen=True, slots=True)
 class ModelRoute:
     """A fallback on another provider: `ModelRoute(LLMProvider.ANTHROPIC, "claude-3-5-haiku")`.
 
     Key and URL default to that provider's environment variables, like the primary's.
+    The same model and URL with another `api_key` is a route of its own (a second
+    account), not a repeat. `repr` masks the key and the URL's credentials.
     """
 
     provider: LLMProvider | str
@@ -44,16 +129,31 @@ class ModelRoute:
     api_key: str | None = field(default=None, repr=False)
     base_url: str | None = None
 
+    def __post_init__(self) -> None:
+        _check_name(self.provider, "ModelRoute.provider")
+        _check_name(self.model, "ModelRoute.model")
+        if self.api_key is not None and not isinstance(self.api_key, str):
+            raise ConfigurationError("ModelRoute.api_key must be a string or None.")
+        if self.base_url:  # empty: the environment variable or the default, as None
+            check_base_url(self.base_url, "ModelRoute.base_url")
+
+    def __repr__(self) -> str:
+        url = mask_url(self.base_url) if self.base_url else self.base_url
+        return (
+            f"ModelRoute(provider={str(self.provider)!r}, model={self.model!r}, "
+            f"api_key={mask_secret(self.api_key)!r}, base_url={url!r})"
+        )
+
 
 @dataclass
 class LLMConfig:
     """Everything `LLMService` needs; validated when built, so mistakes surface early.
 
     `timeout` is a deadline across all attempts and fallbacks of one call, not per try: a
-    non-streamed call must be answered in full by then, a stream must have sent its first
-    text. After that, a stream fails if `stream_idle_timeout` seconds pass without text
-    (keep-alive comments do not count). One stream event may be at most
-    `max_stream_event_chars` characters.
+    non-streamed call must be answered in full by then (so must `complete()` with
+    `enable_streaming`), a stream must have sent its first text. After that, a stream
+    fails if `stream_idle_timeout` seconds pass without text (keep-alive comments do not
+    count). One stream event may be at most `max_stream_event_chars` characters.
 
     Parameters a model does not take are fitted to it (`ai.providers.parameters`):
     translated where there is a translation, else dropped; `unsupported_params` says
@@ -107,64 +207,20 @@ class LLMConfig:
     http2: bool = False
 
     def __post_init__(self) -> None:
-        if isinstance(self.provider, str) and not isinstance(self.provider, LLMProvider):
+        _check_name(self.provider, "LLMConfig.provider")
+        if not isinstance(self.provider, LLMProvider):
             name = self.provider.strip().lower()
             if name in LLMProvider.__members__.values():
                 self.provider = LLMProvider(name)
-        if not self.model:
+        if not isinstance(self.model, str) or not self.model.strip():
             raise ConfigurationError(
-                "LLMConfig.model is empty; name a model such as 'gpt-4o-mini'."
+                f"LLMConfig.model must name a model such as 'gpt-4o-mini', got {self.model!r}."
             )
-        _check(
-            0 <= self.temperature <= 2, f"temperature must be within [0, 2], got {self.temperature}"
-        )
-        _check(self.max_tokens >= 1, f"max_tokens must be >= 1, got {self.max_tokens}")
-        _check(self.timeout > 0, f"timeout must be > 0 seconds, got {self.timeout}")
-        _check(self.max_retries >= 0, f"max_retries must be >= 0, got {self.max_retries}")
-        _check(self.retry_delay >= 0, f"retry_delay must be >= 0, got {self.retry_delay}")
-        _check(
-            self.retry_multiplier >= 1,
-            f"retry_multiplier must be >= 1, got {self.retry_multiplier}",
-        )
-        _check(
-            self.max_retry_delay >= 0,
-            f"max_retry_delay must be >= 0, got {self.max_retry_delay}",
-        )
-        _check(
-            0 <= self.retry_jitter <= 1,
-            f"retry_jitter must be within [0, 1], got {self.retry_jitter}",
-        )
-        _check(
-            self.retry_after_cap >= 0,
-            f"retry_after_cap must be >= 0, got {self.retry_after_cap}",
-        )
-        _check(
-            self.circuit_failure_threshold >= 1,
-            f"circuit_failure_threshold must be >= 1, got {self.circuit_failure_threshold}",
-        )
-        _check(
-            self.circuit_cooldown >= 0,
-            f"circuit_cooldown must be >= 0 seconds, got {self.circuit_cooldown}",
-        )
-        _check(
-            0 < self.circuit_failure_rate <= 1,
-            f"circuit_failure_rate must be within (0, 1], got {self.circuit_failure_rate}",
-        )
+        for name, valid in NUMBER_RANGES.items():
+            valid.check(name, getattr(self, name))
         _check(
             self.circuit_window >= self.circuit_failure_threshold,
             f"circuit_window must be >= circuit_failure_threshold, got {self.circuit_window}",
-        )
-        _check(
-            self.stream_idle_timeout > 0,
-            f"stream_idle_timeout must be > 0 seconds, got {self.stream_idle_timeout}",
-        )
-        _check(
-            self.max_stream_event_chars >= 1024,
-            f"max_stream_event_chars must be >= 1024, got {self.max_stream_event_chars}",
-        )
-        _check(
-            self.circuit_half_open_trials >= 1,
-            f"circuit_half_open_trials must be >= 1, got {self.circuit_half_open_trials}",
         )
         check_connection_limits(
             self.max_connections, self.max_keepalive_connections, self.http2, "LLMConfig"
@@ -176,18 +232,47 @@ class LLMConfig:
                 f"LLMConfig.unsupported_params must be one of "
                 f"{[p.value for p in UnsupportedParams]}, got {self.unsupported_params!r}."
             ) from None
-        if isinstance(self.fallback_models, str):
-            raise ConfigurationError(
-                "fallback_models must be a list of model names, not one string."
-            )
+        self._check_kinds()
         self.fallback_models = list(self.fallback_models)
+
+    def _check_kinds(self) -> None:
+        """The settings that are not numbers: each of the type it must be."""
+        if self.api_key is not None and not isinstance(self.api_key, str):
+            raise ConfigurationError("LLMConfig: api_key must be a string or None.")
+        if self.base_url:  # empty: the environment variable or the default, as None
+            check_base_url(self.base_url, "LLMConfig.base_url")
+        for name in ("enable_streaming", "enable_cost_tracking", "retry_before_fallback"):
+            value = getattr(self, name)
+            _check(isinstance(value, bool), f"{name} must be True or False, got {value!r}")
+        headers = self.extra_headers
+        _check(
+            isinstance(headers, Mapping)
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items()),
+            "extra_headers must be a mapping of header names to string values, "
+            f"got {type(headers).__name__}",
+        )
+        _check(
+            isinstance(self.model_capabilities, Mapping),
+            "model_capabilities must be a mapping of model names to ModelCapabilities",
+        )
+        if isinstance(self.fallback_models, str) or not isinstance(self.fallback_models, Sequence):
+            raise ConfigurationError(
+                "fallback_models must be a list of model names or ModelRoute objects, not "
+                f"{type(self.fallback_models).__name__}."
+            )
+        for index, fallback in enumerate(self.fallback_models):
+            if not isinstance(fallback, ModelRoute):
+                _check_name(fallback, f"LLMConfig.fallback_models[{index}] (a model name)")
 
     def __repr__(self) -> str:
         return (
             f"LLMConfig(provider={str(self.provider)!r}, model={self.model!r}, "
-            f"api_key={mask_secret(self.api_key)!r}, base_url={self.base_url!r}, "
+            f"api_key={mask_secret(self.api_key)!r}, base_url={self._shown_url()!r}, "
             f"fallback_models={self.fallback_models!r})"
         )
+
+    def _shown_url(self) -> str | None:
+        return mask_url(self.base_url) if self.base_url else self.base_url
 
 
 def check_connection_limits(
@@ -239,13 +324,25 @@ def _check(condition: bool, message: str) -> None:
 
 @dataclass(frozen=True, slots=True)
 class ResolvedRoute:
-    """A model on a provider with its key, URL and headers settled."""
+    """A model on a provider with its key, URL and headers settled.
+
+    `account` is a fingerprint of the API key (a hash, never the key), so that the same
+    model and URL under two keys (two accounts, each with its own limits) are two routes
+    with a circuit breaker each. `repr` shows neither the key nor the URL's credentials.
+    """
 
     spec: ProviderSpec
     model: str
     base_url: str
     headers: Mapping[str, str] = field(repr=False)
     secrets: tuple[str, ...] = field(default=(), repr=False)
+    account: str = field(default="", repr=False)
+
+    def __repr__(self) -> str:
+        return (
+            f"ResolvedRoute(provider={self.provider!r}, model={self.model!r}, "
+            f"base_url={mask_url(self.base_url)!r})"
+        )
 
     @property
     def provider(self) -> str:
@@ -253,8 +350,8 @@ class ResolvedRoute:
 
     @property
     def key(self) -> str:
-        """Identity for the circuit breaker."""
-        return f"{self.spec.name}:{self.base_url}:{self.model}"
+        """Identity for the circuit breaker and for telling routes apart."""
+        return f"{self.spec.name}:{self.base_url}:{self.model}:{self.account}"
 
     @property
     def chat_url(self) -> str:
@@ -283,21 +380,35 @@ def resolve_route(
             f"No API key for provider {spec.name!r}: set the environment variable "
             f"{spec.api_key_env} or pass LLMConfig(api_key=...)."
         )
-    url = (route.base_url or environ.get(spec.base_url_env) or spec.default_base_url).rstrip("/")
+    url = route.base_url or environ.get(spec.base_url_env) or spec.default_base_url
+    if not route.base_url and environ.get(spec.base_url_env):
+        check_base_url(url, f"The environment variable {spec.base_url_env}")
+    url = url.rstrip("/")
     headers = {"content-type": "application/json", **spec.static_headers}
     if key:
         headers.update(spec.auth_headers(key))
     headers.update(extra_headers)
-    secrets = (key,) if key else ()
+    secrets = ((key,) if key else ()) + url_secrets(url)
     return ResolvedRoute(
-        spec=spec, model=route.model, base_url=url, headers=headers, secrets=secrets
+        spec=spec,
+        model=route.model,
+        base_url=url,
+        headers=headers,
+        secrets=secrets,
+        account=_fingerprint(key),
     )
+
+
+def _fingerprint(key: str | None) -> str:
+    """A short hash telling API keys apart without showing them (empty without a key)."""
+    return hashlib.sha256(key.encode()).hexdigest()[:16] if key else ""
 
 
 def resolve_routes(
     config: LLMConfig, *, registry: ProviderRegistry, environ: Mapping[str, str]
 ) -> list[ResolvedRoute]:
-    """The primary route followed by every fallback, in order, without repeats.
+    """The primary route followed by every fallback, in order, without repeats (the same
+    model at the same URL with the same key; another key is another account, kept).
 
     A fallback given as a plain model name shares the primary's provider, key and URL.
     """

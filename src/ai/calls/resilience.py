@@ -18,11 +18,13 @@ from ai.calls.retry import RetryPolicy
 from ai.core.clock import Clock
 from ai.errors import (
     AllModelsFailedError,
+    AuthenticationError,
     CircuitOpenError,
     ModelNotFoundError,
     OverloadedError,
     ProviderError,
     ProviderTimeoutError,
+    RateLimitError,
 )
 
 logger = logging.getLogger("ai.llm_service")
@@ -46,7 +48,13 @@ class CallProgress:
 
 
 class ResilientCaller:
-    """Runs an attempt function over a fallback chain with retries and breakers."""
+    """Runs an attempt function over a fallback chain with retries and breakers.
+
+    `patience` is the deadline the service is configured with (`LLMConfig.timeout`): a
+    timeout counts against a model only in a call that gave it at least that long. A
+    caller's own shorter `timeout` passing says how long that caller would wait, not that
+    the model is down, so it leaves the model's circuit as it was.
+    """
 
     def __init__(
         self,
@@ -54,12 +62,15 @@ class ResilientCaller:
         clock: Clock,
         rng: random.Random,
         breaker_factory: Callable[[], CircuitBreaker],
+        *,
+        patience: float = 0.0,
     ) -> None:
         self._policy = policy
         self._clock = clock
         self._rng = rng
         self._breaker_factory = breaker_factory
         self._breakers: dict[str, CircuitBreaker] = {}
+        self._patience = patience
 
     def breaker(self, route: ResolvedRoute) -> CircuitBreaker:
         """The circuit breaker of `route`'s model (created on first use)."""
@@ -71,8 +82,14 @@ class ResilientCaller:
     async def call(
         self, routes: Sequence[ResolvedRoute], attempt: Attempt[T], progress: CallProgress
     ) -> T:
-        """First route that succeeds wins; raises the one error, or `AllModelsFailedError`."""
+        """First route that succeeds wins; raises the one error, or `AllModelsFailedError`.
+
+        A failure of the account (a refused key, an exhausted quota) skips the later
+        routes on that account but not those on another key."""
+        refused: set[str] = set()  # accounts whose key or quota failed in this call
         for index, route in enumerate(routes):
+            if route.account in refused:
+                continue
             breaker = self.breaker(route)
             if not breaker.allow():
                 progress.errors.append(_circuit_open(route, breaker))
@@ -84,7 +101,11 @@ class ResilientCaller:
                 )
             except ProviderError as error:
                 progress.errors.append(error)
-                if not error.fallback_can_help or self._deadline_passed(progress):
+                if self._deadline_passed(progress):
+                    break
+                if _account_failure(error) and route.account:
+                    refused.add(route.account)
+                elif not error.fallback_can_help:
                     break
                 if index + 1 < len(routes):
                     logger.warning(
@@ -109,13 +130,13 @@ class ResilientCaller:
         while True:
             remaining = progress.deadline - self._clock.monotonic()
             if remaining <= 0:
-                raise _deadline_error(route, progress)
+                raise deadline_error(route, progress)
             progress.attempts += 1
             breaker.attempt_started()
             try:
                 result = await self._within(remaining, attempt(route, remaining), route, progress)
             except ProviderError as error:
-                self._record_health(breaker, error)
+                self._record_health(breaker, error, progress)
                 if not self._policy.should_retry(
                     error,
                     retries,
@@ -155,18 +176,24 @@ class ResilientCaller:
             async with self._clock.timeout(seconds):
                 return await work
         except TimeoutError:  # ours: httpx's timeouts arrive as ProviderTimeoutError
-            raise _deadline_error(route, progress) from None
+            raise deadline_error(route, progress) from None
 
     def _any_open_to_calls(self, routes: Sequence[ResolvedRoute]) -> bool:
         """Whether one of `routes` may take a call now (its circuit is not open)."""
         return any(self.breaker(route).state is not CircuitState.OPEN for route in routes)
 
-    @staticmethod
-    def _record_health(breaker: CircuitBreaker, error: ProviderError) -> None:
+    def _record_health(
+        self, breaker: CircuitBreaker, error: ProviderError, progress: CallProgress
+    ) -> None:
         """Outages and timeouts count against the model; a 4xx about the request means it
-        is up."""
-        unhealthy = OverloadedError | ModelNotFoundError | ProviderTimeoutError
-        if error.retryable or isinstance(error, unhealthy):
+        is up. A timeout in a call whose deadline was shorter than the configured one is
+        no verdict at all: every timeout of an attempt is bounded by the call's deadline
+        (httpx's included), so it passed because this caller would not wait longer."""
+        if isinstance(error, ProviderTimeoutError) and progress.timeout < self._patience:
+            breaker.attempt_abandoned()
+        elif error.retryable or isinstance(
+            error, OverloadedError | ModelNotFoundError | ProviderTimeoutError
+        ):
             breaker.record_failure()
         else:
             breaker.record_success()
@@ -184,13 +211,24 @@ def _circuit_open(route: ResolvedRoute, breaker: CircuitBreaker) -> CircuitOpenE
     )
 
 
-def _deadline_error(route: ResolvedRoute, progress: CallProgress) -> ProviderTimeoutError:
+def deadline_error(
+    route: ResolvedRoute, progress: CallProgress, *, doing: str = ""
+) -> ProviderTimeoutError:
+    """The call's own deadline passed (`doing`: what the call was doing then)."""
+    during = f" {doing}" if doing else ""
     return ProviderTimeoutError(
-        f"The call's deadline of {progress.timeout:g}s passed after {progress.attempts} "
-        f"attempt(s); raise the `timeout` setting or lower `max_retries`.",
+        f"The call's deadline of {progress.timeout:g}s passed{during} after "
+        f"{progress.attempts} attempt(s); raise the `timeout` setting or lower `max_retries`.",
         provider=route.provider,
         model=route.model,
         retryable=False,
+    )
+
+
+def _account_failure(error: ProviderError) -> bool:
+    """The key was refused or its quota is spent: another account may still be served."""
+    return isinstance(error, AuthenticationError) or (
+        isinstance(error, RateLimitError) and not error.retryable
     )
 
 

@@ -10,8 +10,9 @@ from typing import Self
 from ai.cache.entry import CachedResponse
 from ai.cache.response_cache import CachePlan, ResponseCache
 from ai.calls.attempts import OpenedStream, ProviderCalls
+from ai.calls.chat_call import fit_every_route
 from ai.calls.config import ResolvedRoute
-from ai.calls.resilience import CallProgress, ResilientCaller
+from ai.calls.resilience import CallProgress, ResilientCaller, deadline_error
 from ai.calls.stats import CompletionStats, StatsBuilder
 from ai.core.lifecycle import AsyncClosing
 from ai.core.records import RequestRecord
@@ -109,7 +110,11 @@ class CompletionStream(AsyncClosing):
 @dataclass
 class StreamJob:
     """Internal: everything one streamed call needs, bundled so the generator stays small.
-    `emit` takes the call's one record (a guard chain's `RecordSlot.emit`)."""
+    `emit` takes the call's one record (a guard chain's `RecordSlot.emit`).
+
+    `whole_deadline`: the call's deadline bounds the whole answer, not only its first
+    text (`complete()` with `enable_streaming`, which promises the deadline of a plain
+    call); passing it then raises `ProviderTimeoutError`, recorded with what arrived."""
 
     result: StreamResult
     caller: ResilientCaller
@@ -121,11 +126,12 @@ class StreamJob:
     emit: Callable[[RequestRecord], None]
     prepare: Callable[[ResolvedRoute], ChatRequest]
     idle_timeout: float = 60.0
+    whole_deadline: bool = False
 
 
 async def stream_completion(job: StreamJob) -> AsyncGenerator[StreamOutput, None]:
     """Open with retries and fallbacks, then pass deltas through; record once at the end."""
-    job.prepare(job.routes[0])  # a parameter the model refuses fails here, before sending
+    fit_every_route(job.prepare, job.routes)  # a refused parameter fails before sending
     try:
         opened = await job.caller.call(
             job.routes, job.calls.stream_opening(job.prepare), job.progress
@@ -153,23 +159,31 @@ async def stream_completion(job: StreamJob) -> AsyncGenerator[StreamOutput, None
 async def _remaining_output(
     job: StreamJob, opened: OpenedStream
 ) -> AsyncGenerator[StreamOutput, None]:
-    """Outputs after the first; any failure becomes `StreamInterruptedError`."""
+    """Outputs after the first; any failure becomes `StreamInterruptedError`, except the
+    passing of a whole-call deadline (`ProviderTimeoutError`, as for a plain call)."""
     route = opened.route
+    out_of_time = False
     try:
         if opened.decoder.finished():
             return
         while True:
+            wait, by_deadline = _read_limit(job)
             try:
-                async with job.builder.clock.timeout(job.idle_timeout):
+                async with job.builder.clock.timeout(wait):
                     outputs = await job.calls.read_until_output(opened)
             except TimeoutError:
-                raise _idle(job, opened) from None
+                if not by_deadline:
+                    raise _idle(job, opened) from None
+                out_of_time = True
+                break
             if outputs is None:
                 break
             for output in outputs:
                 yield output
     except ProviderError as error:
         raise _interrupted(job, opened, error) from error
+    if out_of_time:
+        raise deadline_error(route, job.progress, doing="before the answer ended")
     if not opened.decoder.finished():
         cause = ProviderError(
             "the connection closed before the provider's end-of-stream marker",
@@ -177,6 +191,15 @@ async def _remaining_output(
             model=route.model,
         )
         raise _interrupted(job, opened, cause)
+
+
+def _read_limit(job: StreamJob) -> tuple[float, bool]:
+    """How long the next read may take, and whether the call's deadline (rather than the
+    idle timeout) is what bounds it."""
+    if not job.whole_deadline:
+        return job.idle_timeout, False
+    left = max(0.0, job.progress.deadline - job.builder.clock.monotonic())
+    return (left, True) if left <= job.idle_timeout else (job.idle_timeout, False)
 
 
 def _idle(job: StreamJob, opened: OpenedStream) -> ProviderTimeoutError:

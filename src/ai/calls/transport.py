@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from ai.calls.config import ResolvedRoute
-from ai.errors import ProviderConnectionError, ProviderError, ProviderTimeoutError
+from ai.errors import ProviderConnectionError, ProviderError, ProviderTimeoutError, mask_url
 
 MAX_ERROR_BODY_BYTES = 64 * 1024
 
@@ -66,14 +66,15 @@ def provider_errors(route: ResolvedRoute, *, reading: bool = False) -> Iterator[
 
 def _connection_message(route: ResolvedRoute, exc: httpx.TransportError, reading: bool) -> str:
     detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    where = mask_url(route.base_url)
     if isinstance(exc, httpx.ConnectError):
         return (
-            f"Could not reach {route.provider} at {route.base_url} for model {route.model!r} "
+            f"Could not reach {route.provider} at {where} for model {route.model!r} "
             f"({detail}); check the base URL and network."
         )
     when = "while sending the answer" if reading else "before answering"
     return (
-        f"The connection to {route.provider} at {route.base_url} broke {when} for model "
+        f"The connection to {route.provider} at {where} broke {when} for model "
         f"{route.model!r} ({detail})."
     )
 

@@ -278,13 +278,28 @@ def parse_json(data: str | bytes, what: str = "the body") -> Any:
         raise MalformedResponse(f"{what} {reason}: {preview!r}") from exc
 
 
+def embedded_http_status(error: Any) -> int | None:
+    """The HTTP status an error object names in its `code` (OpenRouter reports a failed
+    upstream so, in a 200 answer or a stream event), or None when it names none."""
+    code = error.get("code") if isinstance(error, dict) else None
+    if isinstance(code, int) and not isinstance(code, bool) and 400 <= code <= 599:
+        return code
+    return None
+
+
 class StreamErrorEvent(Exception):
-    """The provider sent an error event inside a stream that had started well."""
+    """The provider sent an error event inside a stream.
+
+    `error` is the event's error object as sent; `status` the HTTP status its `code`
+    names, if any, so that it is classified like the same object in a non-streamed answer.
+    """
 
     def __init__(self, error: Any) -> None:
         message = error.get("message") if isinstance(error, dict) else error
         super().__init__(str(message))
+        self.error = error
         self.error_type: str | None = error.get("type") if isinstance(error, dict) else None
+        self.status = embedded_http_status(error)
 
 
 @dataclass(frozen=True, slots=True)

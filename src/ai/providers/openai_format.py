@@ -16,6 +16,7 @@ from ai.providers.base import (
     ToolCall,
     ToolCallDelta,
     WireFormat,
+    embedded_http_status,
     parse_json,
 )
 from ai.providers.capabilities import ModelCatalog
@@ -70,13 +71,9 @@ class OpenAIChatFormat(WireFormat):
         return body
 
     def embedded_error_status(self, data: Any) -> int | None:
-        if not isinstance(data, dict) or "error" not in data or "choices" in data:
+        if not isinstance(data, dict) or data.get("error") is None or "choices" in data:
             return None
-        error = data["error"]
-        code = error.get("code") if isinstance(error, dict) else None
-        if isinstance(code, int) and not isinstance(code, bool) and 400 <= code <= 599:
-            return code
-        return 502
+        return embedded_http_status(data["error"]) or 502
 
     def parse_response(self, data: Any) -> ChatResult:
         if not isinstance(data, dict):
@@ -186,7 +183,7 @@ class _OpenAIStreamDecoder(StreamDecoder):
         chunk = parse_json(data, "a stream event")
         if not isinstance(chunk, dict):
             raise MalformedResponse("a stream event is not a JSON object")
-        if "error" in chunk:
+        if chunk.get("error") is not None:  # `"error": null` is no error (as non-streamed)
             raise StreamErrorEvent(chunk["error"])
         self._model = _str_or_none(chunk.get("model")) or self._model
         self._id = _str_or_none(chunk.get("id")) or self._id

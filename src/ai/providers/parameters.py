@@ -173,7 +173,12 @@ def _fit_max_tokens(
         return max_tokens
     if "max_tokens" in defaults:
         return budget + max_tokens  # the default limit, on top of the thinking
+    # The caller's own limit is a cap on spend: exceeding it silently would bill more than
+    # was asked for, so it is the caller's to raise.
+    effort = request.options.get("reasoning_effort")
+    source = f" (reasoning_effort={effort!r})" if "thinking_budget" not in request.options else ""
     raise ConfigurationError(
         f"max_tokens={max_tokens} leaves no room for an answer after a thinking budget of "
-        f"{budget} tokens; raise max_tokens above the budget."
+        f"{budget} tokens{source} for {request.model!r}; raise max_tokens above the budget "
+        "(it caps thinking and answer together) or lower the reasoning."
     )

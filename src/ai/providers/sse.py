@@ -66,12 +66,18 @@ async def iter_lines(
     `httpx.Response.aiter_lines` also splits at U+2028, U+2029, U+0085 and other
     `str.splitlines` breaks, which providers may send raw inside a JSON `data:` line.
     Linear in the input however long a line is (its pieces are joined once, when it ends),
-    and a line longer than `max_line_chars` raises `EventTooLarge`.
+    and a line longer than `max_line_chars` raises `EventTooLarge`. A byte order mark
+    opening the stream is dropped, as the event-stream rules' UTF-8 decode does: kept, it
+    would hide the first field's name and with it the first event.
     """
     parts: list[str] = []  # the unfinished line, in pieces
     size = 0
     skip_lf = False  # the last chunk ended in CR: a LF starting the next one belongs to it
+    started = False
     async for chunk in chunks:
+        if not started and chunk:
+            started = True
+            chunk = chunk.removeprefix("\ufeff")
         if skip_lf and chunk[:1] == "\n":
             chunk = chunk[1:]
         if not chunk:

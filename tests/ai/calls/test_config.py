@@ -8,10 +8,13 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ai.calls.config import (
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_KEEPALIVE_CONNECTIONS,
+    NUMBER_RANGES,
     LLMConfig,
     LLMProvider,
     ModelRoute,
@@ -164,6 +167,92 @@ def test_boundary_values_are_accepted(field: str, value: Any) -> None:
     assert getattr(LLMConfig(**{field: value}), field) == value
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("temperature", True),
+        ("temperature", "0.5"),
+        ("temperature", float("inf")),
+        ("max_tokens", 1.5),
+        ("max_tokens", True),
+        ("max_tokens", "100"),
+        ("timeout", "30"),
+        ("timeout", float("inf")),
+        ("max_retries", 1.5),
+        ("max_retries", float("inf")),
+        ("retry_delay", float("inf")),
+        ("retry_after_cap", float("inf")),
+        ("circuit_failure_threshold", 2.5),
+        ("circuit_window", 20.5),
+        ("circuit_half_open_trials", 1.5),
+        ("stream_idle_timeout", float("inf")),
+        ("max_stream_event_chars", 2048.5),
+        ("model", 5),
+        ("provider", 5),
+        ("provider", " "),
+        ("api_key", 5),
+        ("fallback_models", [5]),
+        ("fallback_models", [None]),
+        ("fallback_models", ["gpt-4o", ""]),
+        ("fallback_models", 5),
+        ("base_url", 5),
+        ("base_url", "not a url"),
+        ("base_url", "ftp://host/v1"),
+        ("extra_headers", "x"),
+        ("extra_headers", {"X-Count": 1}),
+        ("enable_streaming", "yes"),
+        ("retry_before_fallback", 1),
+    ],
+)
+def test_values_of_the_wrong_kind_are_configuration_errors_naming_the_field(
+    field: str, value: Any
+) -> None:
+    """Checked when the config is built: never a TypeError or ValueError there, nor an
+    AttributeError when the service is built, nor a value accepted that fails later."""
+    with pytest.raises(ConfigurationError, match=field):
+        LLMConfig(**{field: value})
+
+
+SETTING_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=8),
+    st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+)
+
+
+@given(field=st.sampled_from(sorted(NUMBER_RANGES)), value=SETTING_VALUES)
+def test_any_value_of_a_numeric_setting_is_accepted_or_a_configuration_error(
+    field: str, value: Any
+) -> None:
+    defaults = LLMConfig()  # the window must hold at least the threshold's failures
+    valid = NUMBER_RANGES[field].admits(value) and not (
+        (field == "circuit_window" and value < defaults.circuit_failure_threshold)
+        or (field == "circuit_failure_threshold" and value > defaults.circuit_window)
+    )
+    if not valid:
+        with pytest.raises(ConfigurationError, match=field):
+            LLMConfig(**{field: value})
+        return
+    assert getattr(LLMConfig(**{field: value}), field) == value
+
+
+def test_a_bad_base_url_in_the_environment_names_the_variable() -> None:
+    environ = {**ALL_KEYS, "OPENAI_BASE_URL": "localhost:8080"}
+    with pytest.raises(ConfigurationError, match="OPENAI_BASE_URL"):
+        primary(LLMConfig(provider="openai", model="m"), environ)
+
+
+def test_a_bad_model_route_is_refused_when_built() -> None:
+    with pytest.raises(ConfigurationError, match=r"ModelRoute\.model"):
+        ModelRoute("openai", "")
+    with pytest.raises(ConfigurationError, match=r"ModelRoute\.base_url"):
+        ModelRoute("openai", "gpt-4o", base_url="api.openai.com")
+
+
 def test_empty_model_is_rejected() -> None:
     with pytest.raises(ConfigurationError, match="model"):
         LLMConfig(model="")
@@ -202,6 +291,23 @@ def test_repr_of_short_key_shows_nothing_of_it() -> None:
 def test_resolved_route_repr_hides_auth_headers() -> None:
     route = primary(LLMConfig(provider="openai", model="gpt-4o-mini"))
     assert OPENAI_KEY not in repr(route)
+
+
+def test_reprs_mask_credentials_in_base_urls() -> None:
+    secret = "URLPASSWORD99"
+    config = LLMConfig(
+        provider="openai",
+        base_url=f"http://user:{secret}@proxy.internal/v1",
+        fallback_models=[
+            ModelRoute("openai_compatible", "llama3", base_url=f"http://h/v1?key={secret}")
+        ],
+    )
+    chain = routes(config)
+    shown = repr(config) + repr(config.fallback_models) + repr(chain)
+    assert secret not in shown
+    assert "http://user:***@proxy.internal/v1" in shown and "key=***" in shown
+    assert chain[0].base_url == f"http://user:{secret}@proxy.internal/v1"  # still used
+    assert secret in chain[0].secrets  # masked by value in every error of the route
 
 
 # --- api keys -----------------------------------------------------------------------------
@@ -356,6 +462,25 @@ def test_model_route_missing_key_names_its_variable() -> None:
     )
     with pytest.raises(ConfigurationError, match="ANTHROPIC_API_KEY"):
         routes(config, {"OPENAI_API_KEY": OPENAI_KEY})
+
+
+def test_the_same_model_and_url_under_another_key_is_a_second_account() -> None:
+    second = "sk-second-account-0123456789"
+    config = LLMConfig(
+        provider="openai",
+        model="gpt-4o-mini",
+        fallback_models=[
+            ModelRoute("openai", "gpt-4o-mini", api_key=second),
+            ModelRoute("openai", "gpt-4o-mini", api_key=second),  # a repeat: dropped
+            ModelRoute("openai", "gpt-4o-mini", api_key=OPENAI_KEY),  # the primary's: too
+        ],
+    )
+    first, other = routes(config)
+    assert other.headers["Authorization"] == f"Bearer {second}"
+    assert (first.model, first.base_url) == (other.model, other.base_url)
+    assert first.key != other.key and first.account != other.account
+    shown = repr(first) + repr(other) + first.key + other.key + repr(config)
+    assert second not in shown and OPENAI_KEY not in shown
 
 
 def test_duplicate_routes_are_removed_keeping_the_first() -> None:

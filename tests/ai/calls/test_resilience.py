@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import traceback
 from datetime import timedelta
 from email.utils import format_datetime
 
@@ -13,6 +15,7 @@ from ai.core.records import RequestRecord
 from ai.errors import (
     AllModelsFailedError,
     AuthenticationError,
+    CircuitOpenError,
     InvalidResponseError,
     ModelNotFoundError,
     OverloadedError,
@@ -21,7 +24,7 @@ from ai.errors import (
     ProviderTimeoutError,
     RateLimitError,
 )
-from ai.llm_service import LLMService, ModelRoute
+from ai.llm_service import LLMConfig, LLMProvider, LLMService, ModelRoute
 from ai.testing import FakeProviderServer, Fault
 from tests.ai.provider_configs import TEST_KEY, anthropic_config, openai_config
 from tests.services.ports import closed_port
@@ -159,8 +162,6 @@ async def test_refused_connection_falls_back_to_another_provider(
 
 
 async def test_refused_connection_without_fallback(clock: FakeClock) -> None:
-    from ai.llm_service import LLMConfig, LLMProvider
-
     config = LLMConfig(
         provider=LLMProvider.OPENAI,
         api_key=TEST_KEY,
@@ -383,3 +384,89 @@ async def test_open_circuit_without_fallback_raises_circuit_open(
             await llm.complete(messages=HELLO)
     assert fake.request_count() == 1
     assert [r.error_type for r in records] == ["overloaded", "circuit_open"]
+
+
+async def test_a_callers_own_short_deadline_is_not_held_against_the_model(
+    fake: FakeProviderServer, records: list[RequestRecord]
+) -> None:
+    """Impatient callers (timeout below the configured one) time out on a healthy but
+    slowish model; that says nothing about the model, so a patient call still gets it."""
+    fake.faults.add(Fault.slow_first_byte(1.0), times=3)
+    config = openai_config(fake, timeout=30.0, max_retries=0, circuit_failure_threshold=2)
+    async with LLMService(config) as llm:
+        llm.subscribe(records.append)
+        outcomes = await asyncio.gather(
+            *(llm.complete(messages=HELLO, timeout=0.2) for _ in range(3)),
+            return_exceptions=True,
+        )
+        assert all(isinstance(o, ProviderTimeoutError) for o in outcomes)
+        assert llm.circuit_state("gpt-4o-mini") is CircuitState.CLOSED
+        text, stats = await llm.complete(messages=HELLO)
+    assert text and stats.attempts == 1
+    assert [r.error_type for r in records].count("timeout") == 3 and records[-1].success
+
+
+async def test_timeouts_at_the_configured_deadline_still_open_the_circuit(
+    fake: FakeProviderServer, records: list[RequestRecord]
+) -> None:
+    """A model that does not answer within the service's own deadline is down: a hung
+    upstream still trips the breaker (and hands calls to a fallback)."""
+    fake.faults.add(Fault.slow_first_byte(2.0), times=2)
+    config = openai_config(fake, timeout=0.2, max_retries=0, circuit_failure_threshold=2)
+    async with LLMService(config) as llm:
+        for _ in range(2):
+            with pytest.raises(ProviderTimeoutError):
+                await llm.complete(messages=HELLO)
+        assert llm.circuit_state("gpt-4o-mini") is CircuitState.OPEN
+        with pytest.raises(CircuitOpenError):
+            await llm.complete(messages=HELLO)
+    assert fake.request_count() == 2
+
+
+async def test_a_second_account_on_the_same_model_serves_when_the_first_key_fails(
+    fake: FakeProviderServer, records: list[RequestRecord]
+) -> None:
+    """The same model and URL under another key is a route of its own (a second account):
+    a refused key hands the call to it, while routes on the refused key are skipped."""
+    config = openai_config(
+        fake,
+        api_key="sk-first-account-000000000000",
+        fallback_models=[
+            "gpt-4o",  # same (refused) account: skipped
+            ModelRoute("openai", "gpt-4o-mini", api_key=TEST_KEY, base_url=fake.openai_base_url),
+        ],
+    )
+    async with LLMService(config) as llm:
+        llm.subscribe(records.append)
+        assert len(llm.routes) == 3
+        text, stats = await llm.complete(messages=HELLO)
+    assert text and stats.fallback_used and stats.attempts == 2
+    assert [r.model for r in fake.requests] == ["gpt-4o-mini", "gpt-4o-mini"]
+    [record] = records
+    assert record.success and "sk-first-account" not in repr(llm.routes)
+
+
+async def test_a_refused_key_without_another_account_is_not_fallen_back(
+    fake: FakeProviderServer,
+) -> None:
+    config = openai_config(fake, api_key="sk-wrong-key-000000000000", fallback_models=["gpt-4o"])
+    async with LLMService(config) as llm:
+        with pytest.raises(AuthenticationError):
+            await llm.complete(messages=HELLO)
+    assert fake.request_count() == 1
+
+
+async def test_a_password_in_the_base_url_never_shows(records: list[RequestRecord]) -> None:
+    secret = "URLPASSWORD99"
+    base_url = closed_port_url().replace("http://", f"http://user:{secret}@")
+    config = LLMConfig(
+        provider=LLMProvider.OPENAI, api_key=TEST_KEY, base_url=base_url, max_retries=0
+    )
+    async with LLMService(config) as llm:
+        llm.subscribe(records.append)
+        with pytest.raises(ProviderConnectionError, match="Could not reach") as caught:
+            await llm.complete(messages=HELLO)
+        shown = [repr(config), repr(llm), repr(llm.routes), str(caught.value)]
+    shown += ["".join(traceback.format_exception(caught.value)), records[0].error_message or ""]
+    assert all(secret not in text for text in shown)
+    assert "user:***@" in str(caught.value) and "user:***@" in repr(config)

@@ -8,7 +8,7 @@ import pytest
 
 from ai.core.clock import FakeClock
 from ai.core.records import RequestRecord
-from ai.errors import StreamInterruptedError
+from ai.errors import ProviderTimeoutError, StreamInterruptedError
 from ai.llm_service import LLMService
 from ai.providers.base import ToolCallDelta
 from ai.testing import FakeProviderServer, Fault
@@ -234,3 +234,34 @@ async def test_enable_streaming_makes_complete_stream(fake: FakeProviderServer) 
     assert text and stats.time_to_first_token_ms is not None
     body = fake.requests[-1].body
     assert body is not None and body["stream"] is True
+
+
+async def test_enable_streaming_complete_is_cut_at_the_whole_call_deadline(
+    fake: FakeProviderServer, records: list[RequestRecord]
+) -> None:
+    """complete() keeps its deadline when it streams inside: text that keeps trickling in
+    after the first token is cut at `timeout` like a plain call's answer, not left to the
+    idle timeout; recorded once, as a timeout, with what arrived."""
+    fake.replies.push(" ".join(["word"] * 300))
+    fake.faults.push(Fault.trickle(0.1, chunk_bytes=400))  # the first text at once
+    config = openai_config(fake, enable_streaming=True, timeout=1.0, stream_idle_timeout=30.0)
+    async with LLMService(config) as llm:
+        llm.subscribe(records.append)
+        with pytest.raises(ProviderTimeoutError, match="deadline of 1s passed before the answer"):
+            await llm.complete(messages=STORY)
+    [record] = records
+    assert record.error_type == "timeout" and record.streamed and record.attempts == 1
+    assert record.time_to_first_token_ms is not None and record.usage is not None
+    assert record.usage.output_tokens > 0  # what arrived is accounted for
+
+
+async def test_a_plain_stream_keeps_only_the_idle_timeout_after_its_first_text(
+    fake: FakeProviderServer,
+) -> None:
+    """stream()'s deadline is to the first text; a long answer that keeps coming is read
+    to its end even past `timeout` (complete() alone promises a whole-call deadline)."""
+    fake.replies.push(" ".join(["word"] * 40))
+    fake.faults.push(Fault.trickle(0.05, chunk_bytes=400))
+    async with LLMService(openai_config(fake, timeout=0.3)) as llm:
+        text, stats = await llm.stream(messages=STORY).collect()
+    assert text.split() == ["word"] * 40 and stats.finish_reason == "stop"

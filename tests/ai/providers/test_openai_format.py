@@ -492,6 +492,25 @@ def test_error_event_inside_a_stream_raises() -> None:
     assert decoder.result().text == "par"
 
 
+def test_an_error_event_carries_the_http_status_its_code_names() -> None:
+    error_chunk = {"error": {"message": "Provider returned error", "code": 401}}
+    with pytest.raises(StreamErrorEvent) as excinfo:
+        WIRE.stream_decoder().feed(None, json.dumps(error_chunk))
+    assert excinfo.value.status == 401 and excinfo.value.error == error_chunk["error"]
+    for code in ("401", True, 200, None):
+        with pytest.raises(StreamErrorEvent) as excinfo:
+            WIRE.stream_decoder().feed(None, json.dumps({"error": {"code": code}}))
+        assert excinfo.value.status is None
+
+
+def test_a_null_error_in_a_chunk_is_no_error() -> None:
+    texts, decoder = feed_all(
+        [chunk({"content": "Hi"}, error=None), chunk({}, "stop", error=None), "[DONE]"]
+    )
+    assert texts == ["Hi"] and decoder.result().finish_reason == "stop"
+    assert WIRE.embedded_error_status({"error": None, "id": "x"}) is None
+
+
 @pytest.mark.parametrize("data", ["{not json", "[1, 2]", '"text"', "null"])
 def test_non_object_stream_events_are_malformed(data: str) -> None:
     with pytest.raises(MalformedResponse):

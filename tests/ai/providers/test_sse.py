@@ -274,3 +274,15 @@ async def test_an_event_of_many_lines_over_the_cap_is_a_typed_error() -> None:
         async for _ in iter_sse(aiter(lines), max_event_chars=5000):
             pass
     assert issubclass(EventTooLarge, MalformedResponse)
+
+
+async def test_a_byte_order_mark_opening_the_stream_is_dropped() -> None:
+    """The event-stream rules decode with a BOM stripped; kept, it hides the first
+    field's name and the first event is lost."""
+    chunks = [b"\xef\xbb", b"\xbfdata: first\n\n", b"data: \xef\xbb\xbfsecond\n\n"]
+    assert await events_of_bytes(chunks) == [
+        ServerSentEvent(None, "first"),
+        ServerSentEvent(None, "\ufeffsecond"),  # only the stream's opening one goes
+    ]
+    assert await lines_of_chunks(["", "\ufeffdata: x", "\n"]) == ["data: x"]
+    assert await lines_of_chunks(["data: x\n", "\ufeffdata: y\n"]) == ["data: x", "\ufeffdata: y"]
