@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import typing
-from collections.abc import AsyncIterable, AsyncIterator, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator
 
 import httpcore2
 import httpx
@@ -57,21 +57,28 @@ def _httpx_errors() -> Iterator[None]:
         raise
 
 
-class _ResponseStream(httpx.AsyncByteStream):
-    """A response body from the pool, its errors converted as it is read."""
+class ConvertingStream(httpx.AsyncByteStream):
+    """A response body whose transport's errors are converted as it is read and closed,
+    by `converting` (a context manager that re-raises them as httpx's exceptions)."""
 
-    def __init__(self, stream: AsyncIterable[bytes]) -> None:
+    def __init__(
+        self,
+        stream: AsyncIterable[bytes],
+        converting: Callable[[], contextlib.AbstractContextManager[None]],
+    ) -> None:
         self._stream = stream
+        self._converting = converting
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        with _httpx_errors():
+        with self._converting():
             async for part in self._stream:
                 yield part
 
     async def aclose(self) -> None:
         close = getattr(self._stream, "aclose", None)
         if close is not None:
-            await close()
+            with self._converting():
+                await close()
 
 
 class PooledTransport(httpx.AsyncBaseTransport):
@@ -111,7 +118,9 @@ class PooledTransport(httpx.AsyncBaseTransport):
         return httpx.Response(
             status_code=response.status,
             headers=response.headers,
-            stream=_ResponseStream(typing.cast(AsyncIterable[bytes], response.stream)),
+            stream=ConvertingStream(
+                typing.cast(AsyncIterable[bytes], response.stream), _httpx_errors
+            ),
             extensions=response.extensions,
         )
 

@@ -20,11 +20,13 @@ its own class, most specific first, as httpx's transport would report it:
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
+
+from ai.calls.http_pool import ConvertingStream
 
 _ERRORS: tuple[tuple[type[aiohttp.ClientError], type[httpx.TransportError]], ...] = (
     (aiohttp.ConnectionTimeoutError, httpx.ConnectTimeout),
@@ -59,22 +61,6 @@ def _httpx_errors() -> Iterator[None]:
         raise _converted(error) from error
 
 
-class _ResponseStream(httpx.AsyncByteStream):
-    """A response body from the pool, its errors converted as it is read."""
-
-    def __init__(self, stream: httpx.AsyncByteStream) -> None:
-        self._stream = stream
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        with _httpx_errors():
-            async for part in self._stream:
-                yield part
-
-    async def aclose(self) -> None:
-        with _httpx_errors():
-            await self._stream.aclose()
-
-
 class UpstreamTransport(httpx.AsyncBaseTransport):
     """`AiohttpTransport` with its errors converted (see the module docstring)."""
 
@@ -85,7 +71,7 @@ class UpstreamTransport(httpx.AsyncBaseTransport):
         with _httpx_errors():
             response = await self._inner.handle_async_request(request)
         assert isinstance(response.stream, httpx.AsyncByteStream)
-        response.stream = _ResponseStream(response.stream)
+        response.stream = ConvertingStream(response.stream, _httpx_errors)
         return response
 
     async def aclose(self) -> None:
