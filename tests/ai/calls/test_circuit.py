@@ -93,7 +93,7 @@ def test_consecutive_failures_are_an_outage() -> None:
 
 def test_a_dead_upstream_opens_the_circuit_with_many_attempts_running() -> None:
     """A hundred attempts always in flight (each failure retried at once) outweigh any
-    window of finished ones; a run of failures longer than window + running opens it."""
+    window of finished ones; a run of failures longer than threshold + running opens it."""
     breaker = CircuitBreaker(FakeClock())  # threshold 5, rate 0.5, window 20
     for _ in range(100):
         breaker.attempt_started()
@@ -102,7 +102,51 @@ def test_a_dead_upstream_opens_the_circuit_with_many_attempts_running() -> None:
         breaker.record_failure()
         breaker.attempt_started()  # the failed call retries straight away
         failed += 1
-    assert failed == breaker.window + 99  # the attempt that just failed no longer runs
+    assert failed == breaker.failure_threshold + 99  # the one that just failed no longer runs
+
+
+def test_a_model_that_dies_after_a_healthy_stretch_trips_on_the_threshold() -> None:
+    """A window full of successes would need ten failures to reach half of it; a run of
+    `failure_threshold` failures with nothing else in flight is enough."""
+    breaker = CircuitBreaker(FakeClock())  # threshold 5, rate 0.5, window 20
+    for _ in range(20):
+        breaker.record_success()
+    for _ in range(4):
+        breaker.record_failure()
+    assert breaker.state is CircuitState.CLOSED
+    breaker.record_failure()
+    assert breaker.state is CircuitState.OPEN and breaker.outage
+
+
+def test_a_run_waits_for_the_attempts_still_running() -> None:
+    """Two attempts in flight could still succeed: the run must outlast them too."""
+    breaker = CircuitBreaker(FakeClock())
+    for _ in range(20):
+        breaker.record_success()
+    breaker.attempt_started()
+    breaker.attempt_started()
+    for _ in range(5):
+        breaker.attempt_started()
+        breaker.record_failure()
+    assert breaker.state is CircuitState.CLOSED
+    for _ in range(2):
+        breaker.attempt_started()
+        breaker.record_failure()
+    assert breaker.state is CircuitState.OPEN
+
+
+def test_a_success_breaks_the_run() -> None:
+    breaker = CircuitBreaker(FakeClock())
+    for _ in range(20):
+        breaker.record_success()
+    for _ in range(2):  # 8 failures of 20: under half, in runs of four
+        for _ in range(4):
+            breaker.record_failure()
+            assert breaker.state is CircuitState.CLOSED
+        breaker.record_success()
+    for _ in range(2):  # a run of five would do, but the rate gets there first
+        breaker.record_failure()
+    assert breaker.state is CircuitState.OPEN and not breaker.outage
 
 
 def test_fast_failures_of_a_flaky_burst_do_not_open_the_circuit() -> None:
