@@ -6,7 +6,8 @@ Three layers, as `benchmarks/replay.py` injects them:
   the failure rates BurstGPT's trace shows for a real service;
 * a burst (`TIMELINE.burst`): 15% of requests get a 429 with a short Retry-After and
   8% a 502, on every model: enough for retries and the odd fallback, not enough to open
-  a breaker (it opens at half of the last 20 attempts) and leave a user without answer;
+  a breaker (it opens at half of the last 20 attempts, or on four failures in a row
+  beyond the attempts running) and leave a user without answer;
 * an outage (`TIMELINE.outage`): every request to gpt-4o gets a 503, so `smart` retries,
   its circuit breaker opens, its calls go to the fallback and the failover alert fires;
   after the window the breaker's trial call succeeds, it closes, the alert resolves.
