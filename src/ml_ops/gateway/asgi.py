@@ -209,6 +209,20 @@ async def wait_for_disconnect(receive: Receive) -> None:
             return
 
 
+async def finished_before_disconnect(
+    work: asyncio.Future[Any], watcher: asyncio.Future[None]
+) -> bool:
+    """Wait for `work` unless the client hangs up first (`watcher`, a
+    `wait_for_disconnect` task, finishes): True when `work` finished (its result or
+    exception is the caller's to read), False when it was cancelled."""
+    try:
+        await asyncio.wait({work, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        if not work.done():
+            await cancel_and_wait(work)
+    return not work.cancelled()
+
+
 async def cancel_and_wait(task: asyncio.Future[Any]) -> None:
     """Cancel `task` and wait until it has finished (its clean-up included)."""
     task.cancel()

@@ -7,10 +7,15 @@ every provider; `presence_penalty`, `frequency_penalty`, `logprobs` and
 `parallel_tool_calls` at their defaults are dropped; any other parameter is forwarded
 verbatim (`extra`), which an OpenAI-format upstream understands and another refuses with
 its own 400. `user` (OpenAI's end-user hint) is not forwarded. `n` must be 1.
+
+A client that hangs up before its answer is ready cancels the upstream call, streamed
+(`chat_stream`) or not: nobody would read the answer, so nobody should pay for the rest
+of it. `LLMService` records the call as cancelled; the access log says 499.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -26,7 +31,18 @@ from ai.providers.openai_serving import (
 )
 from ml_ops.gateway.access_log import AccessEntry
 from ml_ops.gateway.answers import finish_reason, tool_calls, usage_of
-from ml_ops.gateway.asgi import Receive, Scope, Send, header, read_json, send_json
+from ml_ops.gateway.asgi import (
+    ClientGone,
+    Receive,
+    Scope,
+    Send,
+    cancel_and_wait,
+    finished_before_disconnect,
+    header,
+    read_json,
+    send_json,
+    wait_for_disconnect,
+)
 from ml_ops.gateway.call_context import CallContext
 from ml_ops.gateway.chat_stream import relay_stream
 from ml_ops.gateway.errors import n_not_supported
@@ -130,7 +146,9 @@ class ChatCompletions:
             if request.stream:
                 await relay_stream(route, request, options, headers, receive, send, entry, context)
             else:
-                await self._complete(route, request, options, headers, send, entry, context)
+                await self._complete(
+                    route, request, options, headers, receive, send, entry, context
+                )
         finally:
             await state.settle(key, context)
 
@@ -140,11 +158,19 @@ class ChatCompletions:
         request: ChatCompletionRequest,
         options: Mapping[str, Any],
         headers: dict[str, str],
+        receive: Receive,
         send: Send,
         entry: AccessEntry,
         context: CallContext,
     ) -> None:
-        text, stats = await route.service.complete(request.messages, **options)
+        watcher = asyncio.ensure_future(wait_for_disconnect(receive))
+        try:
+            call = asyncio.ensure_future(route.service.complete(request.messages, **options))
+            if not await finished_before_disconnect(call, watcher):
+                raise ClientGone
+            text, stats = call.result()
+        finally:
+            await cancel_and_wait(watcher)
         calls = tool_calls(stats)
         choice = ChoiceOutput(
             content=text if text or not calls else None,

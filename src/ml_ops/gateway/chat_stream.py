@@ -37,6 +37,7 @@ from ml_ops.gateway.asgi import (
     Receive,
     Send,
     cancel_and_wait,
+    finished_before_disconnect,
     send_chunk,
     start_stream,
     wait_for_disconnect,
@@ -106,7 +107,7 @@ async def relay_stream(
     watcher = asyncio.ensure_future(wait_for_disconnect(receive))
     try:
         opening = asyncio.ensure_future(anext(events, _END))
-        if not await _before_disconnect(opening, watcher):
+        if not await finished_before_disconnect(opening, watcher):
             raise ClientGone
         first = opening.result()
         headers["x-request-id"] = context.ensure_id()
@@ -116,7 +117,7 @@ async def relay_stream(
         )
         writer = ChunkWriter(ChatChunkEncoder(meta, include_usage=request.include_usage))
         relay = asyncio.ensure_future(_relay(first, events, stream, writer, request, send, context))
-        if not await _before_disconnect(relay, watcher) or relay.exception() is not None:
+        if not await finished_before_disconnect(relay, watcher) or relay.exception() is not None:
             entry.outcome = "cancelled"  # hung up, or a write failed: the client is gone
         if entry.completion is None and entry.messages is not None:
             entry.completion = stream.text
@@ -124,17 +125,6 @@ async def relay_stream(
         await cancel_and_wait(watcher)
         await events.aclose()
         await stream.aclose()
-
-
-async def _before_disconnect(work: asyncio.Future[Any], watcher: asyncio.Future[None]) -> bool:
-    """Wait for `work` unless the client hangs up first: True when `work` finished (its
-    result or exception is the caller's to read), False when it was cancelled."""
-    try:
-        await asyncio.wait({work, watcher}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        if not work.done():
-            await cancel_and_wait(work)
-    return not work.cancelled()
 
 
 async def _relay(

@@ -81,3 +81,34 @@ def test_disconnect_before_the_first_token_cancels_at_once(gateway: RunningGatew
         assert time.monotonic() < deadline
         time.sleep(0.01)
     assert gateway.wait_for_records(2, timeout=0.2) == [cancelled]
+
+
+def test_disconnect_while_a_json_answer_is_pending_cancels_the_call(
+    gateway: RunningGateway, fake
+) -> None:
+    key, _ = gateway.create_key(user="ben")
+    fake.faults.push(Fault.slow_first_byte(60.0))  # the upstream thinks for a minute
+    body = json.dumps(
+        {"model": "fast", "messages": [{"role": "user", "content": "think hard"}]}
+    ).encode()
+    host, port = gateway.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port))) as client:
+        client.sendall(
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: gateway\r\n"
+            + f"Authorization: Bearer {key}\r\nContent-Type: application/json\r\n".encode()
+            + f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        deadline = time.monotonic() + 10
+        while not fake.requests:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+    # Not streamed, no header sent: the call is cancelled, not left to run for a minute.
+    (cancelled,) = gateway.wait_for_records(1, timeout=10)
+    assert cancelled.outcome is Outcome.CANCELLED
+    assert not cancelled.streamed and cancelled.user == "ben"
+    deadline = time.monotonic() + 5
+    while not any('"status":499' in line for line in gateway.access_lines):
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert gateway.wait_for_records(2, timeout=0.2) == [cancelled]
