@@ -116,11 +116,16 @@ def create_command(
     except DevoraError as exc:
         fail(str(exc))
 
+    existed = False
+
     def work(tester: ABTester) -> ExperimentState:
-        state = tester.create_experiment(experiment)
+        nonlocal existed
+        existed = experiment.name in (state.name for state in tester.list_experiments())
+        state = tester.create_experiment(experiment)  # the same definition again: no-op
         return tester.start_experiment(state.name) if start else state
 
-    _done(_run(work, store), "created", as_json)
+    state = _run(work, store)
+    _done(state, "already created" if existed else "created", as_json)
 
 
 @experiments_app.command("start")

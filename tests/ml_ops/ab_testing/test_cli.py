@@ -93,6 +93,8 @@ def test_create_from_a_file(store: str, tmp_path: Path) -> None:
     )
     code, out, _ = devora("create", str(definition), "--store", store, "--start")
     assert (code, out) == (0, "created models: running\n")
+    again = devora("create", str(definition), "--store", store)
+    assert again[:2] == (0, "already created models: running\n")  # the same file: a no-op
     with ABTester(store, flush_interval=None) as tester:
         state = tester.get_experiment("models")
     assert state.experiment.mode.value == "sequential"
