@@ -12,15 +12,13 @@ refusal alike.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import os
 import random
-import threading
 import weakref
-from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Self, TypeVar, Unpack
+from typing import Any, Self, Unpack
 
 import httpx
 
@@ -28,6 +26,7 @@ from ai.accounting.pricing import PricingTable
 from ai.cache.entry import CachedResponse
 from ai.cache.response_cache import CacheMode, CachePlan, ResponseCache
 from ai.calls.attempts import ProviderCalls
+from ai.calls.blocking import BackgroundLoop, SyncStream
 from ai.calls.call_options import CallOptions, call_spec
 from ai.calls.chat_call import CallPlanner, ChatCall, fit_every_route
 from ai.calls.circuit import CircuitBreaker, CircuitState
@@ -78,8 +77,6 @@ __all__ = [
     "SyncLLMService",
     "SyncStream",
 ]
-
-_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -451,22 +448,19 @@ class SyncLLMService:
             for delta in llm.stream(messages=[...]):
                 print(delta, end="")
 
-    The service runs on an event loop of its own in a background thread, so it works
-    where a loop is already running (Jupyter) and where none is (a script). Takes the
-    arguments of `LLMService`; `service` is the async service behind it.
+    The service runs on an event loop of its own in a background thread
+    (`ai.calls.blocking`), so it works where a loop is already running (Jupyter) and
+    where none is (a script). Takes the arguments of `LLMService`; `service` is the async
+    service behind it.
     """
 
     def __init__(self, config: LLMConfig, **options: Any) -> None:
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self._loop.run_forever, name="devora-llm-sync", daemon=True
-        )
-        self._thread.start()
+        self._loop = BackgroundLoop("devora-llm-sync")
 
         async def build() -> LLMService:
             return await LLMService(config, **options).__aenter__()
 
-        self.service: LLMService = self._run(build())
+        self.service: LLMService = self._loop.run(build())
 
     def __enter__(self) -> Self:
         return self
@@ -474,23 +468,15 @@ class SyncLLMService:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _run(self, work: Awaitable[_T]) -> _T:
-        future = asyncio.run_coroutine_threadsafe(_awaited(work), self._loop)
-        try:
-            return future.result()
-        except BaseException:  # Ctrl-C in the caller: stop the call, not just the wait
-            future.cancel()
-            raise
-
     def complete(
         self, messages: Sequence[Message], **options: Unpack[CallOptions]
     ) -> tuple[str, CompletionStats]:
         """`LLMService.complete`, blocking."""
-        return self._run(self.service.complete(messages, **options))
+        return self._loop.run(self.service.complete(messages, **options))
 
     def stream(self, messages: Sequence[Message], **options: Unpack[CallOptions]) -> SyncStream:
         """`LLMService.stream`, as a blocking iterator of text deltas."""
-        return SyncStream(self.service.stream(messages, **options), self._run)
+        return SyncStream(self.service.stream(messages, **options), self._loop.run)
 
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
         """Receive every record (the subscriber runs on the service's thread)."""
@@ -501,51 +487,10 @@ class SyncLLMService:
 
     def close(self) -> None:
         """Deliver pending records, close connections and stop the loop. Idempotent."""
-        if not self._loop.is_running():
+        if not self._loop.running:
             return
-        self._run(self.service.aclose())
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join()
-        self._loop.close()
-
-
-class SyncStream:
-    """A `CompletionStream` read without `await`: iterate for deltas, then `stats`."""
-
-    def __init__(self, stream: CompletionStream, run: Callable[[Awaitable[Any]], Any]) -> None:
-        self._stream = stream
-        self._run = run
-
-    def __iter__(self) -> Self:
-        return self
-
-    def __next__(self) -> str:
-        try:
-            delta: str = self._run(self._stream.__anext__())
-        except StopAsyncIteration:
-            raise StopIteration from None
-        return delta
-
-    @property
-    def text(self) -> str:
-        return self._stream.text
-
-    @property
-    def stats(self) -> CompletionStats | None:
-        return self._stream.stats
-
-    def collect(self) -> tuple[str, CompletionStats]:
-        """Read the whole stream; returns the text and stats like `complete()`."""
-        result: tuple[str, CompletionStats] = self._run(self._stream.collect())
-        return result
-
-    def close(self) -> None:
-        """Stop reading and release the connection (recorded as cancelled)."""
-        self._run(self._stream.aclose())
-
-
-async def _awaited(work: Awaitable[_T]) -> _T:
-    return await work
+        self._loop.run(self.service.aclose())
+        self._loop.stop()
 
 
 def _waiters_share(error: BaseException) -> bool:

@@ -55,7 +55,7 @@ from ai.rag.types import (
     VectorRecord,
     stored_match,
 )
-from ai.rag.vector_store import VectorStoreConfig
+from ai.rag.vector_store_config import VectorStoreConfig
 
 FloatArray = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.intp]

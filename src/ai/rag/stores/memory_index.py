@@ -18,7 +18,7 @@ import numpy.typing as npt
 from ai.rag.types import DistanceMetric
 
 if TYPE_CHECKING:
-    from ai.rag.vector_store import VectorStoreConfig
+    from ai.rag.vector_store_config import VectorStoreConfig
 
 IntArray = npt.NDArray[np.intp]
 

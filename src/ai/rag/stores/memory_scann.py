@@ -37,7 +37,7 @@ from ai.rag.stores import scann_kernels
 from ai.rag.types import DistanceMetric
 
 if TYPE_CHECKING:
-    from ai.rag.vector_store import VectorStoreConfig
+    from ai.rag.vector_store_config import VectorStoreConfig
 
 IntArray = npt.NDArray[np.intp]
 

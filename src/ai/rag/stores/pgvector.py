@@ -49,7 +49,7 @@ from ai.rag.stores.pgvector_schema import (
     table_name,
 )
 from ai.rag.types import Match, StoreStats, Vector, VectorRecord
-from ai.rag.vector_store import VectorStoreConfig
+from ai.rag.vector_store_config import VectorStoreConfig
 
 try:
     import asyncpg

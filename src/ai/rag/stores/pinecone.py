@@ -64,7 +64,7 @@ from ai.rag.stores.pinecone_records import (
     id_batches,
 )
 from ai.rag.types import DistanceMetric, Match, StoreStats, Vector, VectorRecord
-from ai.rag.vector_store import VectorStoreConfig
+from ai.rag.vector_store_config import VectorStoreConfig
 
 API_VERSION = "2025-10"
 CONTROL_PLANE_URL = "https://api.pinecone.io"
