@@ -6,7 +6,7 @@ import json
 import math
 import zlib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from ai.core.usage import Usage
 from ai.errors import StoreError
@@ -167,9 +167,15 @@ def _finite(value: float) -> float:
     return number
 
 
+#: Dollars no single call comes near (a million tokens each way at the dearest list
+#: prices is a few hundred): a bigger cost in a cached value is damage, not a price.
+MAX_CALL_COST: Final = 1e6
+
+
 def _check_numbers(response: CachedResponse) -> None:
-    """Refuse a cost that is not a finite amount >= 0 and a non-finite time: the caller
-    adds costs up, and one NaN or negative cost would spoil every later total."""
-    if response.cost is not None and _finite(response.cost) < 0:
-        raise ValueError(f"negative cost {response.cost!r}")
+    """Refuse a cost that is not an amount from 0 to `MAX_CALL_COST` and a non-finite
+    time: the caller adds costs up, and one NaN, negative or absurd cost would spoil every
+    later total."""
+    if response.cost is not None and not 0 <= _finite(response.cost) <= MAX_CALL_COST:
+        raise ValueError(f"cost {response.cost!r:.40} outside 0 to {MAX_CALL_COST:g} dollars")
     _finite(response.created_at)

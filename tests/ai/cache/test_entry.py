@@ -11,14 +11,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ai.cache.entry import CachedResponse, CacheValueError
+from ai.cache.entry import MAX_CALL_COST, CachedResponse, CacheValueError
 from ai.core.usage import Usage
 
 # Lone surrogates cannot be encoded as UTF-8; they get their own test below.
 TEXT = st.text(st.characters(blacklist_categories=("Cs",)))
 LARGE_TEXT = st.builds(lambda part, times: part * times, TEXT.filter(bool), st.integers(1, 3000))
 FINITE = st.floats(allow_nan=False, allow_infinity=False)
-COSTS = st.floats(min_value=0, allow_nan=False, allow_infinity=False)
+COSTS = st.floats(min_value=0, max_value=MAX_CALL_COST)
 JSON_SCALAR = st.none() | st.booleans() | st.integers(-(2**63), 2**63) | FINITE | TEXT
 JSON_VALUE = st.recursive(
     JSON_SCALAR,
@@ -201,11 +201,13 @@ def _with_cost(cost: str) -> bytes:
         _with_cost("-5"),
         _with_cost("-0.000001"),
         _with_cost("1" + "0" * 400),  # an int no float can hold
+        _with_cost("1e308"),  # finite, but no call costs that
+        _with_cost("1000000.01"),
         b'j{"v":1,"t":"x","m":null,"p":"o","u":null,"c":null,"f":null,"k":[],"a":NaN}',
         b'j{"v":1,"t":"x","m":null,"p":"o","u":null,"c":null,"f":null,"k":[{"x":NaN}],"a":0}',
     ],
 )
-def test_non_finite_or_negative_numbers_are_corrupt(data: bytes) -> None:
+def test_non_finite_negative_or_absurd_numbers_are_corrupt(data: bytes) -> None:
     """A hit adds its cost to the saved-cost totals: one NaN would make them NaN for good,
     a negative one would report money lost as saved."""
     with pytest.raises(CacheValueError) as caught:
@@ -215,7 +217,7 @@ def test_non_finite_or_negative_numbers_are_corrupt(data: bytes) -> None:
 
 def _is_amount(cost: float) -> bool:
     try:
-        return math.isfinite(float(cost)) and cost >= 0
+        return math.isfinite(float(cost)) and 0 <= cost <= MAX_CALL_COST
     except OverflowError:  # an int no float can hold
         return False
 
@@ -231,7 +233,7 @@ def test_only_a_finite_cost_of_at_least_zero_is_served(cost: float) -> None:
         assert caught.value.reason == "corrupt"
 
 
-@pytest.mark.parametrize("cost", [math.nan, math.inf, -1.0])
+@pytest.mark.parametrize("cost", [math.nan, math.inf, -1.0, 1e308])
 def test_a_cost_that_would_read_back_as_corrupt_is_never_written(cost: float) -> None:
     response = CachedResponse(text="t", model="m", provider="p", cost=cost)
     with pytest.raises(CacheValueError) as caught:
