@@ -144,6 +144,26 @@ async def test_streams_are_stored_and_replayed_from_cache(
     assert records[1].streamed
 
 
+async def test_a_fresh_stream_closed_early_is_recorded_once_with_what_arrived(
+    fake: FakeProviderServer, records: list[RequestRecord], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Through the cache, closing a stream early closed only the cache's layer: the call
+    was recorded cancelled without its usage, its connection stayed open, and when the
+    inner stream was freed later its own record was dropped with an error logged."""
+    fake.replies.push("word " * 500)
+    async with LLMService(openai_config(fake), cache=ResponseCache.memory()) as llm:
+        llm.subscribe(records.append)
+        async with llm.stream(messages=QUESTION) as stream:
+            async for _ in stream:
+                break
+        [record] = records  # recorded at once, before the service closes
+    assert record.outcome is Outcome.CANCELLED and record.streamed
+    assert record.usage is not None and record.usage.output_tokens > 0
+    assert record.time_to_first_token_ms is not None and record.estimated_cost
+    assert len(records) == 1
+    assert not [r for r in caplog.records if "second record" in r.getMessage()]
+
+
 async def test_two_services_share_answers_through_redis(
     fake: FakeProviderServer, redis_url: str, redis_key_prefix: str
 ) -> None:

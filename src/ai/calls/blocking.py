@@ -14,6 +14,8 @@ from ai.calls.stats import CompletionStats
 from ai.calls.streaming import CompletionStream
 
 _T = TypeVar("_T")
+#: How long `stop` lets the tasks left on the loop finish before cancelling them.
+_GRACE_SECONDS = 1.0
 
 
 class BackgroundLoop:
@@ -38,7 +40,14 @@ class BackgroundLoop:
             raise
 
     def stop(self) -> None:
-        """Stop the loop and its thread (what runs on it should be closed first)."""
+        """Stop the loop and its thread (what runs on it should be closed first).
+
+        What is left on the loop is finished first, as `asyncio.run` does: an async
+        generator dropped mid-iteration (a stream's event readers) is closed by a task its
+        finalizer schedules, which a stopped loop would destroy pending ("Task was destroyed
+        but it is pending!") before the generator's clean-up ran.
+        """
+        self.run(_finish_pending())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join()
         self._loop.close()
@@ -81,6 +90,25 @@ class SyncStream:
 
 async def _awaited(work: Awaitable[_T]) -> _T:
     return await work
+
+
+async def _finish_pending(grace: float = _GRACE_SECONDS) -> None:
+    """Let every other task on the running loop finish (finalizers of dropped async
+    generators among them, and any they start) for up to `grace` seconds, cancel what is
+    still running then (a forgotten background task must not hang `close()`), and close
+    the async generators still open."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + grace
+    current = asyncio.current_task()
+    while pending := [task for task in asyncio.all_tasks() if task is not current]:
+        left = deadline - loop.time()
+        if left <= 0:
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+            break
+        await asyncio.wait(pending, timeout=left)
+    await loop.shutdown_asyncgens()
 
 
 __all__ = ["BackgroundLoop", "SyncStream"]

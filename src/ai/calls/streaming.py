@@ -264,8 +264,12 @@ async def stream_through_cache(
         job.result.stats = job.builder.from_cache(hit, streamed=True)
         job.emit(job.builder.record(job.result.stats, streamed=True))
         return
-    async for output in stream_completion(job):
-        yield output
+    fresh = stream_completion(job)
+    try:
+        async for output in fresh:
+            yield output
+    finally:  # closed early: close the call now, so it records what arrived (once)
+        await fresh.aclose()
     if job.result.stats is not None:
         await cache.store(plan, cache_entry(job.result.text, job.result.stats))
 
