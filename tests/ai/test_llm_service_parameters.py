@@ -110,6 +110,8 @@ async def test_n_above_one_and_unknown_options_are_refused(fake: FakeProviderSer
     async with LLMService(openai_config(fake)) as llm:
         with pytest.raises(ConfigurationError, match="n=2"):
             await llm.complete(messages=HELLO, n=2)
+        with pytest.raises(ConfigurationError, match="n=3"):  # not past the check via extra
+            await llm.complete(messages=HELLO, extra={"n": 3})
         with pytest.raises(ConfigurationError, match="tempreature"):
             await llm.complete(messages=HELLO, tempreature=0.1)  # type: ignore[call-arg]
     assert fake.requests == []

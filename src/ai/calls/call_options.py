@@ -149,8 +149,9 @@ def _check(given: Mapping[str, Any]) -> None:
     cache = given.get("cache")
     if cache is not None and not isinstance(cache, str):
         raise ConfigurationError(f"cache must be a cache mode name, got {cache!r}.")
-    n = given.get("n", 1)
-    if n != 1:
+    extra = given.get("extra") or {}
+    n = given.get("n", extra.get("n", 1) if isinstance(extra, Mapping) else 1)
+    if n != 1:  # through `extra` too: the call would pay for answers it never returns
         raise ConfigurationError(
             f"n={n}: complete() and stream() return one answer. For several, make several "
             "calls (asyncio.gather), with temperature > 0 and without the cache."
