@@ -62,14 +62,18 @@ def create_app(
     own = runtime is None
     active = runtime or Runtime.create(settings.runtime)
     slot = ManagerSlot()
+    config = load_gateway_config(settings.config, environ=settings.environ)
     gateway = create_gateway_app(
-        load_gateway_config(settings.config, environ=settings.environ),
+        config,
         runtime=active,
         admin_key=admin_key,
         cost_tracker=active.cost_tracker,
         cache=active.cache,
         guards=guards,
-        redis_url=active.settings.resolved_redis_url(),
+        # Rate limits: --redis-url, else the config's `limits.redis_url`, else $REDIS_URL.
+        redis_url=active.settings.redis_url
+        or config.limits.redis_url
+        or active.settings.resolved_redis_url(),
         environ=settings.environ,
     )
 

@@ -40,7 +40,6 @@ def run_serve(
     naming the file and option, before anything says the server is up."""
     import uvicorn
 
-    key, generated = admin_key_from_env()
     runtime = RuntimeSettings(
         store=store, experiments=experiments, redis_url=redis_url, budgets_file=budgets
     )
@@ -48,6 +47,7 @@ def run_serve(
         runtime=runtime, config=config, dashboard=DashboardSettings(host=host, port=port)
     )
     with one_line_errors():
+        key, generated = admin_key_from_env()  # a short DEVORA_ADMIN_KEY is one line too
         load_gateway_config(config)  # checked here too when the workers build the app
         app = create_app(settings, admin_key=key) if workers == 1 else None
     if generated is not None:

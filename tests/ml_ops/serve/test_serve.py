@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from ai.cli.app import app as devora
 from ai.testing import FakeProviderServer
-from ml_ops.runtime import RuntimeSettings
+from ml_ops.runtime import Runtime, RuntimeSettings
 from ml_ops.serve import ServeSettings, create_app
 from ml_ops.web import AdminKey
 from tests.ai.provider_configs import TEST_KEY
@@ -117,3 +117,40 @@ def test_serve_names_the_config_file_it_was_given(
     assert result.stderr == f"error: {path}: gateway.teams.a.budget: " + (
         "Budget '0/month' should read like 10/day, 50/week or 200/month (USD > 0).\n"
     )
+
+
+def test_serve_with_a_short_admin_key_prints_one_error_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DEVORA_ADMIN_KEY", "too-short")
+    monkeypatch.delenv("DEVORA_CONFIG", raising=False)
+    result = CliRunner().invoke(devora, ["serve", "--store", str(tmp_path / "events.db")])
+    assert result.exit_code == 1, result.output
+    assert result.stdout == ""
+    (line,) = result.stderr.splitlines()  # no traceback
+    assert line.startswith("error: The admin key must be at least 16 characters")
+
+
+@pytest.mark.parametrize(
+    ("flag", "expected"),
+    [(None, "redis://127.0.0.1:2/0"), ("redis://127.0.0.1:3/0", "redis://127.0.0.1:3/0")],
+)
+async def test_serve_limits_use_redis_url_then_the_configs_then_the_environments(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flag: str | None, expected: str
+) -> None:
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")  # the default the config overrides
+    config = tmp_path / "devora.yaml"
+    limits = {"redis_url": "redis://127.0.0.1:2/0"}
+    config.write_text(yaml.safe_dump({"gateway": {"limits": limits}}))
+    runtime = Runtime.create(
+        RuntimeSettings(
+            store=tmp_path / "events.db", experiments="memory:", redis_url=flag, cache=False
+        )
+    )
+    try:
+        settings = ServeSettings(runtime=runtime.settings, config=config)
+        app = create_app(settings, admin_key=AdminKey.of(ADMIN_KEY), runtime=runtime)
+        assert app.state.gateway.redis_url == expected  # nothing connects before start-up
+    finally:
+        await runtime.aclose()
