@@ -23,6 +23,7 @@ from ml_ops.ab_testing.cli_output import print_list, print_summary
 from ml_ops.ab_testing.experiment import Experiment
 from ml_ops.ab_testing.state import ExperimentState
 from ml_ops.ab_testing.statistics import AnalysisMode
+from ml_ops.ab_testing.stores.opening import open_experiment_store
 from ml_ops.ab_testing.tester import ABTester
 from ml_ops.ab_testing.variant import Variant
 
@@ -44,11 +45,17 @@ REASON_OPTION = typer.Option("", "--reason", help="Why (kept with the transition
 T = TypeVar("T")
 
 
-def _run(work: Callable[[ABTester], T], store: str | None) -> T:
-    """Run `work` on a tester over `store`; a DevoraError becomes one line and exit 1."""
+def _run(work: Callable[[ABTester], T], store: str | None, *, creates: bool = False) -> T:
+    """Run `work` on a tester over `store`; a DevoraError becomes one line and exit 1.
+    Only a command that `creates` may create the store: for the others a mistyped path
+    is an error, not a new empty store."""
     try:
-        with ABTester(store, flush_interval=None) as tester:
-            return work(tester)
+        opened = open_experiment_store(store, must_exist=not creates)
+        try:
+            with ABTester(opened, flush_interval=None) as tester:
+                return work(tester)
+        finally:
+            opened.close()
     except DevoraError as exc:
         fail(str(exc))
 
@@ -124,7 +131,7 @@ def create_command(
         state = tester.create_experiment(experiment)  # the same definition again: no-op
         return tester.start_experiment(state.name) if start else state
 
-    state = _run(work, store)
+    state = _run(work, store, creates=True)
     _done(state, "already created" if existed else "created", as_json)
 
 

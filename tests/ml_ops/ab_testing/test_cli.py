@@ -115,6 +115,7 @@ def test_create_from_a_file(store: str, tmp_path: Path) -> None:
     ],
 )
 def test_errors_are_one_line(store: str, args: list[str], message: str) -> None:
+    devora("create", "--name", "other", "--variant", "a", "--variant", "b", "--store", store)
     code, out, err = devora(*args, "--store", store)
     assert code == 1 and out == ""
     assert err.startswith("error: ") and err.count("\n") == 1 and message in err
@@ -152,3 +153,20 @@ def test_help_is_lazy_and_lists_the_commands() -> None:
     assert result.exit_code == 0
     for command in ("list", "show", "create", "start", "pause", "complete", "stop"):
         assert command in result.output
+
+
+@pytest.mark.parametrize(
+    "command", [["list"], ["show", "tone"], ["start", "tone"], ["complete", "tone"]]
+)
+def test_only_create_makes_a_store(tmp_path: Path, command: list[str]) -> None:
+    """A mistyped --store would otherwise become a new, empty store listing nothing."""
+    typo = tmp_path / "experimnets.db"
+    code, out, err = devora(*command, "--store", str(typo))
+    assert code == 1 and out == ""
+    assert err.startswith("error: no experiment store at") and str(typo) in err
+    assert not typo.exists()
+    created = devora(
+        "create", "--name", "tone", "--variant", "a", "--variant", "b", "--store", str(typo)
+    )
+    assert created[0] == 0
+    assert typo.is_file()

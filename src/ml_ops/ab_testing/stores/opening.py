@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ai.db.locations import LocationGrammar, LocationKind, location_from_environment
+from ai.errors import ConfigurationError
 from ml_ops.ab_testing.stores.base import ExperimentStore
 from ml_ops.ab_testing.stores.memory import MemoryExperimentStore
 from ml_ops.ab_testing.stores.sqlite import DEFAULT_PATH, SQLiteExperimentStore
@@ -27,11 +28,16 @@ GRAMMAR = LocationGrammar("experiment store", "SQLiteExperimentStore", "experime
 
 
 def open_experiment_store(
-    location: str | Path | None = None, *, environ: Mapping[str, str] | None = None
+    location: str | Path | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    must_exist: bool = False,
 ) -> ExperimentStore:
     """The experiment store `location` names (forms in the module docstring); without
     one, the environment's (`environ` defaults to `os.environ`) or the default file.
-    Nothing is opened until first use."""
+    Nothing is opened until first use. With `must_exist`, a SQLite file that is not there
+    is a `ConfigurationError` (a mistyped path would otherwise become a new, empty store
+    that lists no experiments); a PostgreSQL database is checked when connecting."""
     if location is None:
         environ = os.environ if environ is None else environ
         location = location_from_environment(environ, ENV_VARIABLES, DEFAULT_PATH)
@@ -42,6 +48,11 @@ def open_experiment_store(
         from ml_ops.ab_testing.stores.postgres import PostgresExperimentStore
 
         return PostgresExperimentStore(parsed.target)
-    if parsed.kind is LocationKind.SQLITE:
-        return SQLiteExperimentStore(parsed.path)
-    return SQLiteExperimentStore(GRAMMAR.sqlite_file(parsed.path))
+    path = parsed.path if parsed.kind is LocationKind.SQLITE else GRAMMAR.sqlite_file(parsed.path)
+    if must_exist and not path.is_file():
+        raise ConfigurationError(
+            f"no experiment store at {str(path)!r}: no experiment was created there; check "
+            "the path (--store, $DEVORA_EXPERIMENTS_STORE) or create one with "
+            "`devora experiments create`"
+        )
+    return SQLiteExperimentStore(path)
