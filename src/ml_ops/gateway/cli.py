@@ -62,9 +62,11 @@ class _Where:
     event_store: str | None = None
 
 
-def _run(where: _Where, work: Callable[[KeyManager], Awaitable[T]]) -> T:
-    """`work` on the key store the gateway reads, with the secret it hashes with: the
-    options given, else the config's `keys:` section, else the gateway's defaults."""
+def _run(where: _Where, work: Callable[[KeyManager], Awaitable[T]], *, creates: bool = False) -> T:
+    """`work` on the key store the gateway reads: the options given, else the config's
+    `keys:` section, else the gateway's defaults. Only a command that `creates` a key
+    reads the hashing secret (creating its file if need be) and may create the store; the
+    others refuse a store that is not there."""
     from ml_ops.gateway.config import load_gateway_config
     from ml_ops.gateway.key_manager import KeyManager
     from ml_ops.gateway.key_store import open_key_store
@@ -72,8 +74,11 @@ def _run(where: _Where, work: Callable[[KeyManager], Awaitable[T]]) -> T:
 
     async def go() -> T:
         settings = load_gateway_config(where.config).keys
-        hasher = KeyHasher(load_secret(where.secret_file or settings.secret_file))
-        key_store = open_key_store(where.store or settings.store, event_store=where.event_store)
+        secret = where.secret_file or settings.secret_file
+        hasher = KeyHasher(load_secret(secret)) if creates else None
+        key_store = open_key_store(
+            where.store or settings.store, event_store=where.event_store, must_exist=not creates
+        )
         try:
             return await work(KeyManager(key_store, hasher))
         finally:
@@ -119,7 +124,7 @@ def create(
     except DevoraError as error:
         fail(str(error), status=2)
     where = _Where(store, secret_file, config, event_store)
-    key, record = _run(where, lambda manager: manager.create(request))
+    key, record = _run(where, lambda manager: manager.create(request), creates=True)
     typer.echo(f"{record.id}  {key}")
     typer.echo("Keep the key now: it is stored only as a hash and cannot be shown again.", err=True)
 

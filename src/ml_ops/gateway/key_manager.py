@@ -20,15 +20,21 @@ _FIELDS = {"user", "team", "agent", "name", "budget", "rpm", "tpm", "models", "e
 
 
 class KeyManager:
-    """Key administration over a store; `ring`, when given, learns of changes at once."""
+    """Key administration over a store; `ring`, when given, learns of changes at once.
+    Only `create` hashes: without a `hasher` the manager lists and revokes (the command
+    line does so without reading, or creating, the hashing secret)."""
 
-    def __init__(self, store: KeyStore, hasher: KeyHasher, ring: KeyRing | None = None) -> None:
+    def __init__(
+        self, store: KeyStore, hasher: KeyHasher | None = None, ring: KeyRing | None = None
+    ) -> None:
         self.store = store
         self.hasher = hasher
         self.ring = ring
 
     async def create(self, request: KeyRequest) -> tuple[str, VirtualKey]:
         """A new key (the only time it is ever seen) and its record."""
+        if self.hasher is None:
+            raise ConfigurationError("creating a key needs the hashing secret (a KeyHasher).")
         key, record = self.hasher.new_key(request)
         await self.store.add(record)
         if self.ring is not None:

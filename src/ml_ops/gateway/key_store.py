@@ -261,9 +261,14 @@ _STORE_VARIABLES = ("DEVORA_EVENT_STORE", "POSTGRES_CONNECTION_STRING")
 
 
 def open_key_store(
-    location: str | None = None, *, event_store: str | os.PathLike[str] | None = None
+    location: str | None = None,
+    *,
+    event_store: str | os.PathLike[str] | None = None,
+    must_exist: bool = False,
 ) -> KeyStore:
-    """The key store at `location` (see `key_store_location`)."""
+    """The key store at `location` (see `key_store_location`). With `must_exist`, a SQLite
+    file that is not there is a `ConfigurationError` (listing or revoking keys in a
+    mistyped path would otherwise create an empty store)."""
     where = key_store_location(location, event_store=event_store)
     if where.startswith(("postgresql://", "postgres://")):
         return PostgresKeyStore(where)
@@ -271,5 +276,10 @@ def open_key_store(
         raise ConfigurationError(
             f"key store {where.split('://', 1)[0]}:// is not supported; use a SQLite file "
             "path or a postgresql:// URL."
+        )
+    if must_exist and not Path(where).is_file():
+        raise ConfigurationError(
+            f"no key store at {where!r}: no key was created there; check --store, "
+            "--event-store or the config's keys.store, or create a key with `devora keys create`"
         )
     return SQLiteKeyStore(where)

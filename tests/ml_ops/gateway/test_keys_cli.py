@@ -121,9 +121,28 @@ def test_secret_file_from_the_config_and_keys_beside_the_event_store(
     assert (tmp_path / "state" / "gateway_keys.db").exists()  # where `serve --store` keeps it
     assert stat.S_IMODE((tmp_path / "private" / "secret").stat().st_mode) == 0o600
     assert not (tmp_path / ".devora").exists()
-    explicit = tmp_path / "elsewhere.db"
-    assert runner.invoke(app, ["keys", "list", "--store", str(explicit)]).exit_code == 0
-    assert explicit.exists()
+    kept = tmp_path / "state" / "gateway_keys.db"
+    assert runner.invoke(app, ["keys", "list", "--store", str(kept)]).exit_code == 0
+
+
+def test_list_and_revoke_create_neither_a_store_nor_a_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """They never hash, so they never need the secret; and a mistyped --store is an
+    error, not a new empty store (or a secret that does not match the gateway's)."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("DEVORA_KEY_SECRET", "DEVORA_EVENT_STORE", "POSTGRES_CONNECTION_STRING"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("DEVORA_CONFIG", raising=False)
+    typo = tmp_path / "gateway_kyes.db"
+    runner = CliRunner()
+    for command in (["list"], ["revoke", "key_x"]):
+        result = runner.invoke(app, ["keys", *command, "--store", str(typo)])
+        assert result.exit_code == 1 and result.stderr.startswith("error: no key store at")
+    assert not typo.exists() and not (tmp_path / ".devora").exists()
+    created = runner.invoke(app, ["keys", "create", "--user", "bo", "--store", str(typo)])
+    assert created.exit_code == 0 and typo.is_file()
+    assert (tmp_path / ".devora" / "gateway.secret").is_file()  # create made the secret
 
 
 @pytest.mark.parametrize(
