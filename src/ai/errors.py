@@ -37,10 +37,12 @@ look like keys are masked by `redact` before they reach an error, log line or re
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from enum import StrEnum
+from typing import Any
 from urllib.parse import urlsplit
 
 _KEY_PATTERN = re.compile(
@@ -94,6 +96,21 @@ def mask_url(url: str) -> str:
     # Edit the query in place: geturl() would turn unix:///path into unix:/path.
     head, question_mark, query = url.partition("?")
     return head + question_mark + _QUERY_CREDENTIAL.sub(r"\g<1>***", query)
+
+
+def repr_masking_urls(instance: Any, url_fields: Collection[str]) -> str:
+    """The repr a dataclass would have, with the credentials of the URLs held by
+    `url_fields` masked (`mask_url`) and fields declared `repr=False` left out: for
+    settings that name a Redis or PostgreSQL URL, whose password must not reach a log."""
+    shown = []
+    for item in dataclasses.fields(instance):
+        if not item.repr:
+            continue
+        value = getattr(instance, item.name)
+        if item.name in url_fields and isinstance(value, str):
+            value = mask_url(value)
+        shown.append(f"{item.name}={value!r}")
+    return f"{type(instance).__name__}({', '.join(shown)})"
 
 
 def url_secrets(url: str) -> tuple[str, ...]:

@@ -54,3 +54,18 @@ async def test_the_runtimes_guards_enforce_its_budgets(
             await llm.complete(messages=HELLO)
     assert fake.requests == []
     await runtime.aclose()
+
+
+def test_settings_repr_masks_the_passwords_in_their_urls(tmp_path: Path) -> None:
+    shown = repr(
+        RuntimeSettings(
+            store="postgresql://devora:pg-pass-0123@db.internal:5432/events",
+            experiments="postgresql://devora:pg-pass-4567@db.internal:5432/events",
+            redis_url="redis://:redis-pass-89ab@cache.internal:6379/0",
+            budgets_file=tmp_path / "budgets.yaml",
+        )
+    )
+    for secret in ("pg-pass-0123", "pg-pass-4567", "redis-pass-89ab"):
+        assert secret not in shown
+    assert "postgresql://devora:***@db.internal:5432/events" in shown
+    assert "redis://:***@cache.internal:6379/0" in shown and "budgets.yaml" in shown

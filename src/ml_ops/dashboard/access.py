@@ -6,6 +6,8 @@ sets the key's cookie, and the headers that keep the page to itself.
 - The page without the key is redirected to `login`. The form posts the key; a right key
   sets the `devora_admin` cookie (HttpOnly, SameSite=Strict, Secure over HTTPS, scoped to
   the dashboard's path) and redirects to the page; a wrong one shows the form again (401).
+  The cookie holds a session signed with the key (`AdminKey.session`), never the key, and
+  the server refuses it once `cookie_max_age` has passed.
 - A state-changing call (acknowledging an alert) authenticated only by the cookie must
   also send `X-Requested-With: devora-dashboard`, a header a cross-site form cannot set;
   together with SameSite=Strict this stops cross-site requests riding on the cookie.
@@ -58,9 +60,11 @@ def unauthorized() -> Response:
     )
 
 
-def header_authenticated(connection: HTTPConnection) -> bool:
-    """Whether the key came in a header (not only in the cookie)."""
-    return bool(connection.headers.get("authorization") or connection.headers.get("x-admin-key"))
+def header_authenticated(connection: HTTPConnection, key: AdminKey) -> bool:
+    """Whether the admin key itself came in a header, not only the login cookie. (Any
+    `Authorization` header is not enough: a browser adds cached Basic credentials of a
+    proxy in front of the dashboard by itself.)"""
+    return require_admin(connection, key, cookie=False)
 
 
 def api_guard(key: AdminKey, endpoint: Endpoint, *, changes_state: bool = False) -> Endpoint:
@@ -72,7 +76,7 @@ def api_guard(key: AdminKey, endpoint: Endpoint, *, changes_state: bool = False)
             return unauthorized()
         if (
             changes_state
-            and not header_authenticated(request)
+            and not header_authenticated(request, key)
             and request.headers.get(CSRF_HEADER) != CSRF_VALUE
         ):
             return json_response(
@@ -106,11 +110,12 @@ async def submitted_key(request: Request) -> str | None:
     return found[0].strip() if found else None
 
 
-def with_login_cookie(response: Response, request: Request, key: str, max_age: int) -> Response:
-    """Set the admin cookie on `response` (see the module docstring)."""
+def with_login_cookie(response: Response, request: Request, session: str, max_age: int) -> Response:
+    """Set the admin cookie to `session` (`AdminKey.session`) on `response` (see the
+    module docstring)."""
     response.set_cookie(
         COOKIE_NAME,
-        key,
+        session,
         max_age=max_age,
         path=base_path(request) or "/",
         httponly=True,

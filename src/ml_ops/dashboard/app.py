@@ -115,7 +115,8 @@ class _Site:
                 request, title=self.settings.title, error="That key is not right.", status=401
             )
         redirect = RedirectResponse(f"{base_path(request)}/", status_code=303)
-        return with_login_cookie(redirect, request, key, self.settings.cookie_max_age)
+        max_age = self.settings.cookie_max_age
+        return with_login_cookie(redirect, request, self.key.session(max_age), max_age)
 
     async def logout(self, request: Request) -> Response:
         redirect = RedirectResponse(f"{base_path(request)}/login", status_code=303)

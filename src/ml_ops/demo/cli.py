@@ -145,7 +145,9 @@ async def _run_with_progress(tour: Tour, console: Console) -> TourSummary:
 
 def _print_where(console: Console, tour: Tour) -> None:
     example = next(iter(tour.keys.items()), ("", ""))
-    console.print(f"[bold]Dashboard:[/bold] {tour.dashboard_url}  (admin key: {tour.admin_key})")
+    # A key of the user's own (DEVORA_ADMIN_KEY) is not echoed, as `devora serve` does not.
+    shown = tour.admin_key if tour.admin_key_generated else "$DEVORA_ADMIN_KEY"
+    console.print(f"[bold]Dashboard:[/bold] {tour.dashboard_url}  (admin key: {shown})")
     console.print(
         f"[bold]OpenAI-compatible API:[/bold] {tour.api_url}  "
         f"(e.g. {example[0]}'s virtual key: {example[1]})"

@@ -74,9 +74,9 @@ class Tour:
     """One tour (see the module docstring). `say` gets one line per set-up step.
 
     `environ` decides the upstream (provider keys) and the admin key
-    (`DEVORA_ADMIN_KEY`, else a generated one). The runtime reads `REDIS_URL` from the
-    process environment (`ml_ops.runtime`): unset it for the embedded defaults, as
-    `devora demo` does. The state folder is made here, so its path is known before
+    (`DEVORA_ADMIN_KEY`, else a generated one: `admin_key_generated`). The runtime reads
+    `REDIS_URL` from the process environment (`ml_ops.runtime`): unset it for the embedded
+    defaults, as `devora demo` does. The state folder is made here, so its path is known before
     `start` (a temporary one is removed by `aclose`)."""
 
     def __init__(
@@ -96,9 +96,9 @@ class Tour:
         self._closers: list[Callable[[], object]] = []
         self.docs: DocsIndex | None = None
         self.pastes: list[str] = []
-        self.admin_key = self._environ.get("DEVORA_ADMIN_KEY") or (
-            "dvr-admin-" + secrets.token_urlsafe(24)
-        )
+        configured = self._environ.get("DEVORA_ADMIN_KEY")
+        self.admin_key = configured or "dvr-admin-" + secrets.token_urlsafe(24)
+        self.admin_key_generated = not configured
 
     # --- set-up --------------------------------------------------------------------------
 

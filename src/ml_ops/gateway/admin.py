@@ -6,8 +6,10 @@
     GET    /admin/keys            -> {"keys": [records]}       (never a key or a digest)
     DELETE /admin/keys/{key_id}   -> the revoked key's record
 
-The created key is the one value ever sent back in clear; every other answer goes
-through `ml_ops.web.json_response`, which masks anything shaped like a key.
+The admin key must come in a header (`Authorization: Bearer` or `X-Admin-Key`); the
+dashboard's login cookie is not accepted here. The created key is the one value ever sent
+back in clear; every other answer goes through `ml_ops.web.json_response`, which masks
+anything shaped like a key.
 """
 
 from __future__ import annotations
@@ -30,11 +32,12 @@ def admin_routes(manager: Callable[[], KeyManager], admin_key: AdminKey) -> list
     """The three routes; `manager` gives the (started) gateway's `KeyManager`."""
 
     def refused(request: Request) -> Response | None:
-        if require_admin(request, admin_key):
+        # The key in a header only: the dashboard's login cookie (same host under `devora
+        # serve`) would let any page of the same site create and revoke keys (CSRF).
+        if require_admin(request, admin_key, cookie=False):
             return None
-        return json_response(
-            {"error": {"message": "Admin key required.", "type": "invalid_request_error"}}, 401
-        )
+        message = "Admin key required: send Authorization: Bearer <key> or X-Admin-Key: <key>."
+        return json_response({"error": {"message": message, "type": "invalid_request_error"}}, 401)
 
     async def create(request: Request) -> Response:
         if (denied := refused(request)) is not None:

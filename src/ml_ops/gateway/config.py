@@ -42,7 +42,7 @@ from typing import Any
 import yaml
 
 from ai.calls.config import LLMConfig
-from ai.errors import ConfigurationError
+from ai.errors import ConfigurationError, repr_masking_urls
 from ai.routing import DEFAULT_RULES, Complexity, RouterRule
 from ml_ops.gateway.config_values import (
     ALIAS_DEFAULTS,
@@ -62,11 +62,15 @@ CONFIG_ENV = "DEVORA_CONFIG"
 class ProviderSettings:
     """Where a provider is reached: `base_url` (None: its default or environment variable)
     and where its key comes from (`api_key_env`; None: the provider's usual variable).
-    `api_key` is set only when inline keys were allowed; it never shows in a repr."""
+    `api_key` is set only when inline keys were allowed; it never shows in a repr, nor do
+    the credentials of `base_url`."""
 
     base_url: str | None = None
     api_key_env: str | None = None
     api_key: str | None = field(default=None, repr=False)
+
+    def __repr__(self) -> str:
+        return repr_masking_urls(self, ("base_url",))
 
     def resolve_key(self, environ: Mapping[str, str]) -> str | None:
         """The key to use: inline, else the named variable (None: the provider's own)."""
@@ -133,19 +137,27 @@ class KeySettings:
     """Where virtual keys live (`store`: a SQLite file or PostgreSQL URL; None: beside the
     event store), how long a looked-up key is trusted in memory (`cache_ttl` seconds:
     also how long a revocation takes to reach other processes), and the hashing secret's
-    file (used when `DEVORA_KEY_SECRET` is unset)."""
+    file (used when `DEVORA_KEY_SECRET` is unset). The repr masks the store URL's
+    credentials."""
 
     store: str | None = None
     cache_ttl: float = 10.0
     secret_file: str | None = None
 
+    def __repr__(self) -> str:
+        return repr_masking_urls(self, ("store",))
+
 
 @dataclass(frozen=True, slots=True)
 class LimitSettings:
-    """Rate-limit state: `redis_url` (None: `$REDIS_URL`, else per process)."""
+    """Rate-limit state: `redis_url` (None: `$REDIS_URL`, else per process; masked in the
+    repr)."""
 
     redis_url: str | None = None
     redis_retry_after: float = 5.0
+
+    def __repr__(self) -> str:
+        return repr_masking_urls(self, ("redis_url",))
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,8 @@
 The key is hashed once (HMAC-SHA-256, ~1 µs) and the digest looked up in a dictionary.
 A digest not seen for `ttl` seconds is read from the store once (concurrent requests
 with the same key share that read), and unknown digests are remembered too, for a shorter
-time and in bounded number, so a flood of wrong keys cannot reach the database. A key
+time and in bounded number, so a wrong key sent again and again reaches the database once
+every 2 s; each different wrong key still costs one lookup by digest. A key
 revoked through this process is dropped at once; other processes notice within `ttl`.
 """
 

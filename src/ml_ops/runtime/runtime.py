@@ -12,6 +12,7 @@ from ai.core.clock import Clock, SystemClock
 from ai.core.guards import CallGuard
 from ai.core.lifecycle import AsyncClosing
 from ai.core.records import RecordBus
+from ai.errors import repr_masking_urls
 from ml_ops.ab_testing import ABTester
 from ml_ops.cost_tracker import Budget, CostTracker, RedisSpendCounters
 from ml_ops.cost_tracker.budget_files import load_budgets
@@ -28,7 +29,8 @@ class RuntimeSettings:
     `.devora/events.db`); `experiments` the same for `open_experiment_store`; `redis_url`
     shares the response cache and budget counters between processes (None: `$REDIS_URL`,
     else in-process); `budgets_file` holds budgets (`ml_ops.cost_tracker.load_budgets`);
-    `raw_days` is how long raw records are kept before they are rolled up.
+    `raw_days` is how long raw records are kept before they are rolled up. The repr masks
+    the URLs' credentials.
     """
 
     store: str | Path | None = None
@@ -44,6 +46,9 @@ class RuntimeSettings:
 
     def resolved_redis_url(self) -> str | None:
         return self.redis_url or os.environ.get("REDIS_URL") or None
+
+    def __repr__(self) -> str:
+        return repr_masking_urls(self, ("store", "experiments", "redis_url"))
 
 
 class Runtime(AsyncClosing):

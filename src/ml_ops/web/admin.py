@@ -3,8 +3,12 @@
 `DEVORA_ADMIN_KEY` when set; otherwise a random key generated at start and printed once
 (the server binds to loopback by default, so only someone on this machine sees it).
 The key is compared in constant time and kept only as a SHA-256 digest in memory; it is
-accepted as `Authorization: Bearer <key>`, `X-Admin-Key: <key>`, or (for the browser)
-a `devora_admin` cookie set by `/login`.
+accepted as `Authorization: Bearer <key>` or `X-Admin-Key: <key>`. The browser instead
+carries the `devora_admin` cookie that the dashboard's `/login` sets: not the key, but a
+session (its expiry and an HMAC of it under the key's digest), so a copied cookie neither
+reveals the key nor outlives its expiry, which the server checks. Endpoints that a browser
+never calls (the gateway's key administration) take the key in a header only
+(`require_admin(..., cookie=False)`), so no other page can act through a login cookie.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import hashlib
 import hmac
 import os
 import secrets
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -47,6 +52,27 @@ class AdminKey:
             return False
         return hmac.compare_digest(hashlib.sha256(candidate.encode()).digest(), self.digest)
 
+    def session(self, max_age: int, *, now: float | None = None) -> str:
+        """A login cookie's value, valid for `max_age` seconds: `<expiry>.<signature>`
+        (Unix seconds, and an HMAC of them under the key's digest)."""
+        expires = int(time.time() if now is None else now) + max_age
+        return f"{expires}.{self._signature(expires)}"
+
+    def accepts_session(self, value: str | None, *, now: float | None = None) -> bool:
+        """Whether `value` is a session made by `session()` that has not expired."""
+        expires_text, _, signature = (value or "").partition(".")
+        if not (expires_text.isascii() and expires_text.isdigit()):
+            return False
+        expires = int(expires_text)
+        expected = self._signature(expires).encode()
+        if not hmac.compare_digest(signature.encode("utf-8", "replace"), expected):
+            return False
+        return (time.time() if now is None else now) < expires
+
+    def _signature(self, expires: int) -> str:
+        message = f"devora-admin-session:{expires}".encode()
+        return hmac.new(self.digest, message, hashlib.sha256).hexdigest()
+
 
 def admin_key_from_env(environ: Mapping[str, str] | None = None) -> tuple[AdminKey, str | None]:
     """The admin key from `DEVORA_ADMIN_KEY`, or a new random one; the second value is the
@@ -60,14 +86,17 @@ def admin_key_from_env(environ: Mapping[str, str] | None = None) -> tuple[AdminK
 
 
 def presented_key(connection: HTTPConnection) -> str | None:
-    """The key a request presents, by header or cookie (never by query string: URLs end
-    up in logs and browser history)."""
+    """The key a request presents in a header (never by query string: URLs end up in logs
+    and browser history)."""
     authorization = connection.headers.get("authorization", "")
     if authorization.lower().startswith("bearer "):
         return authorization[7:].strip()
-    return connection.headers.get("x-admin-key") or connection.cookies.get(COOKIE_NAME)
+    return connection.headers.get("x-admin-key")
 
 
-def require_admin(connection: HTTPConnection, key: AdminKey) -> bool:
-    """Whether the request carries the admin key."""
-    return key.matches(presented_key(connection))
+def require_admin(connection: HTTPConnection, key: AdminKey, *, cookie: bool = True) -> bool:
+    """Whether the request carries the admin key in a header or, when `cookie`, a login
+    session (`AdminKey.session`) that has not expired."""
+    if key.matches(presented_key(connection)):
+        return True
+    return cookie and key.accepts_session(connection.cookies.get(COOKIE_NAME))

@@ -74,6 +74,8 @@ async def test_login_form_sets_a_strict_cookie_and_logout_clears_it(base: str) -
         cookie = right.headers["set-cookie"]
         for attribute in ("HttpOnly", "SameSite=strict", "Path=/", "Max-Age=43200"):
             assert attribute.lower() in cookie.lower(), attribute
+        # The cookie is a signed session, not the key: a copy of it does not reveal the key.
+        assert ADMIN_KEY not in cookie and ADMIN_KEY[10:20] not in cookie
         page = await http.get("/")
         assert page.status_code == 200 and 'id="cards"' in page.text
         assert (await http.get("/api/overview")).status_code == 200
@@ -90,6 +92,10 @@ async def test_a_cookie_session_needs_the_extra_header_to_change_state(base: str
         path = f"/api/alerts/{alert_id}/acknowledge"
         refused = await http.post(path)
         assert refused.status_code == 403 and "X-Requested-With" in refused.json()["error"]
+        # Headers that are not the admin key do not stand in for it: a browser sends a
+        # proxy's cached Basic credentials by itself.
+        for header in ({"Authorization": "Basic dXNlcjpwYXNz"}, {"X-Admin-Key": "not-it"}):
+            assert (await http.post(path, headers=header)).status_code in (401, 403), header
         done = await http.post(path, headers={"X-Requested-With": "devora-dashboard"})
         assert done.status_code == 200 and done.json()["acknowledged_at"]
 

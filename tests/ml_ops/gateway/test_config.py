@@ -124,6 +124,20 @@ def test_inline_keys_only_when_allowed_and_never_in_repr() -> None:
     assert "sk-inline" not in repr(config)
 
 
+def test_repr_masks_the_credentials_of_store_redis_and_provider_urls() -> None:
+    config = parse_gateway_config(
+        {
+            "providers": {"openai": {"base_url": "https://llm.internal/v1?api_key=q-key-0123"}},
+            "keys": {"store": "postgresql://gw:pg-pass-4567@db.internal/keys"},
+            "limits": {"redis_url": "rediss://limits:redis-pass-89ab@cache.internal:6380/1"},
+        }
+    )
+    shown = repr(config)
+    for secret in ("q-key-0123", "pg-pass-4567", "redis-pass-89ab"):
+        assert secret not in shown
+    assert "postgresql://gw:***@db.internal/keys" in shown and "cache.internal:6380" in shown
+
+
 def test_a_high_circuit_threshold_gets_a_window_that_fits() -> None:
     """`circuit_window` (the last N calls the breaker judges) must hold the threshold:
     when only the threshold is set, the window grows to it; both may be set."""

@@ -66,6 +66,39 @@ async def test_gateway_traffic_shows_on_the_dashboard(
             assert key not in (await http.get("/admin/keys", headers=AUTH)).text
 
 
+async def test_the_dashboard_login_cookie_does_not_administer_keys(
+    tmp_path: Path, fake: FakeProviderServer
+) -> None:
+    """Under `devora serve` the dashboard's cookie is sent to `/admin/keys` too (same
+    host, path `/`): a page of the same site posting a form there must not create or
+    revoke keys through a logged-in browser. The key endpoints take the key in a header
+    only; the dashboard itself keeps working with the cookie."""
+    config = tmp_path / "devora.yaml"
+    config.write_text(yaml.safe_dump({"gateway": gateway_config(fake)}))
+    settings = ServeSettings(
+        runtime=RuntimeSettings(store=tmp_path / "events.db", redis_url=None),
+        config=config,
+        environ={UPSTREAM_ENV: TEST_KEY, "DEVORA_KEY_SECRET": KEY_SECRET},
+    )
+    app = create_app(settings, admin_key=AdminKey.of(ADMIN_KEY))
+    with served(app, lifespan="on") as base:
+        async with httpx.AsyncClient(base_url=base, timeout=30) as browser:
+            login = await browser.post("/login", data={"key": ADMIN_KEY})
+            assert login.status_code == 303 and browser.cookies.get("devora_admin")
+            assert (await browser.get("/api/overview")).status_code == 200
+            kept = (await browser.post("/admin/keys", headers=AUTH, json={"user": "kept"})).json()
+            # What a cross-site form can send: a text/plain body, no custom header.
+            forged = b'{"user": "mallory", "team": "x"}'
+            created = await browser.post(
+                "/admin/keys", content=forged, headers={"content-type": "text/plain"}
+            )
+            assert created.status_code == 401, created.text
+            assert (await browser.get("/admin/keys")).status_code == 401
+            assert (await browser.delete(f"/admin/keys/{kept['id']}")).status_code == 401
+            listing = (await browser.get("/admin/keys", headers=AUTH)).json()["keys"]
+            assert [(k["user"], k["status"]) for k in listing] == [("kept", "active")]
+
+
 async def _overview_after_flush(http: httpx.AsyncClient) -> dict[str, float]:
     """The dashboard's overview once the call's record has reached the monitor."""
 

@@ -1,7 +1,8 @@
 /* Devora dashboard: polls api/dashboard?window=... and renders every section.
  *
  * Plain browser JavaScript, no build step. Charts are uPlot (static/vendor/uplot, MIT).
- * Data is only ever put into the page as text (textContent), never as HTML.
+ * Data is only ever put into the page as text (textContent, bidi controls made visible),
+ * never as HTML.
  * window.devoraDashboard exposes the chart instances and the last data, for tests.
  */
 (function () {
@@ -23,11 +24,22 @@
 
   /* --- small helpers ------------------------------------------------------------- */
 
+  /* Explicit bidi controls (U+202A-U+202E, U+2066-U+2069) in a name would reorder the text
+   * that follows it on the same line (an alert's numbers, a budget's action): every text
+   * shows them as visible code points instead. */
+  var BIDI_CONTROLS = /[\u202A-\u202E\u2066-\u2069]/g;
+
+  function shown(value) {
+    return String(value).replace(BIDI_CONTROLS, function (c) {
+      return "[U+" + c.charCodeAt(0).toString(16).toUpperCase() + "]";
+    });
+  }
+
   function el(tag, options, children) {
     var node = document.createElement(tag);
     options = options || {};
     if (options.className) node.className = options.className;
-    if (options.text !== undefined && options.text !== null) node.textContent = String(options.text);
+    if (options.text !== undefined && options.text !== null) node.textContent = shown(options.text);
     Object.keys(options.attrs || {}).forEach(function (name) {
       node.setAttribute(name, options.attrs[name]);
     });
@@ -118,7 +130,7 @@
       return el("tr", {}, cells.map(function (cell, i) {
         var td = el("td", { className: numeric.indexOf(i) >= 0 ? "num" : "" });
         if (cell instanceof Node) td.appendChild(cell);
-        else td.textContent = cell === null || cell === undefined ? "–" : String(cell);
+        else td.textContent = cell === null || cell === undefined ? "–" : shown(cell);
         return td;
       }));
     });
@@ -156,7 +168,7 @@
 
   function setStatus(text, isError) {
     var status = byId("status");
-    status.textContent = text;
+    status.textContent = shown(text);
     status.setAttribute("data-error", isError ? "true" : "false");
   }
 
@@ -329,7 +341,7 @@
     var series = [{ label: spec.days ? "Day" : "Time" }].concat(spec.lines.map(function (line) {
       var extra = line[3] || {};
       var color = cssVar(line[1]);
-      var s = { label: line[0], stroke: color, width: 2, spanGaps: false };
+      var s = { label: shown(line[0]), stroke: color, width: 2, spanGaps: false };
       if (extra.fill) s.fill = withAlpha(color, 0.15);
       if (extra.dash) s.dash = extra.dash;
       if (extra.width) s.width = extra.width;
@@ -392,7 +404,7 @@
   function renderCharts(ts, history) {
     var note = byId("series-note");
     if (failed(ts)) {
-      note.textContent = "Time series unavailable: " + ts.error;
+      note.textContent = "Time series unavailable: " + shown(ts.error);
       return;
     }
     if (ts.source === "store") {
@@ -482,14 +494,14 @@
   function renderForecast(forecast) {
     var node = byId("forecast-summary");
     if (!forecast) { node.textContent = "No cost tracker: no forecast."; return; }
-    if (failed(forecast)) { node.textContent = "Forecast unavailable: " + forecast.error; return; }
+    if (failed(forecast)) { node.textContent = "Forecast unavailable: " + shown(forecast.error); return; }
     var days = (forecast.days || []).length;
     var interval = (forecast.total_intervals || []).filter(function (i) { return Number(i.level) === 0.8; })[0];
     var text = "Next " + days + " days: " + fmt.usd(forecast.total);
     if (interval) text += " (80%: " + fmt.usd(interval.lower) + " – " + fmt.usd(interval.upper) + ")";
     if (forecast.method) text += " · " + forecast.method;
     if (forecast.notes && forecast.notes.length) text += " · " + forecast.notes.join("; ");
-    node.textContent = text;
+    node.textContent = shown(text);
   }
 
   /* --- model routing ------------------------------------------------------------- */
@@ -500,7 +512,7 @@
     var reasons = clear(byId("routing-reasons"));
     var models = clear(byId("routing-models"));
     if (failed(section)) {
-      note.textContent = "Routing unavailable: " + section.error;
+      note.textContent = "Routing unavailable: " + shown(section.error);
       return;
     }
     if (!section.decisions) {
