@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, Self
 
@@ -24,11 +25,12 @@ from ai.cache.response_cache import ResponseCache
 from ai.core.guards import CallGuard
 from ai.core.lifecycle import AsyncClosing
 from ai.db.redis import connect_redis
+from ai.errors import DevoraError
 from ai.llm_service import LLMService
 from ml_ops.cost_tracker import CostTracker
 from ml_ops.gateway.access_log import AccessLog
 from ml_ops.gateway.admin import admin_routes
-from ml_ops.gateway.asgi import Receive, Scope, Send, send_json
+from ml_ops.gateway.asgi import Message, Receive, Scope, Send, send_json
 from ml_ops.gateway.budgets import GatewayBudgets
 from ml_ops.gateway.call_context import CallWatcher
 from ml_ops.gateway.chat import ChatCompletions
@@ -261,7 +263,12 @@ def create_app(
 
 class DirectPathApp(Starlette):
     """Starlette, except that the gateway's hot paths (`direct_paths`) skip its
-    middleware and routing; `devora serve` and the demo build the same app."""
+    middleware and routing; `devora serve` and the demo build the same app.
+
+    A start-up that fails with one of our errors (a store or Redis that cannot be
+    reached, say) is reported to the server as that error's message alone: Starlette
+    hands the server the whole traceback, which buries the one line that says what to
+    check. Any other exception, a bug, keeps its traceback."""
 
     direct_paths: Mapping[str, ASGIApp] = {}
 
@@ -271,4 +278,20 @@ class DirectPathApp(Starlette):
             if direct is not None:
                 await direct(scope, receive, send)
                 return
+        elif scope["type"] == "lifespan":
+            send = _startup_failure_in_one_line(send)
         await super().__call__(scope, receive, send)
+
+
+def _startup_failure_in_one_line(send: Send) -> Send:
+    """`send`, with a failed start-up's traceback replaced by the error's message when
+    the error is ours (Starlette sends the failure while handling the exception, so
+    `sys.exc_info` names it)."""
+
+    async def one_line(message: Message) -> None:
+        error = sys.exc_info()[1]
+        if message["type"] == "lifespan.startup.failed" and isinstance(error, DevoraError):
+            message = {**message, "message": str(error)}
+        await send(message)
+
+    return one_line

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,10 +54,12 @@ def create_app(
     admin_key: AdminKey,
     runtime: Runtime | None = None,
     guards: Sequence[CallGuard] = (),
+    on_ready: Callable[[], None] | None = None,
 ) -> ServeApp:
     """The combined app (see the module docstring). With `runtime`, it serves that one and
     leaves it open at shut-down; otherwise it opens one over `settings.runtime`. `guards`
-    run on every gateway call after the gateway's own (budgets, experiments)."""
+    run on every gateway call after the gateway's own (budgets, experiments). `on_ready`
+    is called once start-up has succeeded (`devora serve` says where it serves then)."""
     settings = settings or ServeSettings()
     own = runtime is None
     active = runtime or Runtime.create(settings.runtime)
@@ -87,6 +89,8 @@ def create_app(
                 slot.manager = DashboardManager.from_runtime(
                     active, cache=active.cache, services=gateway.services
                 )
+                if on_ready is not None:
+                    on_ready()
                 yield
         finally:
             follower.cancel()

@@ -23,6 +23,7 @@ from ml_ops.serve.app import ServeApp, ServeSettings, create_app
 from ml_ops.web import admin_key_from_env
 
 SETTINGS_ENV = "DEVORA_SERVE_SETTINGS"
+_UVICORN_STARTUP_FAILURE = 3  # uvicorn's exit status when the app's start-up fails
 
 
 def run_serve(
@@ -46,24 +47,33 @@ def run_serve(
     settings = ServeSettings(
         runtime=runtime, config=config, dashboard=DashboardSettings(host=host, port=port)
     )
+
+    def announce() -> None:
+        if generated is not None:
+            print(f"Admin key (shown once; set DEVORA_ADMIN_KEY to choose your own): {generated}",
+                  file=sys.stderr)  # fmt: skip
+        print(f"Dashboard: http://{host}:{port}/   OpenAI-compatible API: http://{host}:{port}/v1",
+              file=sys.stderr)  # fmt: skip
+
     with one_line_errors():
         key, generated = admin_key_from_env()  # a short DEVORA_ADMIN_KEY is one line too
         load_gateway_config(config)  # checked here too when the workers build the app
-        app = create_app(settings, admin_key=key) if workers == 1 else None
+        app = create_app(settings, admin_key=key, on_ready=announce) if workers == 1 else None
     if generated is not None:
         os.environ["DEVORA_ADMIN_KEY"] = generated  # the workers must share it
-        print(f"Admin key (shown once; set DEVORA_ADMIN_KEY to choose your own): {generated}",
-              file=sys.stderr)  # fmt: skip
-    print(f"Dashboard: http://{host}:{port}/   OpenAI-compatible API: http://{host}:{port}/v1",
-          file=sys.stderr)  # fmt: skip
-    if app is None:
-        os.environ[SETTINGS_ENV] = json.dumps(_to_json(settings))
-        uvicorn.run(
-            "ml_ops.serve.cli:factory", factory=True, host=host, port=port, workers=workers,
-            log_level="warning",
-        )  # fmt: skip
-        return
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    try:
+        if app is None:  # workers start on their own: say where before they do
+            announce()
+            os.environ[SETTINGS_ENV] = json.dumps(_to_json(settings))
+            uvicorn.run(
+                "ml_ops.serve.cli:factory", factory=True, host=host, port=port, workers=workers,
+                log_level="warning",
+            )  # fmt: skip
+        else:  # said once start-up has succeeded (a store that cannot be reached fails it)
+            uvicorn.run(app, host=host, port=port, log_level="warning")
+    except SystemExit as exit:
+        # uvicorn exits 3 when start-up fails, after logging our error's one line
+        raise SystemExit(1 if exit.code == _UVICORN_STARTUP_FAILURE else exit.code) from None
 
 
 def factory() -> ServeApp:

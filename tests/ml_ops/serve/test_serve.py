@@ -165,6 +165,23 @@ def test_serve_with_a_short_admin_key_prints_one_error_line(
     assert line.startswith("error: The admin key must be at least 16 characters")
 
 
+def test_serve_with_a_store_it_cannot_reach_says_so_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store is opened at start-up; its error is the message, not a traceback, and
+    nothing claims the server is up."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DEVORA_ADMIN_KEY", ADMIN_KEY)
+    monkeypatch.delenv("DEVORA_CONFIG", raising=False)
+    store = "postgresql://devora:hunter2secret@127.0.0.1:1/nothing"  # port 1: refused
+    result = CliRunner().invoke(devora, ["serve", "--port", "0", "--store", store])
+    assert result.exit_code == 1, result.output
+    output = result.stdout + result.stderr
+    assert "Traceback" not in output and "Dashboard:" not in output
+    assert "hunter2secret" not in output
+    assert "PostgreSQL event store" in output and "Check that PostgreSQL is running" in output
+
+
 @pytest.mark.parametrize(
     ("flag", "expected"),
     [(None, "redis://127.0.0.1:2/0"), ("redis://127.0.0.1:3/0", "redis://127.0.0.1:3/0")],
