@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
@@ -69,17 +70,39 @@ def key_request(
     `models="a,b"` or a list, `expires="30d"`)."""
     if isinstance(models, str):
         models = [m.strip() for m in models.split(",") if m.strip()]
+    for model in models or ():
+        _check_label("models", model)
+    _check_label("user", user)
     return KeyRequest(
         user=user,
-        team=team or None,
-        agent=agent or None,
-        name=name or None,
+        team=_check_label("team", team or None),
+        agent=_check_label("agent", agent or None),
+        name=_check_label("name", name or None),
         budget=parse_budget(budget) if budget else None,
         rpm=rpm,
         tpm=tpm,
         models=tuple(models or ()),
         expires_in=parse_duration(expires) if expires else None,
     )
+
+
+#: The longest label (user, team, agent, name, model) a key may carry: labels go into
+#: every record, the dashboard's tables and the stores' text columns.
+MAX_LABEL_CHARS = 200
+
+
+def _check_label(field: str, value: str | None) -> str | None:
+    """`value` unless it is empty, longer than `MAX_LABEL_CHARS` or holds a control
+    character (a NUL, which PostgreSQL refuses to store, a newline that splits log lines)."""
+    if value is None:
+        return None
+    if not value.strip() or len(value) > MAX_LABEL_CHARS:
+        raise ConfigurationError(
+            f"'{field}' must be 1 to {MAX_LABEL_CHARS} characters, got {len(value)}."
+        )
+    if any(unicodedata.category(char) == "Cc" for char in value):
+        raise ConfigurationError(f"'{field}' must not contain control characters.")
+    return value
 
 
 def key_request_from_json(data: object) -> KeyRequest:

@@ -109,3 +109,25 @@ def test_admin_out_of_range_values_are_400_with_the_bound(
         ]
         == []
     )
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"user": "a" * 201}, "'user' must be 1 to 200 characters"),
+        ({"user": "   "}, "'user' must be 1 to 200 characters"),
+        ({"user": "ana", "team": "x\u0000y"}, "'team' must not contain control characters"),
+        ({"user": "ana\nX-Injected: 1"}, "'user' must not contain control characters"),
+        ({"user": "ana", "models": ["fast", "f" * 201]}, "'models' must be 1 to 200"),
+    ],
+)
+def test_admin_labels_are_bounded_and_printable(
+    gateway: RunningGateway, body: dict[str, object], message: str
+) -> None:
+    """Labels go into every record and the stores' text columns (PostgreSQL refuses NUL)."""
+    headers = {"X-Admin-Key": gateway.admin_key}
+    response = httpx.post(gateway.url + "/admin/keys", json=body, headers=headers)
+    assert response.status_code == 400 and message in response.json()["error"]["message"]
+    assert httpx.get(gateway.url + "/admin/keys", headers=headers).json()["keys"] == []
+    accepted = httpx.post(gateway.url + "/admin/keys", json={"user": "é" * 200}, headers=headers)
+    assert accepted.status_code == 201, accepted.text
