@@ -264,7 +264,8 @@ class LLMService(AsyncClosing):
         cache = self._cache
         plan = None
         if cache is not None:
-            plan = cache.plan(chat.routes[0].provider, request, chat.spec.cache)
+            spec = chat.spec
+            plan = cache.plan(chat.routes[0].provider, request, spec.cache, spec.cache_namespace)
             if plan is not None and plan.read and (hit := await cache.lookup(plan)) is not None:
                 return hit.text, self._emit_hit(builder, hit, slot.emit)
         prepare = self._planner.preparer(request, defaults)
@@ -349,11 +350,15 @@ class LLMService(AsyncClosing):
             )
 
     def _cache_plan(
-        self, route: ResolvedRoute, request: ChatRequest, mode: CacheMode | str | None
+        self,
+        route: ResolvedRoute,
+        request: ChatRequest,
+        mode: CacheMode | str | None,
+        namespace: str,
     ) -> CachePlan | None:
         if self._cache is None:
             return None
-        return self._cache.plan(route.provider, request, mode)
+        return self._cache.plan(route.provider, request, mode, namespace)
 
     def stream(
         self, messages: Sequence[Message], **options: Unpack[CallOptions]
@@ -385,7 +390,9 @@ class LLMService(AsyncClosing):
             request, defaults, builder = self._planner.admit(chat, admission.call)
             prepare = self._planner.preparer(request, defaults)
             job = self._stream_job(result, _Run(request, prepare, chat.routes, builder, slot.emit))
-            plan = self._cache_plan(chat.routes[0], request, chat.spec.cache)
+            plan = self._cache_plan(
+                chat.routes[0], request, chat.spec.cache, chat.spec.cache_namespace
+            )
             deltas = (
                 stream_completion(job)
                 if plan is None or self._cache is None

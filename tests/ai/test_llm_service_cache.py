@@ -43,6 +43,25 @@ async def test_a_repeated_deterministic_call_is_served_from_cache(
     assert cache.get_metrics()["cost_saved"] == pytest.approx(first.estimated_cost)
 
 
+async def test_a_cache_namespace_shares_answers_only_within_it(
+    fake: FakeProviderServer,
+) -> None:
+    """Two teams behind one gateway: each reads its own answers, never the other's."""
+    async with LLMService(openai_config(fake), cache=ResponseCache.memory()) as llm:
+        _, red = await llm.complete(messages=QUESTION, cache_namespace="team:red")
+        _, blue = await llm.complete(messages=QUESTION, cache_namespace="team:blue")
+        _, red_again = await llm.complete(messages=QUESTION, cache_namespace="team:red")
+        stream = llm.stream(messages=QUESTION, cache_namespace="team:blue")
+        _, blue_streamed = await stream.collect()
+        _, shared = await llm.complete(messages=QUESTION)  # the shared namespace: its own
+        with pytest.raises(ConfigurationError, match="cache_namespace must be a string"):
+            await llm.complete(messages=QUESTION, cache_namespace=7)  # type: ignore[typeddict-item]
+    assert [s.cached for s in (red, blue, red_again, blue_streamed, shared)] == [
+        False, False, True, True, False,
+    ]  # fmt: skip
+    assert fake.request_count() == 3
+
+
 async def test_sampled_calls_are_cached_by_default(fake: FakeProviderServer) -> None:
     async with LLMService(openai_config(fake), cache=ResponseCache.memory()) as llm:  # 0.7
         await llm.complete(messages=QUESTION)

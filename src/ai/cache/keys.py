@@ -99,13 +99,18 @@ def _digest(payload: Any) -> str:
     return hashlib.sha256(canonical_json(payload).encode()).hexdigest()
 
 
-def request_key(provider: str, request: ChatRequest) -> str:
-    """The exact-match key: provider, model, messages and every answer-changing parameter.
+def request_key(provider: str, request: ChatRequest, namespace: str = "") -> str:
+    """The exact-match key: provider, model, messages and every answer-changing parameter,
+    and the caller's `namespace` when it has one (answers are shared only within it; the
+    default, "", is the one shared namespace and keeps the keys it always had).
 
     The base URL is left out on purpose: the same model behind another URL (a proxy, a
     second region) gives the same answers and may share the cache.
     """
-    return f"{KEY_VERSION}:{hashlib.sha256(request_json(provider, request).encode()).hexdigest()}"
+    hashed = request_json(provider, request)
+    if namespace:
+        hashed = _encoded(namespace) + "\n" + hashed  # no JSON text contains a raw newline
+    return f"{KEY_VERSION}:{hashlib.sha256(hashed.encode()).hexdigest()}"
 
 
 def request_json(provider: str, request: ChatRequest) -> str:
@@ -184,11 +189,13 @@ def _text_parts(content: Any) -> str | None:
     return "\n".join(parts)
 
 
-def semantic_scope(provider: str, request: ChatRequest) -> tuple[str, str] | None:
+def semantic_scope(
+    provider: str, request: ChatRequest, namespace: str = ""
+) -> tuple[str, str] | None:
     """(scope, text) for semantic matching, or None when there is no plain user text.
 
-    The scope fixes model, system prompt, parameters and the conversation before the last
-    user message; only that last message is compared by meaning.
+    The scope fixes the namespace, model, system prompt, parameters and the conversation
+    before the last user message; only that last message is compared by meaning.
     """
     context, text = split_last_user_message(request.messages)
     if not text:
@@ -199,4 +206,6 @@ def semantic_scope(provider: str, request: ChatRequest) -> tuple[str, str] | Non
         "context": context,
         **_parameters(request),
     }
+    if namespace:
+        payload["namespace"] = namespace
     return f"{KEY_VERSION}:{_digest(payload)}", text

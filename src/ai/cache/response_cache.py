@@ -235,9 +235,14 @@ class ResponseCache:
         return self._down_since is None
 
     def plan(
-        self, provider: str, request: ChatRequest, mode: CacheMode | str | None
+        self,
+        provider: str,
+        request: ChatRequest,
+        mode: CacheMode | str | None,
+        namespace: str = "",
     ) -> CachePlan | None:
-        """How to treat `request`, or None when it is not cached at all."""
+        """How to treat `request`, or None when it is not cached at all. Answers are
+        shared only between requests of the same `namespace` ("" is the shared one)."""
         mode = _AUTO if mode is None else CacheMode(mode)
         if mode is _BYPASS:
             return None
@@ -245,8 +250,10 @@ class ResponseCache:
             self._skip("nondeterministic", "its temperature is not 0 (deterministic_only=True)")
             return None
         try:
-            key = request_key(provider, request)
-            scope = semantic_scope(provider, request) if self.semantic is not None else None
+            key = request_key(provider, request, namespace)
+            scope = (
+                semantic_scope(provider, request, namespace) if self.semantic is not None else None
+            )
         except UnkeyableRequest as exc:
             self._skip("unkeyable", f"it holds a value with no JSON form ({exc})")
             return None

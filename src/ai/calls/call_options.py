@@ -31,7 +31,9 @@ class CallOptions(TypedDict, total=False):
     `thinking_budget` (reasoning tokens; Anthropic's extended thinking), `tools`,
     `tool_choice`. `n` must be 1 (one answer per call). `timeout` replaces the configured
     deadline for this call. `extra` is sent verbatim. `user`, `agent` and `tags` label the
-    record; `cache` is the cache mode ("use", "bypass", "refresh", "no-store").
+    record; `cache` is the cache mode ("use", "bypass", "refresh", "no-store");
+    `cache_namespace` keeps this call's cached answers apart from other namespaces' (a
+    team's, a tenant's; "", the default, is the one shared namespace).
     """
 
     model: str
@@ -53,6 +55,7 @@ class CallOptions(TypedDict, total=False):
     agent: str
     tags: Mapping[str, str]
     cache: str
+    cache_namespace: str
 
 
 _KNOWN = frozenset(CallOptions.__annotations__)
@@ -75,6 +78,7 @@ class CallSpec:
     defaults: frozenset[str]
     timeout: float
     cache: str | None
+    cache_namespace: str
 
 
 #: The common call's objects, built by writing their slots (`ai.core.frozen`): every
@@ -106,7 +110,7 @@ def call_spec(
             "max_tokens",
         )
         return _new_spec(
-            request, _new_labels(None, None, {}), _defaults(config, given), timeout, None
+            request, _new_labels(None, None, {}), _defaults(config, given), timeout, None, ""
         )
     _check(given)
     timeout = _timeout(given.get("timeout", config.timeout))
@@ -121,7 +125,10 @@ def call_spec(
         options={name: given[name] for name in OPTION_NAMES.intersection(given)},
     )
     labels = CallLabels(given.get("user"), given.get("agent"), dict(given.get("tags") or ()))
-    return CallSpec(request, labels, _defaults(config, given), timeout, given.get("cache"))
+    namespace = given.get("cache_namespace", "")
+    return CallSpec(
+        request, labels, _defaults(config, given), timeout, given.get("cache"), namespace
+    )
 
 
 def _timeout(value: object) -> float:
@@ -149,6 +156,9 @@ def _check(given: Mapping[str, Any]) -> None:
     cache = given.get("cache")
     if cache is not None and not isinstance(cache, str):
         raise ConfigurationError(f"cache must be a cache mode name, got {cache!r}.")
+    namespace = given.get("cache_namespace", "")
+    if not isinstance(namespace, str):
+        raise ConfigurationError(f"cache_namespace must be a string, got {namespace!r}.")
     extra = given.get("extra") or {}
     n = given.get("n", extra.get("n", 1) if isinstance(extra, Mapping) else 1)
     if n != 1:  # through `extra` too: the call would pay for answers it never returns

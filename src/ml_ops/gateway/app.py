@@ -176,7 +176,11 @@ class Gateway(AsyncClosing):
             cache=self._cache if self._cache is not None else runtime.cache,
         )
         self._state = GatewayState(
-            catalog, ring, limiter, AccessLog(log_content=config.log_content)
+            catalog,
+            ring,
+            limiter,
+            AccessLog(log_content=config.log_content),
+            cache_scope=config.cache_scope,
         )
         self.keys = KeyManager(store, hasher, ring)
         return self

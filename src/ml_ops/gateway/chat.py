@@ -142,6 +142,8 @@ class ChatCompletions:
             options["model"] = context.routed.alias  # RouteApplier makes it the target's
         if "no-cache" in (header(scope, b"cache-control") or ""):
             options["cache"] = "bypass"  # a fresh answer, whatever the response cache holds
+        if namespace := state.cache_namespace(key):
+            options["cache_namespace"] = namespace  # gateway.cache.scope: team or key
         try:
             if request.stream:
                 await relay_stream(route, request, options, headers, receive, send, entry, context)

@@ -160,6 +160,15 @@ class LimitSettings:
         return repr_masking_urls(self, ("redis_url",))
 
 
+class CacheScope(StrEnum):
+    """Who shares cached answers: every key (`shared`), a team's keys (`team`; a key
+    without a team keeps its own), or each key alone (`key`)."""
+
+    SHARED = "shared"
+    TEAM = "team"
+    KEY = "key"
+
+
 @dataclass(frozen=True, slots=True)
 class GatewayConfig:
     """The whole `gateway:` section, validated."""
@@ -172,6 +181,7 @@ class GatewayConfig:
     keys: KeySettings = field(default_factory=KeySettings)
     limits: LimitSettings = field(default_factory=LimitSettings)
     log_content: bool = False
+    cache_scope: CacheScope = CacheScope.SHARED
 
     def provider(self, name: str) -> ProviderSettings:
         """The settings of provider `name` (defaults when the file names none)."""
@@ -206,7 +216,7 @@ def parse_gateway_config(data: object, *, where: str = "gateway") -> GatewayConf
     section = checked(
         data,
         where,
-        {"models", "embeddings", "providers", "teams", "keys", "limits", "logging"}
+        {"models", "embeddings", "providers", "teams", "keys", "limits", "logging", "cache"}
         | {"allow_inline_keys"},
     )
     inline = section.get("allow_inline_keys", False)
@@ -246,6 +256,10 @@ def parse_gateway_config(data: object, *, where: str = "gateway") -> GatewayConf
     content = logging_section.get("content", False)
     if not isinstance(content, bool):
         raise ConfigurationError(f"{where}.logging.content must be true or false.")
+    cache_section = checked(section.get("cache") or {}, f"{where}.cache", {"scope"})
+    scope = cache_section.get("scope", CacheScope.SHARED.value)
+    if scope not in {s.value for s in CacheScope}:
+        raise ConfigurationError(f"{where}.cache.scope must be shared, team or key, got {scope!r}.")
     return GatewayConfig(
         models=models,
         routers=routers,
@@ -255,6 +269,7 @@ def parse_gateway_config(data: object, *, where: str = "gateway") -> GatewayConf
         keys=_keys(section.get("keys") or {}, f"{where}.keys"),
         limits=_limits(section.get("limits") or {}, f"{where}.limits"),
         log_content=content,
+        cache_scope=CacheScope(scope),
     )
 
 

@@ -11,6 +11,7 @@ from ai.providers.openai_serving import model_not_found
 from ml_ops.gateway.access_log import AccessEntry, AccessLog
 from ml_ops.gateway.asgi import ClientGone, Message, Receive, Scope, Send, header, send_json
 from ml_ops.gateway.call_context import CURRENT, CallContext
+from ml_ops.gateway.config import CacheScope
 from ml_ops.gateway.errors import (
     GatewayError,
     error_for,
@@ -34,6 +35,16 @@ class GatewayState:
     keys: KeyRing
     limiter: SharedRateLimiter
     access_log: AccessLog
+    cache_scope: CacheScope = CacheScope.SHARED
+
+    def cache_namespace(self, key: VirtualKey) -> str:
+        """The response-cache namespace of `key`'s calls (`gateway.cache.scope`): "" for
+        the shared one, else its team's or its own, so no other team reads its answers."""
+        if self.cache_scope is CacheScope.SHARED:
+            return ""
+        if self.cache_scope is CacheScope.TEAM and key.team:
+            return f"team:{key.team}"
+        return f"key:{key.id}"
 
     async def authenticate(self, scope: Scope) -> VirtualKey:
         return await self.keys.authenticate(bearer_token(header(scope, b"authorization")))

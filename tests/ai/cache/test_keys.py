@@ -74,6 +74,17 @@ def test_provider_is_part_of_the_key() -> None:
     assert request_key("openai", request()) != request_key("openrouter", request())
 
 
+@given(first=st.text(max_size=12), second=st.text(max_size=12))
+def test_namespaces_keep_keys_apart_and_the_shared_one_keeps_the_old_keys(
+    first: str, second: str
+) -> None:
+    keys = {name: request_key("openai", request(), name) for name in (first, second)}
+    assert (keys[first] == keys[second]) is (first == second)
+    assert request_key("openai", request(), "") == request_key("openai", request())
+    scopes = {name: semantic_scope("openai", request(), name) for name in (first, second)}
+    assert (scopes[first] == scopes[second]) is (first == second)
+
+
 def test_unserialisable_requests_are_unkeyable() -> None:
     with pytest.raises(UnkeyableRequest):
         request_key("openai", request(extra={"callback": object()}))

@@ -108,6 +108,8 @@ def test_missing_default_file_is_empty_and_named_missing_file_an_error(
             r"circuit_window must be >= circuit_failure_threshold",
         ),
         ({"teams": {"a": {"budget": "0/month"}}}, r"teams\.a\.budget"),
+        ({"cache": {"scope": "tenant"}}, r"gateway\.cache\.scope must be shared, team or key"),
+        ({"cache": {"scope": "team", "ttl": 5}}, r"gateway\.cache"),
     ],
 )
 def test_mistakes_name_their_path(section: dict[str, object], message: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Callable
 
 import openai
 import pytest
@@ -235,6 +236,31 @@ def test_fallback_and_extra_guards_apply(serve_gateway, fake) -> None:
     (record,) = gateway.wait_for_records(1)
     assert record.fallback_used and record.model == "gpt-4o"
     assert seen == ["gpt-4o-mini"]
+
+
+@pytest.mark.parametrize(
+    ("scope", "cached"),
+    [
+        (None, [False, True, True, True]),  # shared by every key
+        ("team", [False, True, False, False]),  # red's keys share; blue and a teamless key not
+        ("key", [False, False, False, False]),
+    ],
+)
+def test_cache_scope_decides_who_shares_cached_answers(
+    serve_gateway: Callable[..., RunningGateway], scope: str | None, cached: list[bool]
+) -> None:
+    gateway = serve_gateway(**({"cache": {"scope": scope}} if scope else {}))
+    keys = [
+        gateway.create_key(user="ana", team="red")[0],
+        gateway.create_key(user="ben", team="red")[0],
+        gateway.create_key(user="cy", team="blue")[0],
+        gateway.create_key(user="dee")[0],
+    ]
+    messages = [{"role": "user", "content": "our quarterly numbers"}]
+    for key in keys:
+        client = openai.OpenAI(base_url=gateway.base_url, api_key=key, max_retries=0)
+        client.chat.completions.create(model="fast", messages=messages, temperature=0)
+    assert [r.cached for r in gateway.wait_for_records(4)] == cached
 
 
 def test_response_cache_and_no_cache(gateway: RunningGateway, fake) -> None:
