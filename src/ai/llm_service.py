@@ -385,8 +385,8 @@ class LLMService(AsyncClosing):
         slot = admission.slot(self._emit)
         unrecorded = self._planner.unrecorded(chat)
         try:
-            if admission.refusal is not None:
-                raise admission.refusal
+            if admission.stopped is not None:
+                raise admission.stopped
             request, defaults, builder = self._planner.admit(chat, admission.call)
             prepare = self._planner.preparer(request, defaults)
             job = self._stream_job(result, _Run(request, prepare, chat.routes, builder, slot.emit))

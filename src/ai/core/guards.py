@@ -19,6 +19,9 @@ exactly one `RequestRecord` (success, error, cancelled or refused), whose
 let the call through then gets `after(call, record)`, last guard first, so a guard that
 reserved something (budget, rate-limit slot) can settle it, failures and cancellations
 included. A guard that refuses, and those after it, get no `after`: they reserved nothing.
+A `before` that fails otherwise (a bug, a store that does not answer) or is cancelled
+while it waits ends the call the same way: it is recorded (as an error or cancelled),
+the guards before it settle, and the error is raised.
 
 `after` must be quick and should not raise; an exception there is logged, never raised
 into the call.
@@ -141,12 +144,19 @@ class RecordSlot:
 
 @dataclass(slots=True)
 class Admission:
-    """The result of running the guards' `before`: the call to make, or a refusal."""
+    """The result of running the guards' `before`: the call to make, or a refusal, or the
+    error (a cancellation included) that a guard's `before` ended with (`failure`)."""
 
     call: PlannedCall
     decisions: tuple[GuardDecision, ...]
     admitted: list[tuple[CallGuard, PlannedCall]]
     refusal: CallRefusedError | None = None
+    failure: BaseException | None = None
+
+    @property
+    def stopped(self) -> BaseException | None:
+        """Why the call must not be made (a refusal or a failure), or None."""
+        return self.refusal or self.failure
 
     def slot(self, sink: Callable[[RequestRecord], None]) -> RecordSlot:
         """Where this call's one record goes."""
@@ -177,7 +187,8 @@ class GuardChain:
         return bool(self.guards)
 
     async def admit(self, call: PlannedCall) -> Admission:
-        """Run every `before`; stops at the first refusal."""
+        """Run every `before`; stops at the first refusal or failure (see `Admission`), so
+        the caller can still record the call and settle the guards admitted so far."""
         if not self.guards:
             return Admission(call, (), [])
         decisions: list[GuardDecision] = []
@@ -189,6 +200,8 @@ class GuardChain:
                 refusal.guard = refusal.guard or guard.name
                 decisions.append(GuardDecision(guard.name, GuardAction.REFUSE, reason=str(refusal)))
                 return Admission(call, tuple(decisions), admitted, refusal)
+            except BaseException as error:  # cancelled too: the call still leaves its record
+                return Admission(call, tuple(decisions), admitted, failure=error)
             admitted.append((guard, call))
             if changed is not None and changed != call:
                 _check_same_call(guard, call, changed)
@@ -213,10 +226,11 @@ class GuardChain:
         """
         admission = await self.admit(call)
         slot = admission.slot(sink)
-        if admission.refusal is not None:
-            slot.emit(unrecorded(admission.call, admission.refusal))
+        stopped = admission.stopped
+        if stopped is not None:
+            slot.emit(unrecorded(admission.call, stopped))
             await admission.settle(_emitted(slot))
-            raise admission.refusal
+            raise stopped
         try:
             return await work(admission.call, slot)
         except BaseException as error:

@@ -209,3 +209,52 @@ async def test_decisions_list_exactly_the_parameters_that_changed(
         [decision] = admission.decisions
         assert set(decision.changes) == changed
         assert all(decision.changes[k] == (before.get(k), after.get(k)) for k in changed)
+
+
+class Broken(PassThroughGuard):
+    name = "broken"
+
+    async def before(self, call: PlannedCall) -> PlannedCall | None:
+        raise RuntimeError("the guard's store is gone")
+
+
+async def test_run_records_a_failing_guard_once_and_settles_earlier_guards() -> None:
+    earlier, later = Collect("earlier"), Collect("later")
+    sink: list[RequestRecord] = []
+
+    async def work(call: PlannedCall, slot: RecordSlot) -> str:
+        raise AssertionError("a call whose guard failed must not run")
+
+    chain = GuardChain([earlier, Broken(), later])
+    with pytest.raises(RuntimeError, match="store is gone"):
+        await chain.run(planned(), sink.append, work, record_for)
+    [record] = sink
+    assert record.outcome is Outcome.ERROR
+    assert [r for _, r in earlier.after_calls] == [record] and later.after_calls == []
+
+
+async def test_run_records_a_call_cancelled_inside_a_guard() -> None:
+    earlier = Collect("earlier")
+    sink: list[RequestRecord] = []
+    waiting = asyncio.Event()
+
+    class Waits(PassThroughGuard):
+        name = "waits"
+
+        async def before(self, call: PlannedCall) -> PlannedCall | None:
+            waiting.set()
+            await asyncio.sleep(60)
+            return None
+
+    async def work(call: PlannedCall, slot: RecordSlot) -> str:
+        raise AssertionError("never reached")
+
+    task = asyncio.ensure_future(
+        GuardChain([earlier, Waits()]).run(planned(), sink.append, work, record_for)
+    )
+    await waiting.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert [r.outcome for r in sink] == [Outcome.CANCELLED]
+    assert [r for _, r in earlier.after_calls] == sink

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import socket
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -163,6 +164,28 @@ async def test_failed_and_cancelled_calls_release_their_reservation(
     status = tracker.get_budget_status("b", project=False)
     assert status.reserved == 0.0 and status.spent == 0.0
     assert tracker.accounts.open == {}
+
+
+async def test_a_call_cancelled_while_redis_does_not_answer_leaves_one_record(
+    fake: FakeProviderServer,
+) -> None:
+    # A Redis that accepts connections and never answers (hung, not dead): the caller's
+    # deadline ends the call while the guard still waits for its reservation.
+    with socket.create_server(("127.0.0.1", 0)) as hung:
+        url = f"redis://127.0.0.1:{hung.getsockname()[1]}/0"
+        tracker = CostTracker(counters=RedisSpendCounters(url, socket_timeout=30.0))
+        tracker.add_budget(Budget(name="b", limit=1.0, action="refuse"))
+        records: list[RequestRecord] = []
+        async with service(fake, tracker) as llm:
+            llm.subscribe(records.append)
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(llm.complete(HELLO), 0.2)
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(llm.stream(HELLO).collect(), 0.2)
+        await tracker.aclose()
+    assert [r.outcome for r in records] == [Outcome.CANCELLED, Outcome.CANCELLED]
+    assert [r.streamed for r in records] == [False, True]
+    assert fake.requests == []
 
 
 async def test_a_call_on_an_unpriced_model_reserves_nothing_and_warns_once(
