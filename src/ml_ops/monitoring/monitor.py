@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from ai.core.clock import Clock, SystemClock
 from ai.core.records import Operation, RecordBus, RequestRecord
-from ai.errors import ConfigurationError, ErrorType
+from ai.errors import ConfigurationError, DevoraError, ErrorType
 from ml_ops.monitoring.alerts import AlertBook, AlertRule
 from ml_ops.monitoring.groups import GroupStats, KeyLimits, SeriesKey, rollup_slot
 from ml_ops.monitoring.handlers import AlertCallback, AlertHandler, as_handler
@@ -284,12 +284,16 @@ class MLMonitor:
     async def follow(self, interval: float = 5.0, *, read_store: bool = True) -> None:
         """Forever: read new store records (when there is a store and `read_store`),
         evaluate the alert rules, wait `interval` seconds on the clock. Run it as a task
-        and cancel it to stop; a failing store is logged and tried again next time."""
+        and cancel it to stop. A failing store is logged in one line (our errors say what
+        to check; a traceback every few seconds of an outage would bury it) and tried again
+        next time; any other exception, a bug, is logged with its traceback."""
         while True:
             try:
                 if read_store and self._store is not None:
                     await self.refresh()
                 await self.evaluate()
+            except DevoraError as error:
+                logger.warning("monitor refresh failed (%s); trying again in %ss", error, interval)
             except Exception:
                 logger.exception("monitor refresh failed; trying again in %ss", interval)
             await self._clock.sleep(interval)
