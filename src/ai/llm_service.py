@@ -262,12 +262,14 @@ class LLMService(AsyncClosing):
         the cache when it can be, else from the provider."""
         request, defaults, builder = self._planner.admit(chat, call)
         cache = self._cache
-        plan = None
-        if cache is not None:
-            spec = chat.spec
-            plan = cache.plan(chat.routes[0].provider, request, spec.cache, spec.cache_namespace)
-            if plan is not None and plan.read and (hit := await cache.lookup(plan)) is not None:
-                return hit.text, self._emit_hit(builder, hit, slot.emit)
+        plan = self._cache_plan(chat, request)
+        if (
+            plan is not None
+            and plan.read
+            and cache is not None
+            and (hit := await cache.lookup(plan)) is not None
+        ):
+            return hit.text, self._emit_hit(builder, hit, slot.emit)
         prepare = self._planner.preparer(request, defaults)
         run = _Run(request, prepare, chat.routes, builder, slot.emit)
         if plan is None:
@@ -349,16 +351,12 @@ class LLMService(AsyncClosing):
                 "pass LLMService(config, cache=ResponseCache(...))."
             )
 
-    def _cache_plan(
-        self,
-        route: ResolvedRoute,
-        request: ChatRequest,
-        mode: CacheMode | str | None,
-        namespace: str,
-    ) -> CachePlan | None:
+    def _cache_plan(self, chat: ChatCall, request: ChatRequest) -> CachePlan | None:
+        """What the cache does for `request` (the call's mode and namespace), or None."""
         if self._cache is None:
             return None
-        return self._cache.plan(route.provider, request, mode, namespace)
+        spec = chat.spec
+        return self._cache.plan(chat.routes[0].provider, request, spec.cache, spec.cache_namespace)
 
     def stream(
         self, messages: Sequence[Message], **options: Unpack[CallOptions]
@@ -390,9 +388,7 @@ class LLMService(AsyncClosing):
             request, defaults, builder = self._planner.admit(chat, admission.call)
             prepare = self._planner.preparer(request, defaults)
             job = self._stream_job(result, _Run(request, prepare, chat.routes, builder, slot.emit))
-            plan = self._cache_plan(
-                chat.routes[0], request, chat.spec.cache, chat.spec.cache_namespace
-            )
+            plan = self._cache_plan(chat, request)
             deltas = (
                 stream_completion(job)
                 if plan is None or self._cache is None
